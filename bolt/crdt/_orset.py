@@ -1,0 +1,125 @@
+"""Add-wins observed-remove set.
+
+Theory of operation
+-------------------
+Each add of a member creates a unique **tag** ``(hlc, origin)``. A remove
+carries the tags it observed (a fact) and removes exactly those, so an add
+concurrent with a remove (a tag the remover never saw) survives: add wins.
+
+A remove can arrive before the add it names (events in any order); its tags
+are then kept in ``pending_removals`` and cancel the add when it comes, so the
+result does not depend on delivery order. Duplicates are skipped one level up
+(by dot), so applying the same add twice cannot resurrect a removed member.
+
+A key reset (delete, overwrite) at HLC ``h`` drops every tag with an HLC at or
+below ``h``: writes older than a delete are ignored, newer ones resurrect it.
+
+Sequential use (one node, or a well-connected cluster) keeps exactly one tag
+per member, stored bare; a set of tags appears only under concurrent adds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+Tag = tuple[int, str]
+MemberValue = str | bytes
+
+
+class ORSet:
+    """Members mapped to their live tags."""
+
+    __slots__ = ("members", "pending_removals")
+
+    def __init__(self) -> None:
+        self.members: dict[MemberValue, Tag | set[Tag]] = {}
+        self.pending_removals: set[Tag] = set()
+
+    def add(self, member: MemberValue, tag: Tag, floor_hlc: int = 0) -> bool:
+        """Add ``member`` with ``tag``; return True if the member became present.
+
+        ``floor_hlc`` is the key's reset HLC: tags at or below it are dead.
+        """
+        if tag[0] <= floor_hlc:
+            return False
+        if self.pending_removals and tag in self.pending_removals:
+            self.pending_removals.discard(tag)
+            return False
+        current = self.members.get(member)
+        if current is None:
+            self.members[member] = tag
+            return True
+        if isinstance(current, set):
+            current.add(tag)
+        elif current != tag:
+            self.members[member] = {current, tag}
+        return False
+
+    def tags(self, member: MemberValue) -> list[Tag]:
+        """The live tags of ``member`` (what a remove issued now observes)."""
+        current = self.members.get(member)
+        if current is None:
+            return []
+        if isinstance(current, set):
+            return sorted(current)
+        return [current]
+
+    def remove(self, member: MemberValue, tags: Iterable[Tag]) -> bool:
+        """Remove the observed ``tags`` of ``member``; True if it disappeared."""
+        current = self.members.get(member)
+        live = set() if current is None else (
+            set(current) if isinstance(current, set) else {current}
+        )
+        for tag in tags:
+            tag = (tag[0], tag[1])
+            if tag in live:
+                live.discard(tag)
+            else:
+                self.pending_removals.add(tag)
+        if current is None:
+            return False
+        if not live:
+            del self.members[member]
+            return True
+        self.members[member] = live if len(live) > 1 else next(iter(live))
+        return False
+
+    def prune(self, floor_hlc: int) -> None:
+        """Drop every tag at or below ``floor_hlc`` (a key reset)."""
+        for member in list(self.members):
+            live = [t for t in self.tags(member) if t[0] > floor_hlc]
+            if not live:
+                del self.members[member]
+            else:
+                self.members[member] = live[0] if len(live) == 1 else set(live)
+        self.pending_removals = {t for t in self.pending_removals if t[0] > floor_hlc}
+
+    def __contains__(self, member: object) -> bool:
+        return member in self.members
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def __iter__(self) -> Iterator[MemberValue]:
+        return iter(self.members)
+
+    def newest_live_hlc(self) -> int:
+        """The largest live tag HLC (0 if empty)."""
+        return max((t[0] for m in self.members for t in self.tags(m)), default=0)
+
+    def to_wire(self) -> list[object]:
+        return [
+            [[m, [list(t) for t in self.tags(m)]] for m in self.members],
+            [list(t) for t in sorted(self.pending_removals)],
+        ]
+
+    @classmethod
+    def from_wire(cls, data: list[object]) -> ORSet:
+        members, pending = data
+        result = cls()
+        assert isinstance(members, list) and isinstance(pending, list)
+        for member, tags in members:
+            live = {(t[0], t[1]) for t in tags}
+            result.members[member] = live if len(live) > 1 else next(iter(live))
+        result.pending_removals = {(t[0], t[1]) for t in pending}
+        return result

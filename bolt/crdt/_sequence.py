@@ -1,0 +1,140 @@
+"""List sequence CRDT.
+
+Theory of operation
+-------------------
+Each pushed element gets a unique **position** ``(signed_hlc, origin, index)``
+and the list is the elements sorted by position. RPUSH uses ``+hlc`` and the
+value's index in the command, LPUSH uses ``-hlc`` and ``-index``. Because a
+node's HLC only grows, sequential use matches Redis exactly: every RPUSH lands
+after everything before it, every LPUSH before it, and ``LPUSH k a b c`` gives
+``[c, b, a]``. Concurrent pushes on two nodes both survive, in the one order
+the positions define.
+
+A pop is logged as the position it removed (a fact), so replay and
+replication remove that element and no other. Concurrent pops of the same
+element on two nodes both return it (at-least-once, documented). A removal
+that arrives before its insert waits in ``pending_removals``; a key reset at
+HLC ``h`` drops every element whose HLC is at or below ``h``.
+
+Storage is a deque of positions (sorted) and a dict position → value: pushes
+and pops at either end, the queue pattern agents use, are O(1).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Iterable, Iterator
+from itertools import islice
+
+Position = tuple[int, str, int]
+Element = str | bytes
+
+
+def position_hlc(position: Position) -> int:
+    """The HLC at which the element at ``position`` was pushed."""
+    return abs(position[0])
+
+
+class Sequence:
+    """Elements ordered by position."""
+
+    __slots__ = ("order", "pending_removals", "values")
+
+    def __init__(self) -> None:
+        self.order: deque[Position] = deque()
+        self.values: dict[Position, Element] = {}
+        self.pending_removals: set[Position] = set()
+
+    def insert(self, position: Position, value: Element, floor_hlc: int = 0) -> bool:
+        """Insert ``value`` at ``position``; False if dead, removed or present."""
+        if position_hlc(position) <= floor_hlc or position in self.values:
+            return False
+        if self.pending_removals and position in self.pending_removals:
+            self.pending_removals.discard(position)
+            return False
+        order = self.order
+        if not order or position > order[-1]:
+            order.append(position)
+        elif position < order[0]:
+            order.appendleft(position)
+        else:
+            order.insert(bisect_left(order, position), position)
+        self.values[position] = value
+        return True
+
+    def remove(self, position: Position) -> Element | None:
+        """Remove the element at ``position``; its value, or None if absent."""
+        value = self.values.pop(position, None)
+        if value is None:
+            self.pending_removals.add(position)
+            return None
+        order = self.order
+        if order[0] == position:
+            order.popleft()
+        elif order[-1] == position:
+            order.pop()
+        else:
+            order.remove(position)
+        return value
+
+    def first(self) -> Position | None:
+        return self.order[0] if self.order else None
+
+    def last(self) -> Position | None:
+        return self.order[-1] if self.order else None
+
+    def prune(self, floor_hlc: int) -> None:
+        """Drop every element pushed at or below ``floor_hlc`` (a key reset)."""
+        keep = [p for p in self.order if position_hlc(p) > floor_hlc]
+        if len(keep) != len(self.order):
+            self.values = {p: self.values[p] for p in keep}
+            self.order = deque(keep)
+        self.pending_removals = {
+            p for p in self.pending_removals if position_hlc(p) > floor_hlc
+        }
+
+    def range(self, start: int, stop: int) -> list[Element]:
+        """Elements ``start..stop`` inclusive, with Redis index rules."""
+        length = len(self.order)
+        if start < 0:
+            start = max(length + start, 0)
+        if stop < 0:
+            stop = length + stop
+        stop = min(stop, length - 1)
+        if start > stop or start >= length:
+            return []
+        values = self.values
+        return [values[p] for p in islice(self.order, start, stop + 1)]
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __iter__(self) -> Iterator[Element]:
+        values = self.values
+        return (values[p] for p in self.order)
+
+    def items(self) -> Iterable[tuple[Position, Element]]:
+        values = self.values
+        return ((p, values[p]) for p in self.order)
+
+    def newest_live_hlc(self) -> int:
+        return max((position_hlc(p) for p in self.order), default=0)
+
+    def to_wire(self) -> list[object]:
+        return [
+            [[list(p), v] for p, v in self.items()],
+            [list(p) for p in sorted(self.pending_removals)],
+        ]
+
+    @classmethod
+    def from_wire(cls, data: list[object]) -> Sequence:
+        items, pending = data
+        result = cls()
+        assert isinstance(items, list) and isinstance(pending, list)
+        for p, v in items:
+            position = (p[0], p[1], p[2])
+            result.order.append(position)
+            result.values[position] = v
+        result.pending_removals = {(p[0], p[1], p[2]) for p in pending}
+        return result

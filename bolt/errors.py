@@ -1,0 +1,288 @@
+"""The Bolt error tree.
+
+Every error has a stable integer ``code`` and a stable ``name`` (``WRONGTYPE``,
+``NOT_INTEGER`` ...). Both travel on the wire; the client rebuilds the same
+class from the code with :func:`error_from_code`, so callers never classify
+errors by message text.
+
+Classes are grouped by who is at fault:
+
+* :class:`RequestError` -- the request itself is wrong (type, number, size).
+* :class:`AccessError` -- who is asking is not allowed.
+* :class:`ServerError` -- the server cannot do it right now (memory, disk).
+* :class:`BoltConnectionError` / :class:`ProtocolError` -- the network or
+  the bytes on it.
+* :class:`StorageError` -- the data on disk (corruption, a newer format).
+
+Where a builtin exception means the same thing, the Bolt class inherits it
+too, so ``except ValueError`` or ``except ConnectionError`` keep working. Bolt
+never shadows a builtin name inside this module: the alias names the seed
+promised (``bolt_client.ConnectionError``) are made in the client package.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+
+class BoltError(Exception):
+    """Root of every error Bolt raises on purpose."""
+
+    code: int = 1
+    name: str = "ERR"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or self.name)
+        self.message = message or self.name
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- the request is wrong -------------------------------------------------
+
+
+class RequestError(BoltError):
+    """The request is malformed or does not fit the data it touches."""
+
+    code = 100
+    name = "BAD_REQUEST"
+
+
+class BadRequestError(RequestError, builtins.ValueError):
+    """Arguments of the wrong shape or type."""
+
+    code = 101
+    name = "BAD_REQUEST"
+
+
+class WrongTypeError(RequestError, builtins.TypeError):
+    """The operation does not apply to the type of value the key holds."""
+
+    code = 102
+    name = "WRONGTYPE"
+
+
+class NotIntegerError(RequestError, builtins.ValueError):
+    """A value that must be a 64-bit signed integer is not one."""
+
+    code = 103
+    name = "NOT_INTEGER"
+
+
+class IntegerOverflowError(RequestError, builtins.OverflowError):
+    """The result would not fit in a 64-bit signed integer."""
+
+    code = 104
+    name = "OVERFLOW"
+
+
+class TooLargeError(RequestError, builtins.ValueError):
+    """A key, value, batch or frame is over its limit (see ``bolt.limits``)."""
+
+    code = 105
+    name = "TOO_LARGE"
+
+
+class UnknownCommandError(RequestError, builtins.ValueError):
+    """The server does not know the command."""
+
+    code = 106
+    name = "UNKNOWN_COMMAND"
+
+
+class KeyNotFoundError(RequestError, builtins.KeyError):
+    """The key (or user, or task) does not exist where it must."""
+
+    code = 107
+    name = "NOT_FOUND"
+
+    def __str__(self) -> str:  # KeyError quotes its argument; keep the plain text
+        return self.message
+
+
+# --- who is asking is not allowed -------------------------------------------
+
+
+class AccessError(BoltError):
+    """Authentication or authorisation refused the request."""
+
+    code = 200
+    name = "ACCESS_DENIED"
+
+
+class AuthenticationError(AccessError, builtins.PermissionError):
+    """Wrong user name or password, or authentication is required."""
+
+    code = 201
+    name = "AUTH_FAILED"
+
+
+class NoPermissionError(AccessError, builtins.PermissionError):
+    """The user's role does not allow the command."""
+
+    code = 202
+    name = "NO_PERMISSION"
+
+
+# --- the server cannot do it now ----------------------------------------------
+
+
+class ServerError(BoltError):
+    """The server could not carry out a valid request."""
+
+    code = 300
+    name = "SERVER_ERROR"
+
+
+class OutOfMemoryError(ServerError):
+    """The memory limit is reached and the eviction policy frees nothing."""
+
+    code = 301
+    name = "OUT_OF_MEMORY"
+
+
+class TooManyConnectionsError(ServerError, builtins.ConnectionRefusedError):
+    """The server is at ``BOLT_MAX_CONNECTIONS``."""
+
+    code = 302
+    name = "TOO_MANY_CONNECTIONS"
+
+
+class DiskError(ServerError, builtins.OSError):
+    """Writing or syncing the log failed; the server stops taking writes."""
+
+    code = 303
+    name = "DISK_ERROR"
+
+
+class ShuttingDownError(ServerError):
+    """The server is stopping and takes no new requests."""
+
+    code = 304
+    name = "SHUTTING_DOWN"
+
+
+class ClockSkewError(ServerError):
+    """A remote hybrid-clock reading is too far ahead of the local wall clock."""
+
+    code = 305
+    name = "CLOCK_SKEW"
+
+
+class ClusterError(ServerError):
+    """No node of the cluster could serve the request."""
+
+    code = 306
+    name = "CLUSTER_ERROR"
+
+
+# --- the network or the bytes on it -----------------------------------------------
+
+
+class BoltConnectionError(BoltError, builtins.ConnectionError):
+    """The connection failed, closed, or could not be made."""
+
+    code = 400
+    name = "CONNECTION_ERROR"
+
+
+class ProtocolError(BoltError):
+    """Bytes on the wire that do not form a valid Bolt message."""
+
+    code = 401
+    name = "PROTOCOL_ERROR"
+
+
+class BoltTimeoutError(BoltError, builtins.TimeoutError):
+    """No reply arrived within the client's timeout."""
+
+    code = 402
+    name = "TIMEOUT"
+
+
+class WriteOutcomeUnknownError(BoltConnectionError):
+    """The connection broke after a non-idempotent write was sent.
+
+    The write may or may not have been applied; the client did not re-send it.
+    """
+
+    code = 403
+    name = "OUTCOME_UNKNOWN"
+
+
+# --- the data on disk ------------------------------------------------------------
+
+
+class StorageError(BoltError):
+    """The data directory is damaged or unreadable."""
+
+    code = 500
+    name = "STORAGE_ERROR"
+
+
+class CorruptionError(StorageError):
+    """A record before the end of the log is damaged.
+
+    Carries the segment ``path`` and byte ``position`` of the damage.
+    """
+
+    code = 501
+    name = "CORRUPTION"
+
+    def __init__(self, message: str = "", path: str = "", position: int = -1) -> None:
+        super().__init__(message)
+        self.path = path
+        self.position = position
+
+
+class FormatVersionError(StorageError):
+    """The data was written by a newer Bolt format than this one reads."""
+
+    code = 502
+    name = "FORMAT_VERSION"
+
+
+class ConfigError(BoltError, builtins.ValueError):
+    """A configuration value (environment variable or flag) is invalid."""
+
+    code = 600
+    name = "CONFIG_ERROR"
+
+
+def _all_classes() -> list[type[BoltError]]:
+    found: list[type[BoltError]] = []
+    pending: list[type[BoltError]] = [BoltError]
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+_BY_CODE: dict[int, type[BoltError]] = {}
+
+
+def _index() -> dict[int, type[BoltError]]:
+    if not _BY_CODE:
+        for cls in _all_classes():
+            if cls.__module__ == __name__:
+                _BY_CODE[cls.code] = cls
+    return _BY_CODE
+
+
+def error_from_code(code: int, message: str) -> BoltError:
+    """Rebuild the exception for a wire ``code``; unknown codes give ``BoltError``.
+
+    Args:
+        code: the integer code sent by the server.
+        message: the human-readable text sent with it.
+
+    Returns:
+        An instance of the class registered for ``code``.
+    """
+    cls = _index().get(code, BoltError)
+    error = cls(message)
+    if cls is BoltError:
+        error.code = code
+    return error

@@ -1,0 +1,243 @@
+"""Events: the typed, immutable facts every mutation is made of.
+
+Theory of operation
+-------------------
+Every event carries its **dot** (``origin``, ``seq``), its ``hlc``, the
+database (namespace) ``db`` and the ``key``. The payload is a *fact*, never an
+intent: ``CounterSet`` holds the resulting value, ``ListPopped`` the position
+of the element removed, ``SetRemoved`` the tags it observed. Replaying a fact
+gives the same state every time and on every node.
+
+Events are named in the past tense and are ``NamedTuple`` s: immutable, cheap
+to build on the hot path, and encoded by msgpack as plain arrays.
+
+A **record** in the log is one command's events, encoded together::
+
+    [FORMAT_VERSION, [[kind, origin, seq, hlc, db, key, *payload], ...]]
+
+so a multi-key command (MSET, MDEL) is atomic: a torn record drops all of it.
+A record from a newer ``FORMAT_VERSION``, or an unknown event kind, raises
+:class:`~bolt.errors.FormatVersionError` instead of being misread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+import msgpack
+
+from bolt import limits
+from bolt.errors import CorruptionError, FormatVersionError
+
+FORMAT_VERSION = 1
+
+Value = str | bytes
+
+
+class KeyPut(NamedTuple):
+    """A string value was written (PUT, SETEX, MSET); ``expires_at_ms`` 0 = never."""
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    value: Value
+    expires_at_ms: int
+
+
+class KeyDeleted(NamedTuple):
+    """A key was deleted (DEL, MDEL, eviction, or replaced by another type).
+
+    ``counter_base`` holds the CRDT-counter totals the delete observed
+    (origin → [P, N]), so increments it saw stay deleted and concurrent ones
+    survive. ``cause`` is "" for a client delete, "evicted" for eviction.
+    """
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    counter_base: dict[str, Any]
+    cause: str
+
+
+class CounterSet(NamedTuple):
+    """A plain counter took the value ``value`` (INCR and friends log the result)."""
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    value: int
+    expires_at_ms: int
+
+
+class CrdtCounterChanged(NamedTuple):
+    """``origin``'s PN-counter totals for the key are now ``positive``/``negative``."""
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    positive: int
+    negative: int
+
+
+class ListPushed(NamedTuple):
+    """Values were pushed; ``left`` is LPUSH. Positions derive from the dot."""
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    left: bool
+    values: tuple[Value, ...]
+
+
+class ListPopped(NamedTuple):
+    """The elements at ``positions`` were removed (LPOP/RPOP log what they took)."""
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    positions: tuple[tuple[int, str, int], ...]
+
+
+class SetAdded(NamedTuple):
+    """Members were added, each tagged ``(hlc, origin)``."""
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    members: tuple[Value, ...]
+
+
+class SetRemoved(NamedTuple):
+    """Members were removed: ``removed`` is ``((member, (tag, ...)), ...)``."""
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    removed: tuple[tuple[Value, tuple[tuple[int, str], ...]], ...]
+
+
+class UserPut(NamedTuple):
+    """A user was created or changed (``key`` is the user name)."""
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    password_hash: str
+    role: str
+
+
+class UserDeleted(NamedTuple):
+    """A user was removed (``key`` is the user name)."""
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+
+
+Event = (
+    KeyPut
+    | KeyDeleted
+    | CounterSet
+    | CrdtCounterChanged
+    | ListPushed
+    | ListPopped
+    | SetAdded
+    | SetRemoved
+    | UserPut
+    | UserDeleted
+)
+
+# Stable wire kinds: never renumber, only append.
+EVENT_KINDS: dict[type, int] = {
+    KeyPut: 1,
+    KeyDeleted: 2,
+    CounterSet: 3,
+    CrdtCounterChanged: 4,
+    ListPushed: 5,
+    ListPopped: 6,
+    SetAdded: 7,
+    SetRemoved: 8,
+    UserPut: 9,
+    UserDeleted: 10,
+}
+EVENT_CLASSES: dict[int, type] = {kind: cls for cls, kind in EVENT_KINDS.items()}
+EVENT_NAMES: dict[str, type] = {cls.__name__: cls for cls in EVENT_KINDS}
+
+_packer = msgpack.Packer(use_bin_type=True)
+_tuple_new = tuple.__new__
+
+
+def encode_record(events: Iterable[Event]) -> bytes:
+    """Encode one command's events as a record payload."""
+    kinds = EVENT_KINDS
+    return _packer.pack([FORMAT_VERSION, [(kinds[type(e)], *e) for e in events]])
+
+
+def decode_record(payload: bytes) -> list[Event]:
+    """Decode a record payload into events.
+
+    Raises:
+        FormatVersionError: the record is from a newer format or holds an
+            unknown event kind.
+        CorruptionError: the payload is not a record at all.
+    """
+    try:
+        version, raw_events = msgpack.unpackb(
+            payload,
+            raw=False,
+            use_list=False,
+            strict_map_key=False
+        )
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise CorruptionError(f"undecodable record: {exc}") from exc
+    if version != FORMAT_VERSION:
+        raise FormatVersionError(
+            f"record format {version} is not supported (this Bolt reads {FORMAT_VERSION})"
+        )
+    classes = EVENT_CLASSES
+    events: list[Event] = []
+    for raw in raw_events:
+        cls = classes.get(raw[0])
+        if cls is None:
+            raise FormatVersionError(f"unknown event kind {raw[0]} (newer Bolt?)")
+        events.append(_tuple_new(cls, raw[1:]))
+    return events
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """A JSON-friendly dict of an event (bytes become ``{"bytes": hex}``)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, bytes):
+            return {"bytes": value.hex()}
+        if isinstance(value, tuple | list):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        return value
+
+    out: dict[str, Any] = {"type": type(event).__name__}
+    for name, value in zip(event._fields, event, strict=True):
+        out[name] = plain(value)
+    return out

@@ -1,0 +1,92 @@
+"""Every limit and default of Bolt, in one place, with units last in the name.
+
+Limits are checked before anything is buffered or written. A value over a
+limit gives :class:`bolt.errors.TooLargeError` (or ``BadRequestError``) and
+changes nothing. Library options that have silently truncated data elsewhere
+(msgpack buffer sizes, LMDB ``map_size``) are set from here explicitly.
+"""
+
+from __future__ import annotations
+
+KIB = 1024
+MIB = 1024 * KIB
+GIB = 1024 * MIB
+
+# --- keys, values, requests -------------------------------------------------
+key_bytes_max = 64 * KIB
+"""Longest key, in UTF-8 bytes."""
+value_bytes_max = 8 * MIB
+"""Longest string value, list element or set member."""
+database_name_bytes_max = 256
+"""Longest database (namespace) name."""
+batch_keys_max = 100_000
+"""Most keys in one MSET/MGET/MDEL, or values in one LPUSH/RPUSH/SADD/SREM."""
+request_bytes_max = 64 * MIB
+"""Largest request frame a server accepts (checked from the length prefix)."""
+frame_bytes_max = request_bytes_max
+"""Largest frame the codec accepts in either direction."""
+reply_bytes_max = 512 * MIB
+"""Largest reply frame a client accepts (LRANGE/SMEMBERS/KEYS can be big)."""
+pipeline_requests_max = 10_000
+"""Most requests one connection may have in flight before the server stops reading."""
+int64_min = -(2**63)
+int64_max = 2**63 - 1
+
+# --- the log ---------------------------------------------------------------
+record_bytes_max = 128 * MIB
+"""Largest record payload in the log (one command's events)."""
+segment_bytes_max = 64 * MIB
+"""A segment is rolled when it grows past this size."""
+wal_batch_size_default = 1000
+"""``BOLT_WAL_BATCH_SIZE``: records between fsyncs in ``batch`` mode."""
+wal_flush_interval_ms_default = 10
+"""``BOLT_WAL_FLUSH_INTERVAL_MS``: longest time between fsyncs in ``batch`` mode."""
+wal_fsync_default = "batch"
+"""``BOLT_WAL_FSYNC``: ``batch``, ``always`` or ``off``."""
+segment_bytes_min = 256
+"""Smallest accepted ``segment_bytes_max`` (tests use tiny segments)."""
+log_index_interval_bytes = 64 * KIB
+"""Bytes between entries of a segment's in-memory offset-to-position index."""
+fsync_latency_samples_max = 1024
+"""How many recent fsync latencies the log keeps for its p99 statistic."""
+
+# --- state -----------------------------------------------------------------
+shard_count_default = 64
+shard_count_max = 4096
+max_memory_default = "75%"
+eviction_policy_default = "allkeys-lru"
+eviction_policies = ("allkeys-lru", "volatile-lru", "volatile-ttl", "allkeys-random", "noeviction")
+memory_warning_threshold_percent_default = 90
+expiry_sweep_interval_ms = 100
+"""How often the background sweep reclaims expired keys."""
+expiry_sweep_keys_max = 2000
+"""Most expired keys reclaimed per sweep step, so a sweep never stalls the loop."""
+entry_overhead_bytes = 120
+"""Estimated bytes of bookkeeping per key (dict slot, entry object, LRU link)."""
+element_overhead_bytes = 72
+"""Estimated bytes of bookkeeping per list element or set member."""
+
+# --- snapshots -------------------------------------------------------------
+snapshot_interval_events_default = 100_000
+snapshot_interval_ms_default = 60_000
+lmdb_map_bytes_initial = 1 * GIB
+lmdb_map_bytes_max = 1024 * GIB
+
+# --- clock -----------------------------------------------------------------
+max_clock_offset_ms_default = 500
+"""``BOLT_MAX_CLOCK_OFFSET_MS``: remote HLC readings further ahead are refused."""
+hlc_logical_bits = 16
+"""Low bits of an HLC integer that hold the logical counter."""
+
+# --- server ----------------------------------------------------------------
+port_default = 8518
+cluster_port_default = 8519
+metrics_port_default = 9091
+max_connections_default = 1000
+full_sync_threshold_events = 10_000
+auth_failures_before_backoff = 3
+auth_backoff_ms_max = 5_000
+shutdown_grace_ms = 5_000
+client_push_queue_max = 1000
+"""Pushes a client holds unread: the sync client then drops the oldest (and
+counts them), the trio client stops reading its connection (back-pressure)."""

@@ -1,0 +1,57 @@
+"""The engine's own configuration (a subset of the daemon's ``bolt.config.Config``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bolt import limits
+from bolt.config import Config
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How an :class:`~bolt.node.Engine` stores, syncs, shards and limits its data.
+
+    ``now_ms`` injects the wall clock (tests use a manual one).
+    ``keep_tombstones`` keeps deleted keys' stamps so late replicated writes
+    cannot resurrect them; a standalone node needs none.
+    """
+
+    data_dir: Path | None = None
+    node_id: str | None = None
+    persist: bool = True
+    fsync: str = limits.wal_fsync_default
+    flush_interval_ms: int = limits.wal_flush_interval_ms_default
+    batch_size: int = limits.wal_batch_size_default
+    segment_bytes_max: int = limits.segment_bytes_max
+    shard_count: int = limits.shard_count_default
+    max_memory_bytes: int = 0
+    eviction_policy: str = limits.eviction_policy_default
+    memory_warning_threshold: int = limits.memory_warning_threshold_percent_default
+    snapshot_interval_events: int = limits.snapshot_interval_events_default
+    snapshot_interval_ms: int = limits.snapshot_interval_ms_default
+    max_clock_offset_ms: int = limits.max_clock_offset_ms_default
+    keep_tombstones: bool = False
+    now_ms: Callable[[], int] | None = None
+
+    @classmethod
+    def from_config(cls, config: Config) -> EngineConfig:
+        """The engine part of the daemon's configuration."""
+        return cls(
+            data_dir=config.resolved_data_dir(),
+            node_id=config.node_id,
+            persist=config.persist,
+            fsync=config.wal_fsync,
+            flush_interval_ms=config.wal_flush_interval_ms,
+            batch_size=config.wal_batch_size,
+            shard_count=config.shard_count,
+            max_memory_bytes=config.max_memory,
+            eviction_policy=config.eviction_policy,
+            memory_warning_threshold=config.memory_warning_threshold,
+            snapshot_interval_events=config.snapshot_interval_events,
+            snapshot_interval_ms=config.snapshot_interval_ms,
+            max_clock_offset_ms=config.max_clock_offset_ms,
+            keep_tombstones=bool(config.cluster_peers),
+        )

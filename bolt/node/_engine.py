@@ -1,0 +1,436 @@
+"""The engine: command → events → log → state → reply.
+
+Theory of operation
+-------------------
+``submit`` is synchronous and is the hot path: it validates the request
+against the views (``bolt.state`` command handlers), stamps the events with
+this node's dot and HLC, appends them to the log as **one record** (so a
+multi-key write is atomic), applies them with the same pure ``apply`` that
+replay and replication use, and returns the reply with the record's offset.
+The caller then awaits ``wait_durable(offset)`` before answering the client:
+in ``always`` mode that is after fsync (group commit shares one fsync between
+every writer of a round), in ``batch`` and ``off`` after the write reached the
+OS. A server handles every request of one receive with ``submit`` and awaits
+only the last offset, so one flush serves the whole batch.
+
+Background jobs (the log flusher, the expiry sweep, snapshots) run in the
+nursery of :meth:`Engine.run`. ``close`` flushes and fsyncs the log and takes
+a final snapshot, so a clean restart replays almost nothing.
+
+If writing the log fails, the engine stops taking writes (``DiskError``)
+rather than acknowledge what it cannot keep; reads go on.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from bolt import limits
+from bolt.crdt import HybridClock
+from bolt.errors import (
+    DiskError,
+    OutOfMemoryError,
+    StorageError,
+    UnknownCommandError,
+)
+from bolt.events import Event, KeyDeleted, UserDeleted, UserPut, encode_record
+from bolt.log import Log, LogOptions
+from bolt.node._config import EngineConfig
+from bolt.node._recovery import RecoveryStatistics, replay
+from bolt.node._snapshots import SnapshotWriter
+from bolt.node._stats import EngineStatistics, ShardStatistics
+from bolt.state import COMMANDS, Keyspace, UserRecord, apply, split_name
+from bolt.state import _validate as check
+from bolt.state._entry import CRDT_COUNTER, TOMBSTONE
+from bolt.state._snapshot import SnapshotStore
+
+logger = logging.getLogger("bolt.engine")
+
+
+def wall_clock_ms() -> int:
+    """Milliseconds since the Unix epoch."""
+    return time.time_ns() // 1_000_000
+
+
+class Engine:
+    """One node's storage engine (see the module docstring).
+
+    Create with :meth:`open` (or the :func:`open_engine` context manager),
+    start :meth:`run` in a nursery, and :meth:`close` at the end.
+    """
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self._now_ms = config.now_ms or wall_clock_ms
+        self.keyspace = Keyspace(
+            config.shard_count,
+            track_lru=config.eviction_policy in ("allkeys-lru", "volatile-lru"),
+            track_random=config.eviction_policy == "allkeys-random",
+            keep_tombstones=config.keep_tombstones,
+        )
+        self.origin = config.node_id or ""
+        self._seq = 0
+        self.clock = HybridClock(self._now_ms, config.max_clock_offset_ms)
+        self._log: Log | None = None
+        self._store: SnapshotStore | None = None
+        self._snapshots: SnapshotWriter | None = None
+        self._lock_file: int | None = None
+        self._last_offset = -1
+        self._failed: BaseException | None = None
+        self._closed = False
+        self.ready = False
+        self.recovery: RecoveryStatistics | None = None
+        self.started_at = time.time()
+        self._warned_memory = False
+        self._limit = config.max_memory_bytes
+        self._warn_bytes = self._limit * config.memory_warning_threshold // 100
+        self.events_total = 0
+        self.commands_total: dict[str, int] = {}
+        self.keys_written_total = 0
+        self.keys_deleted_total = 0
+
+    # --- opening ---------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, config: EngineConfig) -> Engine:
+        """Open the data directory and recover (in a worker thread).
+
+        Raises:
+            CorruptionError: damage before the end of the log (names file/offset).
+            StorageError: the directory is locked by another Bolt, or unreadable.
+        """
+        engine = cls(config)
+        await trio.to_thread.run_sync(engine._open_sync)
+        return engine
+
+    def _open_sync(self) -> None:
+        config = self.config
+        if not config.persist:
+            self.origin = self.origin or uuid.uuid4().hex[:12]
+            self.ready = True
+            return
+        assert config.data_dir is not None
+        data_dir = config.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock(data_dir)
+        self.origin = self._node_id(data_dir)
+        self._log = Log.open(
+            LogOptions(
+                directory=data_dir / "log",
+                fsync=config.fsync,  # type: ignore[arg-type]
+                flush_interval_ms=config.flush_interval_ms,
+                batch_size=config.batch_size,
+                segment_bytes_max=config.segment_bytes_max,
+            )
+        )
+        torn = self._log.recovery.torn_tail
+        if torn is not None:
+            logger.warning(
+                "log had a torn tail: truncated %s at byte %d (%d bytes dropped)",
+                torn.path,
+                torn.position,
+                torn.bytes_dropped,
+            )
+        self._store = SnapshotStore(data_dir / "snapshot")
+        snapshot = self._store.load()
+        self.recovery = replay(self.keyspace, self._log, snapshot, self._progress)
+        self._last_offset = self._log.next_offset - 1
+        self.keyspace.applying_offset = self._last_offset
+        self._seq = self.keyspace.dots.vector.get(self.origin)
+        self.clock = HybridClock(
+            self._now_ms, config.max_clock_offset_ms, last=self.recovery.max_hlc
+        )
+        self._snapshots = SnapshotWriter(self, self._store, snapshot)
+        self._reclaim_expired(self._now_ms(), limit=None)
+        self.ready = True
+        stats = self.recovery
+        logger.info(
+            "recovered %d keys: snapshot %.2fs, replayed %d records (%d events) in %.2fs",
+            self.keyspace.key_count(),
+            stats.snapshot_seconds,
+            stats.replayed_records,
+            stats.replayed_events,
+            stats.replay_seconds,
+        )
+
+    def _progress(self, records: int, seconds: float) -> None:
+        logger.info("replaying the log: %d records in %.1fs", records, seconds)
+
+    def _lock(self, data_dir: Path) -> None:
+        fd = os.open(data_dir / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            raise StorageError(
+                f"{data_dir} is in use by another Bolt process (could not lock {data_dir / 'LOCK'})"
+            ) from exc
+        self._lock_file = fd
+
+    def _node_id(self, data_dir: Path) -> str:
+        path = data_dir / "NODE_ID"
+        if path.exists():
+            stored = path.read_text().strip()
+            if self.config.node_id and self.config.node_id != stored:
+                raise StorageError(
+                    f"{data_dir} belongs to node {stored!r}, not BOLT_NODE_ID={self.config.node_id!r}"
+                )
+            return stored
+        node_id = self.config.node_id or uuid.uuid4().hex[:12]
+        path.write_text(node_id + "\n")
+        return node_id
+
+    # --- background jobs ----------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the log flusher, the expiry sweep and snapshots until cancelled."""
+        async with trio.open_nursery() as nursery:
+            if self._log is not None:
+                await nursery.start(self._log.run)
+            nursery.start_soon(self._expiry_loop)
+            if self._snapshots is not None:
+                nursery.start_soon(self._snapshots.run)
+            task_status.started()
+
+    async def _expiry_loop(self) -> None:
+        interval = limits.expiry_sweep_interval_ms / 1000
+        while True:
+            await trio.sleep(interval)
+            self._reclaim_expired(self._now_ms(), limits.expiry_sweep_keys_max)
+
+    def _reclaim_expired(self, now_ms: int, limit: int | None) -> int:
+        """Free the memory of expired keys (they are already invisible)."""
+        keyspace = self.keyspace
+        reclaimed = 0
+        for name in keyspace.pop_expired(now_ms, limit or 1 << 62):
+            shard = keyspace.shard_of(name)
+            entry = shard.entries.get(name)
+            if entry is None or entry.kind == TOMBSTONE:
+                continue
+            entry.kind = TOMBSTONE
+            entry.value = None
+            keyspace.settle(shard, name, entry)
+            keyspace.expired_total += 1
+            reclaimed += 1
+        return reclaimed
+
+    # --- the hot path -----------------------------------------------------------------
+
+    def stamp(self) -> tuple[int, int]:
+        """A fresh ``(seq, hlc)`` for one local event."""
+        self._seq += 1
+        return self._seq, self.clock.tick()
+
+    def submit(self, command: str, args: Sequence[Any], db: str | None = None) -> tuple[Any, int]:
+        """Run one command now; return ``(reply, offset)`` (offset -1: nothing to wait for).
+
+        Raises:
+            UnknownCommandError, BadRequestError, WrongTypeError, NotIntegerError,
+            IntegerOverflowError, TooLargeError: the request is refused and
+                nothing was written.
+            OutOfMemoryError: at the memory limit and the policy frees nothing.
+            DiskError: the log failed earlier; the engine takes no writes.
+        """
+        spec = COMMANDS.get(command)
+        if spec is None:
+            raise UnknownCommandError(f"unknown command '{command}'")
+        database = check.database(db) if db else ""
+        args = args if isinstance(args, list) else list(args)
+        now = self._now_ms()
+        self.commands_total[command] = self.commands_total.get(command, 0) + 1
+        if spec.access != "write":
+            return spec.handler(self.keyspace, self, database, args, now)[0], -1
+        if self._failed is not None:
+            raise DiskError(f"the log failed ({self._failed}); this node takes no writes")
+        if spec.grows_memory and self._limit:
+            self._make_room(now)
+        reply, events = spec.handler(self.keyspace, self, database, args, now)
+        if not events:
+            return reply, -1
+        return reply, self._commit(events)
+
+    def _commit(self, events: list[Event]) -> int:
+        log = self._log
+        if log is not None:
+            try:
+                offset = log.append(encode_record(events))
+            except DiskError as exc:
+                self._failed = exc
+                raise
+        else:
+            offset = self._last_offset + 1
+        self._last_offset = offset
+        keyspace = self.keyspace
+        keyspace.applying_offset = offset
+        for event in events:
+            apply(keyspace, event)
+            if type(event) is KeyDeleted:
+                self.keys_deleted_total += 1
+            else:
+                self.keys_written_total += 1
+        self.events_total += len(events)
+        if self._snapshots is not None:
+            self._snapshots.events_since += len(events)
+        if self._limit and keyspace.memory_used > self._warn_bytes:
+            self._memory_warning()
+        return offset
+
+    async def wait_durable(self, offset: int) -> None:
+        """Wait until the record at ``offset`` is durable per the fsync mode."""
+        if offset >= 0 and self._log is not None:
+            try:
+                await self._log.wait_for(offset)
+            except DiskError as exc:
+                self._failed = exc
+                raise
+
+    async def execute(self, command: str, args: Sequence[Any] = (), db: str | None = None) -> Any:
+        """``submit`` and wait for durability: the convenience form for one command."""
+        reply, offset = self.submit(command, args, db)
+        if offset >= 0:
+            await self.wait_durable(offset)
+        return reply
+
+    # --- memory ------------------------------------------------------------------------
+
+    def _make_room(self, now_ms: int) -> None:
+        keyspace = self.keyspace
+        limit = self._limit
+        if keyspace.memory_used < limit:
+            return
+        policy = self.config.eviction_policy
+        if policy == "noeviction":
+            raise OutOfMemoryError(
+                f"memory limit reached ({keyspace.memory_used} of {limit} bytes) "
+                "and BOLT_EVICTION_POLICY=noeviction"
+            )
+        self._reclaim_expired(now_ms, limits.expiry_sweep_keys_max)
+        while keyspace.memory_used >= limit:
+            name = keyspace.eviction_candidate(policy, now_ms)
+            if name is None:
+                raise OutOfMemoryError(
+                    f"memory limit reached ({keyspace.memory_used} of {limit} bytes) "
+                    f"and {policy} finds nothing to evict"
+                )
+            self._evict(name, now_ms)
+
+    def _evict(self, name: str, now_ms: int) -> None:
+        keyspace = self.keyspace
+        shard = keyspace.shard_of(name)
+        entry = shard.entries[name]
+        if entry.visible_kind(now_ms) == TOMBSTONE:
+            keyspace.remove(shard, name)  # nothing visible: reclaim locally
+            return
+        db, key = split_name(name)
+        observed: dict[str, Any] = {}
+        if entry.bodies and CRDT_COUNTER in entry.bodies:
+            observed = {o: list(pn) for o, pn in entry.bodies[CRDT_COUNTER].observed().items()}
+        seq, hlc = self.stamp()
+        self._commit([KeyDeleted(self.origin, seq, hlc, db, key, observed, "evicted")])
+        if name in shard.entries:
+            keyspace.remove(shard, name)  # a kept tombstone would not free memory
+        keyspace.evicted_total += 1
+
+    def _memory_warning(self) -> None:
+        if not self._warned_memory:
+            self._warned_memory = True
+            logger.warning(
+                "memory use %d bytes is above %d%% of the limit (%d bytes)",
+                self.keyspace.memory_used,
+                self.config.memory_warning_threshold,
+                self._limit,
+            )
+
+    # --- users -----------------------------------------------------------------------
+
+    def user(self, name: str) -> UserRecord | None:
+        """The live user ``name``, or None."""
+        record = self.keyspace.users.get(name)
+        return None if record is None or record.deleted else record
+
+    def users(self) -> list[UserRecord]:
+        """Every live user, by name."""
+        return sorted(
+            (u for u in self.keyspace.users.values() if not u.deleted), key=lambda u: u.name
+        )
+
+    def put_user(self, name: str, password_hash: str, role: str) -> int:
+        """Create or change a user (the hash is computed by the caller, off the loop)."""
+        seq, hlc = self.stamp()
+        return self._commit([UserPut(self.origin, seq, hlc, "", name, password_hash, role)])
+
+    def delete_user(self, name: str) -> tuple[bool, int]:
+        """Delete a user; ``(existed, offset)``."""
+        if self.user(name) is None:
+            return False, -1
+        seq, hlc = self.stamp()
+        return True, self._commit([UserDeleted(self.origin, seq, hlc, "", name)])
+
+    # --- observing -----------------------------------------------------------------
+
+    def statistics(self) -> EngineStatistics:
+        """A frozen snapshot of the engine's counters (cheap; for metrics)."""
+        keyspace = self.keyspace
+        snapshots = self._snapshots
+        return EngineStatistics(
+            node_id=self.origin,
+            ready=self.ready,
+            keys=keyspace.key_count(),
+            memory_used_bytes=keyspace.memory_used,
+            memory_limit_bytes=self._limit,
+            eviction_policy=self.config.eviction_policy,
+            evicted_total=keyspace.evicted_total,
+            expired_total=keyspace.expired_total,
+            events_total=self.events_total,
+            keys_written_total=self.keys_written_total,
+            keys_deleted_total=self.keys_deleted_total,
+            commands_total=dict(self.commands_total),
+            hlc=self.clock.last,
+            seq=self._seq,
+            last_offset=self._last_offset,
+            fsync_mode=self.config.fsync if self._log is not None else "none",
+            log=self._log.statistics() if self._log is not None else None,
+            snapshot=snapshots.statistics() if snapshots is not None else None,
+            shards=tuple(
+                ShardStatistics(s.index, len(s.entries), s.memory, s.offset)
+                for s in keyspace.shards
+            ),
+            databases=len({split_name(n)[0] for s in keyspace.shards for n in s.entries}),
+            failed=str(self._failed) if self._failed is not None else None,
+        )
+
+    # --- closing -------------------------------------------------------------------
+
+    async def snapshot_now(self) -> None:
+        """Write a snapshot of every changed shard now."""
+        if self._snapshots is not None:
+            await self._snapshots.snapshot()
+
+    async def close(self) -> None:
+        """Flush and fsync the log, take a final snapshot, release the directory."""
+        if self._closed:
+            return
+        self._closed = True
+        with trio.CancelScope(shield=True):
+            try:
+                if self._log is not None and self._failed is None:
+                    await self._log.flush()
+                    if self._snapshots is not None:
+                        await self._snapshots.snapshot()
+            finally:
+                if self._log is not None:
+                    await self._log.close()
+                if self._store is not None:
+                    self._store.close()
+                if self._lock_file is not None:
+                    os.close(self._lock_file)
+                    self._lock_file = None

@@ -1,0 +1,223 @@
+"""LMDB snapshots of the keyspace, written shard by shard.
+
+Theory of operation
+-------------------
+The snapshot environment lives in ``DATA_DIR/snapshot`` with three named
+databases:
+
+* ``meta``: ``format`` (version), ``node_id``, ``shard_count``.
+* ``shards``: shard index (u32 big-endian) → msgpack
+  ``{"covered": offset, "dots": dotset, "hlc": int, "users": [...], "keys": n}``.
+  ``covered`` is the log offset the shard's contents include: every event at
+  or below it that touches the shard is in the snapshot.
+* ``data``: u32 shard index + UTF-8 name → the encoded entry.
+
+Each shard is replaced in **one** write transaction, begun and committed
+inside one thread call (py-lmdb forbids a write transaction crossing
+threads): a crash leaves every shard either old or new, each labelled with
+its own ``covered`` offset, so recovery replays from the smallest one and
+skips, per shard, what that shard already holds.
+
+``map_size`` is set explicitly and doubled when LMDB reports it full.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lmdb
+import msgpack
+
+from bolt import limits
+from bolt.crdt import ORSet, PNCounter, Sequence
+from bolt.errors import FormatVersionError, StorageError
+from bolt.state._entry import CRDT_COUNTER, LIST, SET, Entry
+
+SNAPSHOT_FORMAT = 1
+_U32 = struct.Struct(">I")
+_BODY_CLASSES: dict[int, Any] = {LIST: Sequence, SET: ORSet, CRDT_COUNTER: PNCounter}
+
+
+def encode_entry(entry: Entry) -> bytes:
+    """Serialize one entry (reset stamp, value, expiry and containers)."""
+    bodies = {k: b.to_wire() for k, b in entry.bodies.items()} if entry.bodies else None
+    return msgpack.packb(
+        [entry.hlc, entry.origin, entry.kind, entry.value, entry.expires_at, bodies],
+        use_bin_type=True,
+    )
+
+
+def decode_entry(data: bytes) -> Entry:
+    """Rebuild an entry from :func:`encode_entry` bytes."""
+    hlc, origin, kind, value, expires_at, bodies = msgpack.unpackb(
+        data, raw=False, strict_map_key=False
+    )
+    entry = Entry()
+    entry.hlc, entry.origin, entry.kind, entry.value, entry.expires_at = (
+        hlc,
+        origin,
+        kind,
+        value,
+        expires_at,
+    )
+    if bodies:
+        entry.bodies = {int(k): _BODY_CLASSES[int(k)].from_wire(b) for k, b in bodies.items()}
+    return entry
+
+
+@dataclass
+class ShardSnapshot:
+    """One shard as read back from LMDB."""
+
+    index: int
+    covered: int
+    dots: list[Any]
+    hlc: int
+    users: list[Any]
+    entries: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+@dataclass
+class LoadedSnapshot:
+    """Everything a snapshot holds: its node id, shard count and shards."""
+
+    node_id: str | None
+    shard_count: int
+    shards: dict[int, ShardSnapshot]
+
+
+class SnapshotStore:
+    """The LMDB environment holding the latest snapshot of every shard.
+
+    Args:
+        path: the directory of the LMDB environment (created if missing).
+        readonly: open without writing (offline tools on a live directory).
+    """
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        if not readonly:
+            path.mkdir(parents=True, exist_ok=True)
+        elif not (path / "data.mdb").exists():
+            raise StorageError(f"no snapshot in {path}")
+        self._env = lmdb.open(
+            str(path),
+            map_size=limits.lmdb_map_bytes_initial,
+            max_dbs=4,
+            readonly=readonly,
+            lock=not readonly,
+            subdir=True,
+            metasync=True,
+            sync=True,
+        )
+        self._meta = self._env.open_db(b"meta", create=not readonly)
+        self._shards = self._env.open_db(b"shards", create=not readonly)
+        self._data = self._env.open_db(b"data", create=not readonly)
+        self.writes_total = 0
+        self.bytes_total = 0
+
+    def close(self) -> None:
+        """Close the environment."""
+        self._env.close()
+
+    def load(self) -> LoadedSnapshot | None:
+        """Read every shard (None if no snapshot was ever written)."""
+        with self._env.begin() as txn:
+            fmt = txn.get(b"format", db=self._meta)
+            if fmt is None:
+                return None
+            if int(fmt) > SNAPSHOT_FORMAT:
+                raise FormatVersionError(
+                    f"snapshot in {self.path} has format {int(fmt)}; this Bolt reads {SNAPSHOT_FORMAT}"
+                )
+            node = txn.get(b"node_id", db=self._meta)
+            count = int(txn.get(b"shard_count", db=self._meta) or b"0")
+            shards: dict[int, ShardSnapshot] = {}
+            for raw_index, raw_meta in txn.cursor(db=self._shards):
+                meta = msgpack.unpackb(raw_meta, raw=False, strict_map_key=False)
+                index = _U32.unpack(raw_index)[0]
+                shards[index] = ShardSnapshot(
+                    index, meta["covered"], meta["dots"], meta["hlc"], meta["users"]
+                )
+            for raw_key, raw_entry in txn.cursor(db=self._data):
+                index = _U32.unpack(raw_key[:4])[0]
+                shards[index].entries.append((raw_key[4:].decode("utf-8", "surrogatepass"), raw_entry))
+        return LoadedSnapshot(node.decode() if node else None, count, shards)
+
+    def covered(self) -> dict[int, int]:
+        """Shard index → covered offset, for every shard written."""
+        with self._env.begin() as txn:
+            return {
+                _U32.unpack(k)[0]: msgpack.unpackb(v, raw=False, strict_map_key=False)["covered"]
+                for k, v in txn.cursor(db=self._shards)
+            }
+
+    def write_shard(
+        self,
+        node_id: str,
+        shard_count: int,
+        shard: ShardSnapshot,
+        changed: bool = True,
+    ) -> int:
+        """Replace one shard's snapshot in one transaction; returns bytes written.
+
+        With ``changed`` False only the shard's metadata (its covered offset)
+        is rewritten: nothing in it changed since the last snapshot.
+        """
+        while True:
+            try:
+                return self._write_shard(node_id, shard_count, shard, changed)
+            except lmdb.MapFullError:
+                size = self._env.info()["map_size"] * 2
+                if size > limits.lmdb_map_bytes_max:
+                    raise
+                self._env.set_mapsize(size)
+
+    def _write_shard(
+        self, node_id: str, shard_count: int, shard: ShardSnapshot, changed: bool
+    ) -> int:
+        prefix = _U32.pack(shard.index)
+        written = 0
+        with self._env.begin(write=True) as txn:
+            txn.put(b"format", str(SNAPSHOT_FORMAT).encode(), db=self._meta)
+            txn.put(b"node_id", node_id.encode(), db=self._meta)
+            txn.put(b"shard_count", str(shard_count).encode(), db=self._meta)
+            if changed:
+                cursor = txn.cursor(db=self._data)
+                if cursor.set_range(prefix):
+                    while cursor.key()[:4] == prefix:
+                        if not cursor.delete():
+                            break
+                for name, data in shard.entries:
+                    key = prefix + name.encode("utf-8", "surrogatepass")
+                    txn.put(key, data, db=self._data)
+                    written += len(key) + len(data)
+            meta = {
+                "covered": shard.covered,
+                "dots": shard.dots,
+                "hlc": shard.hlc,
+                "users": shard.users,
+                "keys": len(shard.entries),
+            }
+            txn.put(prefix, msgpack.packb(meta, use_bin_type=True), db=self._shards)
+        self.writes_total += 1
+        self.bytes_total += written
+        return written
+
+    def size_bytes(self) -> int:
+        """Bytes of the LMDB data file."""
+        try:
+            return (self.path / "data.mdb").stat().st_size
+        except OSError:
+            return 0
+
+
+def iter_shard_entries(snapshot: LoadedSnapshot) -> Iterator[tuple[int, str, Entry]]:
+    """Every ``(shard index, name, entry)`` of a loaded snapshot, decoded."""
+    for index, shard in snapshot.shards.items():
+        for name, data in shard.entries:
+            yield index, name, decode_entry(data)
