@@ -1,0 +1,463 @@
+"""The durable log: fast in-memory appends, a background flusher, group commit.
+
+Theory of operation
+-------------------
+``append`` frames a payload into an in-memory buffer and returns its offset
+(offsets are record indices: 0, 1, 2, ... across all segments). It does no
+I/O. The flusher task (:meth:`Log.run`) waits until the buffer holds data,
+swaps it for an empty one and writes it -- rolling segments as they fill, and
+fsyncing per the mode -- in **one** ``trio.to_thread.run_sync`` call (a
+*round*). Everything appended while a round is in the thread goes into the
+next round, so under load many records share one write and one fsync.
+
+Three offsets move forward, in order::
+
+    durable_offset <= written_offset <= next_offset
+
+``written_offset``: every record below it has reached the OS (``os.write``
+done). ``durable_offset``: every record below it has been fsynced.
+:meth:`Log.wait_for` returns once a record is *acknowledged*:
+
+* ``"always"``: each round writes and fsyncs in the same thread call, and its
+  waiters are woken after the fsync (group commit: one fsync per round, shared
+  by every writer whose record is in it). A crash loses no acknowledged record.
+* ``"batch"``: a round only writes; waiters are woken when the write is done.
+  A separate syncer task fsyncs ``flush_interval_ms`` after the first unsynced
+  write, or as soon as ``batch_size`` written records are unsynced, whichever
+  comes first, without holding up the writes. A crash of the machine loses at
+  most that window (a crash of the process alone loses nothing written).
+* ``"off"``: rounds only write; fsync happens at :meth:`flush` and
+  :meth:`close`.
+
+Waiters park on one ``trio.Event`` per round, so waking thousands of writers
+costs one ``set()``. Rounds run shielded from cancellation: once a buffer is
+swapped out it is always written and its waiters always learn the outcome.
+
+A failed write or fsync marks the log failed for good: pending and later
+``wait_for`` calls and every later ``append`` raise
+:class:`~bolt.errors.DiskError`, and the flusher returns. On disk the failed
+round may have left a partial record, which the next open truncates as a torn
+tail (nothing of it was acknowledged).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import trio
+from crc32c import crc32c
+
+from bolt import limits
+from bolt.errors import DiskError, ShuttingDownError
+
+from ._options import LogOptions, LogStatistics, RecoveryReport
+from ._reader import read_open_segments
+from ._record import RECORD_HEADER, check_payload_length
+from ._recovery import lock_directory, recover
+from ._writer import SegmentWriter
+
+logger = logging.getLogger("bolt.log")
+
+_pack_header = RECORD_HEADER.pack
+_RECORD_BYTES_MAX = limits.record_bytes_max
+
+
+class Log:
+    """An append-only, segmented, crash-safe log of opaque byte records.
+
+    Create it with :meth:`Log.open`; start :meth:`run` in a nursery; then
+    :meth:`append` and ``await`` :meth:`wait_for`. See the module docstring for
+    the durability modes.
+    """
+
+    def __init__(self, options: LogOptions, lock_fd: int) -> None:
+        """Use :meth:`Log.open`; this constructor expects recovery to be done."""
+        self.options = options
+        self._mode = options.fsync
+        self._lock_fd = lock_fd
+        recovered = recover(options.directory)
+        self.recovery: RecoveryReport = recovered.report
+        """What opening the log found (segments, records, a truncated torn tail)."""
+        self._writer = SegmentWriter(
+            options.directory,
+            recovered.segments,
+            recovered.fd,
+            sync_on_roll=self._mode != "off",
+            segment_bytes_max=options.segment_bytes_max,
+        )
+        offset = recovered.next_offset
+        self._opened_offset = offset
+        self._next_offset = offset
+        self._written_offset = offset
+        self._durable_offset = offset
+        self._acked_offset = offset
+        self._buffer = bytearray()
+        self._stopped = False  # closed or failed: append refuses
+        self._closed = False
+        self._failure: str | None = None
+        self._running = False
+        # The flusher parks on _work when the buffer is empty; append sets it.
+        self._flusher_idle = False
+        self._work = trio.Event()
+        self._round_lock = trio.Lock()
+        self._next_round = trio.Event()
+        self._inflight_round = trio.Event()
+        self._inflight_end = offset
+        # The batch-mode syncer: _unsynced once written > durable, _sync_due at batch_size.
+        self._unsynced = trio.Event()
+        self._unsynced_since = 0.0
+        self._sync_due = trio.Event()
+        self._sync_started_offset = offset  # what the syncer's latest fsync covers
+        # Statistics.
+        self._bytes_taken_total = 0  # framed bytes moved out of the buffer (written or lost)
+        self._fsyncs_total = 0
+        self._fsync_seconds_total = 0.0
+        self._fsync_latencies: collections.deque[float] = collections.deque(
+            maxlen=limits.fsync_latency_samples_max
+        )
+        self._write_errors_total = 0
+
+    @classmethod
+    def open(cls, options: LogOptions) -> Log:
+        """Open the log in ``options.directory``, creating it if missing (blocking).
+
+        Scans the last segment, truncates a torn tail (see :attr:`recovery`)
+        and takes an exclusive lock on the directory.
+
+        Raises:
+            bolt.errors.ConfigError: an invalid option.
+            bolt.errors.CorruptionError: damage before the tail; the message names
+                the file and byte position.
+            bolt.errors.FormatVersionError: a segment of a newer format.
+            bolt.errors.StorageError: another process has the log open.
+            OSError: the directory cannot be read or written.
+        """
+        options.validate()
+        options = dataclasses.replace(options, directory=Path(options.directory))
+        lock_fd = lock_directory(options.directory)
+        try:
+            return cls(options, lock_fd)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+
+    # --- offsets ------------------------------------------------------------
+
+    @property
+    def first_offset(self) -> int:
+        """The oldest offset still retained."""
+        return self._writer.first_offset
+
+    @property
+    def next_offset(self) -> int:
+        """The offset the next :meth:`append` will return."""
+        return self._next_offset
+
+    @property
+    def written_offset(self) -> int:
+        """Every record below this offset has been written to the OS."""
+        return self._written_offset
+
+    @property
+    def durable_offset(self) -> int:
+        """Every record below this offset has been fsynced."""
+        return self._durable_offset
+
+    # --- the hot path ---------------------------------------------------------
+
+    def append(self, payload: bytes) -> int:
+        """Frame ``payload`` into the write buffer; no I/O (trio thread only).
+
+        Args:
+            payload: 1 to ``limits.record_bytes_max`` opaque bytes.
+
+        Returns:
+            The record's offset.
+
+        Raises:
+            bolt.errors.TooLargeError: the payload is over ``limits.record_bytes_max``.
+            bolt.errors.BadRequestError: the payload is empty.
+            bolt.errors.DiskError: an earlier write or fsync failed.
+            bolt.errors.ShuttingDownError: the log is closed.
+        """
+        length = len(payload)
+        if self._stopped or not 0 < length <= _RECORD_BYTES_MAX:
+            self._refuse(length)
+        buffer = self._buffer
+        buffer += _pack_header(length, crc32c(payload))
+        buffer += payload
+        offset = self._next_offset
+        self._next_offset = offset + 1
+        if self._flusher_idle:
+            self._flusher_idle = False
+            self._work.set()
+        return offset
+
+    def _refuse(self, length: int) -> None:
+        if self._failure is not None:
+            raise self._disk_error()
+        if self._closed:
+            raise ShuttingDownError("the log is closed")
+        check_payload_length(length)
+
+    def _disk_error(self) -> DiskError:
+        return DiskError(f"the log in {self.options.directory} failed: {self._failure}")
+
+    async def wait_for(self, offset: int) -> None:
+        """Return once the record at ``offset`` is acknowledged per the mode.
+
+        ``"off"`` and ``"batch"``: written to the OS; ``"always"``: fsynced.
+        Returns without a schedule point when it already is. :meth:`run` must
+        be running (or :meth:`flush` called) for this to make progress.
+
+        Raises:
+            bolt.errors.DiskError: the write or fsync of the record failed.
+            ValueError: ``offset`` has not been appended.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while offset >= self._acked_offset:
+            if self._failure is not None:
+                raise self._disk_error()
+            if offset >= self._next_offset:
+                raise ValueError(
+                    f"offset {offset} has not been appended (next is {self._next_offset})"
+                )
+            if offset < self._inflight_end:
+                await self._inflight_round.wait()
+            else:
+                await self._next_round.wait()
+
+    # --- the flusher ----------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Write (and fsync) appended records in the background until closed.
+
+        Start it with ``await nursery.start(log.run)``. It returns when the log
+        is closed or has failed; cancel it to stop it early (a round already in
+        its thread call completes first).
+        """
+        if self._running:
+            raise RuntimeError("Log.run is already running")
+        self._running = True
+        try:
+            async with trio.open_nursery() as nursery:
+                if self._mode == "batch":
+                    nursery.start_soon(self._sync_loop)
+                task_status.started()
+                await self._write_loop()
+                nursery.cancel_scope.cancel()
+        finally:
+            self._running = False
+
+    async def _write_loop(self) -> None:
+        sync = self._mode == "always"
+        while not self._stopped:
+            if not self._buffer:
+                self._flusher_idle = True
+                await self._work.wait()
+                self._work = trio.Event()
+                continue
+            async with self._round_lock:
+                await self._write_round(sync=sync)
+
+    async def _sync_loop(self) -> None:
+        interval_seconds = self.options.flush_interval_ms / 1000
+        while not self._stopped:
+            await self._unsynced.wait()
+            with trio.move_on_at(self._unsynced_since + interval_seconds):
+                await self._sync_due.wait()
+            self._unsynced = trio.Event()
+            self._sync_due = trio.Event()
+            target = self._written_offset
+            if self._stopped or target <= self._durable_offset:
+                continue
+            self._sync_started_offset = target
+            with trio.CancelScope(shield=True):
+                try:
+                    duration = await trio.to_thread.run_sync(self._writer.fsync)
+                except OSError as error:
+                    self._fail("fsync", error)
+                    return
+                except Exception as error:
+                    self._fail("fsync", error)
+                    raise
+            self._record_fsyncs([duration])
+            self._durable_offset = max(self._durable_offset, target)
+
+    async def _write_round(self, *, sync: bool) -> None:
+        """Write everything appended so far, and fsync it when ``sync``.
+
+        The caller holds ``_round_lock``.
+        """
+        data = self._buffer
+        sync = sync and (bool(data) or self._durable_offset < self._written_offset)
+        if self._stopped or not (data or sync):
+            return
+        start, end = self._written_offset, self._next_offset
+        self._buffer = bytearray()
+        self._bytes_taken_total += len(data)
+        event = self._next_round
+        self._next_round = trio.Event()
+        self._inflight_round = event
+        self._inflight_end = end
+        with trio.CancelScope(shield=True):
+            try:
+                durations = await trio.to_thread.run_sync(self._write_in_thread, data, start, sync)
+            except OSError as error:
+                self._fail("write and fsync" if sync else "write", error)
+                return
+            except Exception as error:
+                self._fail("write", error)
+                raise  # a bug, not the disk: let the nursery see it
+        self._written_offset = end
+        if sync:
+            self._durable_offset = end
+        self._record_fsyncs(durations)
+        self._acked_offset = self._durable_offset if self._mode == "always" else end
+        event.set()
+        if self._mode == "batch" and self._durable_offset < end:
+            if not self._unsynced.is_set():
+                self._unsynced_since = trio.current_time()
+                self._unsynced.set()
+            # Count from what the fsync in progress (if any) will cover, so
+            # records it already includes do not trigger another one.
+            covered = max(self._durable_offset, self._sync_started_offset)
+            if end - covered >= self.options.batch_size:
+                self._sync_due.set()
+
+    def _write_in_thread(self, data: bytearray, start: int, sync: bool) -> list[float]:
+        durations = self._writer.write(data, start) if data else []
+        if sync:
+            durations.append(self._writer.fsync())
+        return durations
+
+    def _record_fsyncs(self, durations: list[float]) -> None:
+        for seconds in durations:
+            self._fsyncs_total += 1
+            self._fsync_seconds_total += seconds
+            self._fsync_latencies.append(seconds)
+
+    def _fail(self, what: str, error: Exception) -> None:
+        """Mark the log failed and wake everyone who waits on it."""
+        if self._failure is None:
+            self._failure = f"{what} error: {error}"
+            logger.error("log: %s failed in %s: %s", what, self.options.directory, error)
+        self._write_errors_total += 1
+        self._stopped = True
+        self._bytes_taken_total += len(self._buffer)
+        self._buffer = bytearray()
+        for event in (self._next_round, self._inflight_round, self._work, self._unsynced):
+            event.set()
+        self._sync_due.set()
+
+    # --- flush and close ------------------------------------------------------
+
+    async def flush(self) -> None:
+        """Write and fsync everything appended so far (any mode).
+
+        Raises:
+            bolt.errors.DiskError: the write or fsync failed, now or earlier.
+        """
+        async with self._round_lock:
+            await self._write_round(sync=True)
+        if self._failure is not None:
+            raise self._disk_error()
+
+    async def close(self) -> None:
+        """Flush, fsync and close the files; makes :meth:`run` return. Idempotent.
+
+        Raises:
+            bolt.errors.DiskError: the final write or fsync failed (the files are
+                closed anyway). A log that failed earlier closes quietly.
+        """
+        if self._closed:
+            return
+        failed_before = self._failure is not None
+        with trio.CancelScope(shield=True):
+            async with self._round_lock:
+                if self._closed:
+                    return
+                await self._write_round(sync=True)
+                self._closed = True
+                self._stopped = True
+                self._work.set()
+                self._unsynced.set()
+                self._sync_due.set()
+                await trio.to_thread.run_sync(self._close_files)
+        if self._failure is not None and not failed_before:
+            raise self._disk_error()
+
+    def _close_files(self) -> None:
+        self._writer.close()
+        if self._lock_fd >= 0:
+            fd, self._lock_fd = self._lock_fd, -1
+            os.close(fd)  # closing the descriptor releases the flock
+
+    # --- reading and retention ----------------------------------------------------
+
+    def read(self, from_offset: int, to_offset: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """Iterate over ``(offset, payload)`` of written records from ``from_offset``.
+
+        Only records already written to the OS (below :attr:`written_offset`
+        when called) are read; files are opened read-only, so this may run in
+        a worker thread while the flusher writes.
+
+        Args:
+            from_offset: the first offset wanted.
+            to_offset: stop before this offset (None: up to ``written_offset``).
+
+        Raises:
+            ValueError: ``from_offset`` is below :attr:`first_offset` (or the
+                segment holding it was dropped while reading).
+            bolt.errors.CorruptionError: a segment file was damaged behind the log's back.
+        """
+        first_offset = self.first_offset
+        if from_offset < first_offset:
+            raise ValueError(
+                f"offset {from_offset} is before the first retained offset {first_offset}"
+            )
+        limit = self._written_offset if to_offset is None else min(to_offset, self._written_offset)
+        return read_open_segments(
+            self._writer.snapshot(), from_offset, limit, self.options.directory
+        )
+
+    def drop_before(self, offset: int) -> int:
+        """Delete whole segment files all of whose records are below ``offset``.
+
+        The active segment is never deleted, so :attr:`first_offset` may stay
+        below ``offset``.
+
+        Returns:
+            The number of segment files removed.
+        """
+        return self._writer.drop_before(offset)
+
+    # --- statistics -------------------------------------------------------------
+
+    def statistics(self) -> LogStatistics:
+        """A snapshot of the log's offsets and counters."""
+        latencies = sorted(self._fsync_latencies)
+        p99 = 0.0
+        if latencies:
+            p99 = latencies[max(0, -(-len(latencies) * 99 // 100) - 1)] * 1000
+        segments = self._writer.snapshot()
+        return LogStatistics(
+            mode=self._mode,
+            first_offset=segments[0].first_offset,
+            next_offset=self._next_offset,
+            written_offset=self._written_offset,
+            durable_offset=self._durable_offset,
+            segments=len(segments),
+            bytes_on_disk=sum(segment.size for segment in segments),
+            records_appended_total=self._next_offset - self._opened_offset,
+            bytes_appended_total=self._bytes_taken_total + len(self._buffer),
+            fsyncs_total=self._fsyncs_total,
+            fsync_seconds_total=self._fsync_seconds_total,
+            fsync_latency_ms_p99=p99,
+            write_errors_total=self._write_errors_total,
+        )
