@@ -27,7 +27,6 @@ from typing import Any, NamedTuple
 
 import msgpack
 
-from bolt import limits
 from bolt.errors import CorruptionError, FormatVersionError
 
 FORMAT_VERSION = 1
@@ -204,10 +203,7 @@ def decode_record(payload: bytes) -> list[Event]:
     """
     try:
         version, raw_events = msgpack.unpackb(
-            payload,
-            raw=False,
-            use_list=False,
-            strict_map_key=False
+            payload, raw=False, use_list=False, strict_map_key=False
         )
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise CorruptionError(f"undecodable record: {exc}") from exc

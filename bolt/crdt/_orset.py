@@ -67,8 +67,8 @@ class ORSet:
     def remove(self, member: MemberValue, tags: Iterable[Tag]) -> bool:
         """Remove the observed ``tags`` of ``member``; True if it disappeared."""
         current = self.members.get(member)
-        live = set() if current is None else (
-            set(current) if isinstance(current, set) else {current}
+        live = (
+            set() if current is None else (set(current) if isinstance(current, set) else {current})
         )
         for tag in tags:
             tag = (tag[0], tag[1])

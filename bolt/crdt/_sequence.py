@@ -90,9 +90,7 @@ class Sequence:
         if len(keep) != len(self.order):
             self.values = {p: self.values[p] for p in keep}
             self.order = deque(keep)
-        self.pending_removals = {
-            p for p in self.pending_removals if position_hlc(p) > floor_hlc
-        }
+        self.pending_removals = {p for p in self.pending_removals if position_hlc(p) > floor_hlc}
 
     def range(self, start: int, stop: int) -> list[Element]:
         """Elements ``start..stop`` inclusive, with Redis index rules."""

@@ -182,7 +182,8 @@ class Engine:
             stored = path.read_text().strip()
             if self.config.node_id and self.config.node_id != stored:
                 raise StorageError(
-                    f"{data_dir} belongs to node {stored!r}, not BOLT_NODE_ID={self.config.node_id!r}"
+                    f"{data_dir} belongs to node {stored!r}, "
+                    f"not BOLT_NODE_ID={self.config.node_id!r}"
                 )
             return stored
         node_id = self.config.node_id or uuid.uuid4().hex[:12]
@@ -404,7 +405,7 @@ class Engine:
                 ShardStatistics(s.index, len(s.entries), s.memory, s.offset)
                 for s in keyspace.shards
             ),
-            databases=len({split_name(n)[0] for s in keyspace.shards for n in s.entries}),
+            databases=keyspace.database_count(),
             failed=str(self._failed) if self._failed is not None else None,
         )
 
@@ -415,8 +416,13 @@ class Engine:
         if self._snapshots is not None:
             await self._snapshots.snapshot()
 
-    async def close(self) -> None:
-        """Flush and fsync the log, take a final snapshot, release the directory."""
+    async def close(self, *, final_snapshot: bool = True) -> None:
+        """Flush and fsync the log, take a final snapshot, release the directory.
+
+        Args:
+            final_snapshot: write a snapshot so the next start replays little
+                (benchmarks of log-only recovery turn it off).
+        """
         if self._closed:
             return
         self._closed = True
@@ -424,7 +430,7 @@ class Engine:
             try:
                 if self._log is not None and self._failed is None:
                     await self._log.flush()
-                    if self._snapshots is not None:
+                    if self._snapshots is not None and final_snapshot:
                         await self._snapshots.snapshot()
             finally:
                 if self._log is not None:

@@ -59,14 +59,7 @@ def load_snapshot(keyspace: Keyspace, snapshot: LoadedSnapshot) -> tuple[dict[in
         for name, data in shard_snapshot.entries:
             entry = decode_entry(data)
             shard = keyspace.shard_of(name)
-            shard.entries[name] = entry
-            keyspace.resize(shard, entry, entry.estimate_size(name))
-            if entry.expires_at:
-                keyspace.set_expiry(shard, name, entry, entry.expires_at)
-            pool = keyspace.random_pool
-            if pool is not None:
-                keyspace.random_index[name] = len(pool)
-                pool.append(name)
+            keyspace.adopt(shard, name, entry)
     for shard in keyspace.shards:
         shard.offset = min(covered.values(), default=-1)
     return covered, max_hlc
@@ -96,8 +89,7 @@ def replay(
         records += 1
         keyspace.applying_offset = offset
         for event in decode_record(payload):
-            if event.hlc > max_hlc:
-                max_hlc = event.hlc
+            max_hlc = max(max_hlc, event.hlc)
             if covered and offset <= _covering(covered, old_count, event):
                 dots.add((event.origin, event.seq))
                 skipped += 1

@@ -93,7 +93,11 @@ class SnapshotWriter:
                     snap.entries = [(n, encode_entry(e)) for n, e in shard.entries.items()]
                 await log.flush()  # everything the shard holds is durable first
                 await trio.to_thread.run_sync(
-                    self.store.write_shard, engine.origin, engine.keyspace.shard_count, snap, changed
+                    self.store.write_shard,
+                    engine.origin,
+                    engine.keyspace.shard_count,
+                    snap,
+                    changed,
                 )
                 self.covered[shard.index] = covered
             floor = self.retention_floor()

@@ -106,9 +106,7 @@ def _counter_set(keyspace: Keyspace, event: CounterSet) -> None:
 def _key_deleted(keyspace: Keyspace, event: KeyDeleted) -> None:
     if event.counter_base:
         shard, name, entry = _locate(keyspace, event)
-        entry.body(CRDT_COUNTER).reset(
-            {o: (pn[0], pn[1]) for o, pn in event.counter_base.items()}
-        )
+        entry.body(CRDT_COUNTER).reset({o: (pn[0], pn[1]) for o, pn in event.counter_base.items()})
         entry.drop_empty_bodies()
         keyspace.settle(shard, name, entry)
     _reset(keyspace, event, TOMBSTONE, None, 0)

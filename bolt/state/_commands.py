@@ -407,9 +407,7 @@ def cmd_srem(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> 
     current = _members(ks, db, key, now)
     if current is None:
         return 0, None
-    removed = tuple(
-        (m, tuple(current.tags(m))) for m in dict.fromkeys(members) if m in current
-    )
+    removed = tuple((m, tuple(current.tags(m))) for m in dict.fromkeys(members) if m in current)
     if not removed:
         return 0, None
     seq, hlc = ctx.stamp()

@@ -101,6 +101,7 @@ class Keyspace:
         self.expired_total = 0
         self.evicted_total = 0
         self.applying_offset = -1  # log offset of the record being applied
+        self.database_keys: dict[str, int] = {}  # entries per non-default database
 
     # --- locating ---------------------------------------------------------
 
@@ -127,18 +128,42 @@ class Keyspace:
 
     def insert(self, shard: Shard, name: str) -> Entry:
         """Create an empty entry for ``name`` in ``shard``."""
-        entry = Entry()
+        return self.adopt(shard, name, Entry())
+
+    def adopt(self, shard: Shard, name: str, entry: Entry) -> Entry:
+        """Add an existing ``entry`` (fresh, or loaded from a snapshot) under ``name``."""
         shard.entries[name] = entry
         entry.size = size = name_bytes(name)
         shard.memory += size
         self.memory_used += size
+        if "\0" in name:
+            self._count_database(name, 1)
         self.access_clock += 1
         entry.access = self.access_clock
         pool = self.random_pool
         if pool is not None:
             self.random_index[name] = len(pool)
             pool.append(name)
+        if entry.hlc or entry.bodies:
+            self.resize(shard, entry, entry.estimate_size(name))
+            if entry.expires_at:
+                self.set_expiry(shard, name, entry, entry.expires_at)
         return entry
+
+    def _count_database(self, name: str, delta: int) -> None:
+        db = split_name(name)[0]
+        if not db:
+            return
+        count = self.database_keys.get(db, 0) + delta
+        if count > 0:
+            self.database_keys[db] = count
+        else:
+            self.database_keys.pop(db, None)
+
+    def database_count(self) -> int:
+        """Databases holding at least one entry (the default one included)."""
+        others = sum(self.database_keys.values())
+        return len(self.database_keys) + (1 if self.key_count() > others else 0)
 
     def resize(self, shard: Shard, entry: Entry, size: int) -> None:
         """Set ``entry``'s estimated size and fix the totals."""
@@ -163,6 +188,8 @@ class Keyspace:
             return
         shard.memory -= entry.size
         self.memory_used -= entry.size
+        if "\0" in name:
+            self._count_database(name, -1)
         if shard.volatile:
             shard.volatile.pop(name, None)
         pool = self.random_pool

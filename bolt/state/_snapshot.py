@@ -132,7 +132,8 @@ class SnapshotStore:
                 return None
             if int(fmt) > SNAPSHOT_FORMAT:
                 raise FormatVersionError(
-                    f"snapshot in {self.path} has format {int(fmt)}; this Bolt reads {SNAPSHOT_FORMAT}"
+                    f"snapshot in {self.path} has format {int(fmt)}; "
+                    f"this Bolt reads {SNAPSHOT_FORMAT}"
                 )
             node = txn.get(b"node_id", db=self._meta)
             count = int(txn.get(b"shard_count", db=self._meta) or b"0")
@@ -145,7 +146,9 @@ class SnapshotStore:
                 )
             for raw_key, raw_entry in txn.cursor(db=self._data):
                 index = _U32.unpack(raw_key[:4])[0]
-                shards[index].entries.append((raw_key[4:].decode("utf-8", "surrogatepass"), raw_entry))
+                shards[index].entries.append(
+                    (raw_key[4:].decode("utf-8", "surrogatepass"), raw_entry)
+                )
         return LoadedSnapshot(node.decode() if node else None, count, shards)
 
     def covered(self) -> dict[int, int]:

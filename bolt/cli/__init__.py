@@ -1,0 +1,1 @@
+"""Command-line entry points: ``bolt`` (daemon) and ``boltctl`` (client tools)."""
