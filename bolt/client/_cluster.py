@@ -1,0 +1,143 @@
+"""Node addresses and the order in which a client tries them.
+
+Every Bolt node accepts reads and writes, so a client over several nodes
+needs no routing: it talks to one node and, when that connection is lost,
+moves on to the next in the list (wrapping around), trying each node at most
+once per attempt. Whether a request that was in flight may be re-sent on the
+new node is decided by the retry rule in :mod:`bolt.client._commands`, not
+here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from bolt import limits
+from bolt.errors import (
+    AccessError,
+    BadRequestError,
+    BoltConnectionError,
+    BoltError,
+    ClusterError,
+)
+
+Address = tuple[str, int]
+
+
+def parse_node(node: str, default_port: int = limits.port_default) -> Address:
+    """Parse ``"host:port"``, ``"[v6 address]:port"`` or a bare ``"host"``.
+
+    Args:
+        node: the address text.
+        default_port: the port when ``node`` names none.
+
+    Returns:
+        ``(host, port)``.
+
+    Raises:
+        BadRequestError: the text is not an address.
+    """
+    if not isinstance(node, str) or not node.strip():
+        raise BadRequestError(f"not a node address: {node!r}")
+    text = node.strip()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise BadRequestError(f"not a node address: {node!r}")
+        if not rest:
+            return host, default_port
+        port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:  # no port, or a bare IPv6 address
+        return text, default_port
+    if not host:
+        raise BadRequestError(f"no host in node address {node!r}")
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise BadRequestError(f"bad port in node address {node!r}")
+    return host, int(port_text)
+
+
+def parse_nodes(nodes: Iterable[str]) -> list[Address]:
+    """Parse a list of node addresses (see :func:`parse_node`).
+
+    Raises:
+        BadRequestError: the list is empty, is a single string, or holds a
+            bad address.
+    """
+    if isinstance(nodes, str):
+        raise BadRequestError("nodes must be a list of 'host:port' strings, not one string")
+    parsed = [parse_node(node) for node in nodes]
+    if not parsed:
+        raise BadRequestError("a cluster client needs at least one node")
+    return parsed
+
+
+class NodeRing:
+    """The nodes of one client, and which one it uses now.
+
+    Args:
+        nodes: ``(host, port)`` pairs, in the order given by the user.
+    """
+
+    def __init__(self, nodes: Sequence[Address]) -> None:
+        if not nodes:
+            raise BadRequestError("a client needs at least one node")
+        self.nodes: list[Address] = list(nodes)
+        self._current = 0
+
+    @property
+    def current(self) -> Address:
+        """The node connected to last (or to be tried first)."""
+        return self.nodes[self._current]
+
+    def candidates(self, failover: bool) -> list[tuple[int, Address]]:
+        """The order in which to try the nodes for a new connection.
+
+        Args:
+            failover: the connection to the current node was just lost, so
+                start with the next node and try the current one last.
+
+        Returns:
+            ``(index, address)`` for every node, each once.
+        """
+        count = len(self.nodes)
+        first = (self._current + 1) % count if failover else self._current
+        return [
+            ((first + step) % count, self.nodes[(first + step) % count]) for step in range(count)
+        ]
+
+    def use(self, index: int) -> None:
+        """Record that the node at ``index`` is now the connected one."""
+        self._current = index
+
+
+def can_try_next_node(error: BaseException) -> bool:
+    """Whether a failure to connect to one node should move on to the next.
+
+    Refused credentials or permissions would be refused by every node, so
+    they end the attempt at once; anything else (refused, unreachable,
+    timed out, too many connections, shutting down, garbage) is the node's.
+    """
+    return not isinstance(error, AccessError)
+
+
+def unreachable(failures: Sequence[tuple[Address, BaseException]]) -> BoltError:
+    """The error to raise when no node could be connected to.
+
+    Args:
+        failures: each node tried, with why it failed.
+
+    Returns:
+        For a single node, the server's own refusal if it gave one (e.g.
+        ``TooManyConnectionsError``) or else :class:`BoltConnectionError`;
+        for several, :class:`ClusterError` naming every node's failure.
+    """
+    if len(failures) == 1:
+        failure = failures[0][1]
+        if isinstance(failure, BoltError) and not isinstance(failure, BoltConnectionError):
+            return failure
+    detail = "; ".join(f"{host}:{port}: {failure}" for (host, port), failure in failures)
+    if len(failures) == 1:
+        return BoltConnectionError(f"cannot connect to {detail}")
+    return ClusterError(f"no node of the cluster is reachable ({detail})")
