@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""Bolt against the floor, in one run: the README's benchmark numbers, reproducibly.
+
+Theory of operation
+-------------------
+Machines are shared and noisy, so absolute numbers drift from run to run;
+a ratio measured in one run does not. This script starts the floor server
+(``scripts/floor_server.py``: same protocol, same codec, no work) and a real
+``bolt`` daemon (``BOLT_WAL_FSYNC=batch``, ``BOLT_AUTH=false``, a fresh
+temporary data directory) on free ports, connects one load generator
+(:mod:`bolt.bench`) to each, and runs every test on the floor and then on
+Bolt, test by test, so both see the same machine conditions. With
+``--rounds N`` it does that N times and keeps, per server and test, the run
+with the median throughput.
+
+For each pipeline depth it prints Bolt's table (the seed's columns), the
+floor's, and a comparison with the Bolt/floor throughput ratio and each
+server's CPU use (share of one core, and microseconds of CPU per request,
+read from ``/proc``: a server below ~0.9 core was not the bottleneck). It
+ends with the targets: SET and GET at 50 connections ≥ 0.8 x the floor
+without pipelining and ≥ 0.6 x with depth 16, and p99 under 5 ms.
+
+Usage: ``python scripts/compare.py [--pipelines 1,16] [--requests 100000]
+[--rounds 1] [--json]``; ``--bolt HOST:PORT`` measures an already running
+server instead of starting one (then its CPU is not reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+try:
+    import bolt  # noqa: F401
+except ImportError:  # run from a checkout without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bolt.bench import (
+    COMPARE_COLUMNS,
+    TABLE_COLUMNS,
+    BenchConfig,
+    Benchmark,
+    Target,
+    TestResult,
+    compare_rows,
+    default_processes,
+    parse_tests,
+    ratio,
+    table_rows,
+)
+from bolt.cli._output import plain_table
+
+ROOT = Path(__file__).resolve().parent.parent
+FLOOR_READY = "floor ready:"
+START_TIMEOUT_SECONDS = 20.0
+TARGETS = {1: 0.8, 16: 0.6}  # pipeline depth -> least Bolt/floor ratio for SET and GET
+P99_TARGET_MS = 5.0
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One test on one server: the numbers and the server's CPU use."""
+
+    result: TestResult
+    cpu_cores: float | None  # CPU seconds per wall second (1.0 = one core busy)
+    cpu_us_per_request: float | None
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """CPU time (user + system) a process used so far, or None if unknown."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(bench: Benchmark, test: Any, pid: int | None) -> Measured:
+    """Run one test and read the server's CPU time around it."""
+    before = cpu_seconds(pid)
+    result = bench.run(test)
+    after = cpu_seconds(pid)
+    if before is None or after is None or result.seconds <= 0:
+        return Measured(result, None, None)
+    used = after - before
+    return Measured(result, used / result.seconds, used / max(1, result.requests) * 1e6)
+
+
+@contextmanager
+def floor_server(value_size: int) -> Iterator[tuple[int, int]]:
+    """Run ``scripts/floor_server.py`` on a free port; yields ``(port, pid)``."""
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    )
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "floor_server.py"), "--port", "0",
+         "--value-size", str(value_size)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        port = 0
+        while not port:
+            line = process.stderr.readline().decode("utf-8", "replace")
+            if not line and process.poll() is not None:
+                raise RuntimeError(f"the floor server exited with status {process.returncode}")
+            if line.startswith(FLOOR_READY):
+                port = int(line.rsplit("port=", 1)[1])
+            elif time.monotonic() > deadline:
+                raise RuntimeError("the floor server did not start")
+        threading.Thread(target=process.stderr.read, daemon=True).start()  # keep the pipe empty
+        yield port, process.pid
+    finally:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def bolt_server(address: str | None) -> Iterator[tuple[str, int, int | None]]:
+    """A fresh ``bolt`` daemon (or the one at ``address``); yields ``(host, port, pid)``."""
+    if address is not None:
+        host, _, port = address.rpartition(":")
+        yield host or "127.0.0.1", int(port), None
+        return
+    from bolt.testing import BoltDaemon
+
+    with tempfile.TemporaryDirectory(prefix="bolt-compare-") as data_dir:
+        env = {"BOLT_WAL_FSYNC": "batch", "BOLT_AUTH": "false", "BOLT_LOG_LEVEL": "warning"}
+        with BoltDaemon.start(Path(data_dir), env=env, timeout=START_TIMEOUT_SECONDS) as daemon:
+            yield daemon.host, daemon.port, daemon.pid
+
+
+def median_run(runs: list[Measured]) -> Measured:
+    """The run with the median throughput (the lower middle one for an even count)."""
+    ordered = sorted(runs, key=lambda run: run.result.throughput)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def compare_depth(
+    config: BenchConfig, floor: tuple[int, int], bolt: tuple[str, int, int | None], rounds: int
+) -> tuple[list[Measured], list[Measured]]:
+    """Every test at one pipeline depth, floor then Bolt, ``rounds`` times."""
+    floor_config = replace(config, target=Target("127.0.0.1", floor[0], timeout=60.0))
+    bolt_config = replace(config, target=Target(bolt[0], bolt[1], timeout=60.0))
+    runs: dict[str, tuple[list[Measured], list[Measured]]] = {
+        test.name: ([], []) for test in config.tests
+    }
+    with Benchmark(floor_config) as floor_bench, Benchmark(bolt_config) as bolt_bench:
+        for round_number in range(rounds):
+            for test in config.tests:
+                floor_runs, bolt_runs = runs[test.name]
+                floor_runs.append(measure(floor_bench, test, floor[1]))
+                bolt_runs.append(measure(bolt_bench, test, bolt[2]))
+                print(
+                    f"  pipeline {config.pipeline}, round {round_number + 1}/{rounds}, "
+                    f"{test.label}: floor {floor_runs[-1].result.throughput:,.0f}, "
+                    f"bolt {bolt_runs[-1].result.throughput:,.0f} {test.unit}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    floors = [median_run(runs[test.name][0]) for test in config.tests]
+    bolts = [median_run(runs[test.name][1]) for test in config.tests]
+    return floors, bolts
+
+
+def cpu_text(run: Measured) -> str:
+    """``0.98 core, 21.3 us/req`` or ``-``."""
+    if run.cpu_cores is None or run.cpu_us_per_request is None:
+        return "-"
+    return f"{run.cpu_cores:.2f} core, {run.cpu_us_per_request:.1f} us/req"
+
+
+def report(depth: int, config: BenchConfig, floors: list[Measured], bolts: list[Measured]) -> str:
+    """The three tables of one pipeline depth."""
+    title = f"{config.connections} connections, pipeline {depth}, {config.value_size}-byte values"
+    bolt_results = [run.result for run in bolts]
+    floor_results = [run.result for run in floors]
+    rows = [
+        (*row, cpu_text(mine), cpu_text(other))
+        for row, mine, other in zip(
+            compare_rows(bolt_results, floor_results), bolts, floors, strict=True
+        )
+    ]
+    return "\n".join(
+        [
+            plain_table(f"Bolt -- {title}", TABLE_COLUMNS, table_rows(bolt_results)),
+            plain_table(f"Floor -- {title}", TABLE_COLUMNS, table_rows(floor_results)),
+            plain_table(
+                f"Bolt / floor -- {title}",
+                (*COMPARE_COLUMNS, "Bolt CPU", "Floor CPU"),
+                rows,
+            ),
+        ]
+    )
+
+
+def check_targets(
+    depth: int, floors: list[Measured], bolts: list[Measured], connections: int
+) -> list[tuple[str, bool]]:
+    """``(description, met)`` for every target that applies to this depth."""
+    checks: list[tuple[str, bool]] = []
+    if connections != 50:
+        return checks  # the targets are stated for 50 connections
+    floor_by_test = {run.result.test: run.result for run in floors}
+    for run in bolts:
+        mine = run.result
+        if mine.test not in ("set", "get"):
+            continue
+        least = TARGETS.get(depth)
+        if least is not None:
+            value = ratio(mine.throughput, floor_by_test[mine.test].throughput)
+            checks.append(
+                (
+                    f"{mine.label} pipeline {depth}: Bolt/floor {value:.2f} >= {least}",
+                    value >= least,
+                )
+            )
+        if depth == 1:
+            checks.append(
+                (f"{mine.label} pipeline {depth}: p99 {mine.p99_ms:.2f}ms < {P99_TARGET_MS}ms",
+                 mine.p99_ms < P99_TARGET_MS)
+            )  # fmt: skip
+    return checks
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command-line options."""
+    parser = argparse.ArgumentParser(
+        description="Benchmark Bolt and the floor server in one run and print the ratios."
+    )
+    parser.add_argument("-c", "--connections", type=int, default=50)
+    parser.add_argument("--pipelines", default="1,16", help="depths to run (default 1,16)")
+    parser.add_argument("--requests", type=int, default=100_000, help="per SET/GET/INCR test")
+    parser.add_argument("--batch-requests", type=int, default=None, help="per MSET/MGET test")
+    parser.add_argument("-d", "--value-size", type=int, default=16)
+    parser.add_argument("-t", "--tests", default="set,get,mset,mget,incr")
+    parser.add_argument("--processes", type=int, default=default_processes())
+    parser.add_argument("--keyspace", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=1, help="repeat and keep the median")
+    parser.add_argument("--bolt", metavar="HOST:PORT", help="use a running server")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the comparison; returns the exit status."""
+    args = parse_args(argv)
+    depths = [int(part) for part in args.pipelines.split(",") if part.strip()]
+    base = BenchConfig(
+        target=Target("127.0.0.1", 1),
+        tests=tuple(parse_tests(args.tests)),
+        connections=args.connections,
+        requests=args.requests,
+        batch_requests=args.batch_requests,
+        value_size=args.value_size,
+        keyspace=args.keyspace,
+        processes=args.processes,
+    )
+    document: dict[str, Any] = {"connections": args.connections, "depths": {}}
+    checks: list[tuple[str, bool]] = []
+    texts = []
+    with floor_server(args.value_size) as floor, bolt_server(args.bolt) as bolt_address:
+        for depth in depths:
+            config = replace(base, pipeline=depth)
+            floors, bolts = compare_depth(config, floor, bolt_address, max(1, args.rounds))
+            checks += check_targets(depth, floors, bolts, args.connections)
+            texts.append(report(depth, config, floors, bolts))
+            document["depths"][str(depth)] = {
+                "bolt": [dict(run.result.to_dict(), cpu_cores=run.cpu_cores) for run in bolts],
+                "floor": [dict(run.result.to_dict(), cpu_cores=run.cpu_cores) for run in floors],
+            }
+    document["targets"] = [{"target": text, "met": met} for text, met in checks]
+    if args.json:
+        print(json.dumps(document))
+    else:
+        print("\n".join(texts))
+        print("Targets")
+        for text, met in checks:
+            print(f"  {'PASS' if met else 'MISS'}  {text}")
+    missed = [text for text, met in checks if not met]
+    return 1 if missed and args.strict else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

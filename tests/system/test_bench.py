@@ -1,0 +1,118 @@
+"""``boltctl bench`` and ``scripts/compare.py`` against a real daemon."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bolt.testing import BoltDaemon, clean_environment
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "bench-secret"
+ROW = re.compile(
+    r"^(?P<label>SET|GET|MSET \(100 keys\)|MGET \(100 keys\)|INCR)\s+"
+    r"(?P<rate>[\d,]+) (?P<unit>ops/s|batch/s)\s+(?P<p50>[\d.]+)ms\s+(?P<p99>[\d.]+)ms\s+"
+    r"(?P<errors>\d+)$"
+)
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BoltDaemon]:
+    data_dir = tmp_path_factory.mktemp("bench-node")
+    with BoltDaemon.start(data_dir, env={"BOLT_ADMIN_PASSWORD": PASSWORD}) as running:
+        yield running
+
+
+def bench(
+    daemon: BoltDaemon, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bolt.cli.boltctl", "bench", *args],
+        capture_output=True,
+        text=True,
+        env=clean_environment({**daemon.env_for_cli(), **(env or {})}),
+        timeout=120,
+        check=False,
+    )
+
+
+def test_bench_prints_the_seed_table(daemon: BoltDaemon) -> None:
+    completed = bench(daemon, "--requests", "3000", "--batch-requests", "200", "-c", "8")
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert lines[0] == (
+        f"127.0.0.1:{daemon.port}: 8 connections, pipeline 1, 16-byte values, 1 process"
+    )
+    rows = [match.groupdict() for line in lines if (match := ROW.match(line))]
+    assert [row["label"] for row in rows] == [
+        "SET", "GET", "MSET (100 keys)", "MGET (100 keys)", "INCR"
+    ]  # fmt: skip
+    for row in rows:
+        assert int(row["rate"].replace(",", "")) > 0
+        assert 0 < float(row["p50"]) <= float(row["p99"])
+        assert row["errors"] == "0"
+    assert completed.stderr.count("requests in") == 5  # a plain progress line per test
+
+
+def test_bench_json_with_pipelining(daemon: BoltDaemon) -> None:
+    completed = bench(
+        daemon, "--json", "-P", "8", "-c", "4", "--requests", "2000", "-t", "set,get", "-d", "64"
+    )
+    assert completed.returncode == 0, completed.stderr
+    document = json.loads(completed.stdout)
+    assert (document["pipeline"], document["connections"], document["value_size"]) == (8, 4, 64)
+    results = {result["test"]: result for result in document["results"]}
+    assert set(results) == {"set", "get"}
+    for result in results.values():
+        assert result["requests"] == 2000 and result["errors"] == 0
+        assert result["throughput"] > 0
+        assert 0 < result["p50_ms"] <= result["p99_ms"] <= result["max_ms"]
+
+
+def test_bench_reports_refused_writes(daemon: BoltDaemon) -> None:
+    with daemon.client() as client:
+        client.useradd("reader", "reader-pass", "readonly")
+    completed = bench(
+        daemon,
+        "--requests", "300", "-c", "2", "-t", "set",
+        env={"BOLT_USER": "reader", "BOLT_PASSWORD": "reader-pass"},
+    )  # fmt: skip
+    assert completed.returncode == 3
+    assert "300 error replies, first: NO_PERMISSION" in completed.stderr
+    wrong = bench(daemon, "--requests", "10", "-t", "get", env={"BOLT_PASSWORD": "nope"})
+    assert wrong.returncode == 3 and "AUTH_FAILED" in wrong.stderr
+
+
+def test_bench_usage_errors(daemon: BoltDaemon) -> None:
+    for args in (["-t", "set,nope"], ["-P", "0"], ["-c", "0"]):
+        completed = bench(daemon, *args)
+        assert completed.returncode == 2 and "error" in completed.stderr
+        assert completed.stdout == ""
+
+
+def test_bench_against_nothing_exits_4(daemon: BoltDaemon) -> None:
+    completed = bench(daemon, "--requests", "10", env={"BOLT_PORT": "1"})
+    assert completed.returncode == 4 and "CONNECTION_ERROR" in completed.stderr
+
+
+def test_compare_script_runs_both_servers(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "compare.py"), "--json", "--pipelines", "1,4",
+         "-t", "set,get", "--requests", "2000", "-c", "10"],
+        capture_output=True, text=True, timeout=180, check=False,
+        env=clean_environment({}),
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    document = json.loads(completed.stdout)
+    for depth in ("1", "4"):
+        for server in ("bolt", "floor"):
+            results = document["depths"][depth][server]
+            assert [result["test"] for result in results] == ["set", "get"]
+            assert all(r["throughput"] > 0 and r["errors"] == 0 for r in results)
+    assert document["targets"] == []  # targets apply at 50 connections only
