@@ -29,6 +29,15 @@ done). ``durable_offset``: every record below it has been fsynced.
 * ``"off"``: rounds only write; fsync happens at :meth:`flush` and
   :meth:`close`.
 
+In ``batch`` and ``off`` mode a small round (at most
+``limits.wal_inline_write_bytes_max``) that would not roll a segment is
+written by :meth:`Log.wait_for` directly on the event loop when no round is in
+flight: a ``write(2)`` of a few KiB into the page cache took 10 us at p50 and
+67 us at p99 here (max 4.4 ms with another thread fsyncing the same file),
+against ~47 us for the round trip to a worker thread plus a park and wake per
+waiter. Everything that waits for the disk -- fsync, rolling, big rounds --
+stays in a thread.
+
 Waiters park on one ``trio.Event`` per round, so waking thousands of writers
 costs one ``set()``. Rounds run shielded from cancellation: once a buffer is
 swapped out it is always written and its waiters always learn the outcome.
@@ -65,6 +74,7 @@ logger = logging.getLogger("bolt.log")
 
 _pack_header = RECORD_HEADER.pack
 _RECORD_BYTES_MAX = limits.record_bytes_max
+_INLINE_WRITE_BYTES_MAX = limits.wal_inline_write_bytes_max
 
 
 class Log:
@@ -220,6 +230,8 @@ class Log:
             ValueError: ``offset`` has not been appended.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
+        if offset >= self._acked_offset and offset < self._next_offset:
+            self._write_inline()
         while offset >= self._acked_offset:
             if self._failure is not None:
                 raise self._disk_error()
@@ -289,15 +301,9 @@ class Log:
             self._record_fsyncs([duration])
             self._durable_offset = max(self._durable_offset, target)
 
-    async def _write_round(self, *, sync: bool) -> None:
-        """Write everything appended so far, and fsync it when ``sync``.
-
-        The caller holds ``_round_lock``.
-        """
+    def _take_round(self) -> tuple[bytearray, int, int, trio.Event]:
+        """Swap out the buffer for one write round: ``(data, start, end, event)``."""
         data = self._buffer
-        sync = sync and (bool(data) or self._durable_offset < self._written_offset)
-        if self._stopped or not (data or sync):
-            return
         start, end = self._written_offset, self._next_offset
         self._buffer = bytearray()
         self._bytes_taken_total += len(data)
@@ -305,15 +311,12 @@ class Log:
         self._next_round = trio.Event()
         self._inflight_round = event
         self._inflight_end = end
-        with trio.CancelScope(shield=True):
-            try:
-                durations = await trio.to_thread.run_sync(self._write_in_thread, data, start, sync)
-            except OSError as error:
-                self._fail("write and fsync" if sync else "write", error)
-                return
-            except Exception as error:
-                self._fail("write", error)
-                raise  # a bug, not the disk: let the nursery see it
+        return data, start, end, event
+
+    def _finish_round(
+        self, end: int, sync: bool, durations: list[float], event: trio.Event
+    ) -> None:
+        """Advance the offsets after a round's write (and fsync) and wake its waiters."""
         self._written_offset = end
         if sync:
             self._durable_offset = end
@@ -329,6 +332,55 @@ class Log:
             covered = max(self._durable_offset, self._sync_started_offset)
             if end - covered >= self.options.batch_size:
                 self._sync_due.set()
+
+    def _write_inline(self) -> bool:
+        """Write a small round on the event loop itself; False if it must go to a thread.
+
+        Only in ``batch`` and ``off`` mode, only when no round is in flight,
+        only for at most ``limits.wal_inline_write_bytes_max`` bytes, and
+        never when the write would roll a segment (rolling fsyncs). A small
+        ``write(2)`` to the page cache takes microseconds, far less than the
+        round trip to a worker thread; the fsyncs, which wait for the disk,
+        stay in threads. See the module docstring.
+        """
+        data = self._buffer
+        if (
+            self._mode == "always"
+            or not data
+            or len(data) > _INLINE_WRITE_BYTES_MAX
+            or self._round_lock.locked()
+            or self._stopped
+            or not self._writer.fits(len(data))
+        ):
+            return False
+        data, start, end, event = self._take_round()
+        try:
+            durations = self._writer.write(data, start)
+        except OSError as error:
+            self._fail("write", error)
+            return True
+        self._finish_round(end, False, durations, event)
+        return True
+
+    async def _write_round(self, *, sync: bool) -> None:
+        """Write everything appended so far, and fsync it when ``sync``.
+
+        The caller holds ``_round_lock``.
+        """
+        sync = sync and (bool(self._buffer) or self._durable_offset < self._written_offset)
+        if self._stopped or not (self._buffer or sync):
+            return
+        data, start, end, event = self._take_round()
+        with trio.CancelScope(shield=True):
+            try:
+                durations = await trio.to_thread.run_sync(self._write_in_thread, data, start, sync)
+            except OSError as error:
+                self._fail("write and fsync" if sync else "write", error)
+                return
+            except Exception as error:
+                self._fail("write", error)
+                raise  # a bug, not the disk: let the nursery see it
+        self._finish_round(end, sync, durations, event)
 
     def _write_in_thread(self, data: bytearray, start: int, sync: bool) -> list[float]:
         durations = self._writer.write(data, start) if data else []

@@ -153,6 +153,10 @@ class SegmentWriter:
         """The first offset of the oldest segment."""
         return self._segments[0].first_offset
 
+    def fits(self, size: int) -> bool:
+        """True if ``size`` more bytes go into the active segment without rolling it."""
+        return self._segments[-1].size + size < self._segment_bytes_max
+
     def write(self, data: bytes | bytearray, offset: int) -> list[float]:
         """Append framed records, rolling segments as they fill (worker thread).
 

@@ -656,3 +656,53 @@ def test_sigkill_never_loses_an_acknowledged_record(tmp_path: Path) -> None:
         assert not missing, f"seed {seed}: acknowledged records lost or changed: {missing[:10]}"
         assert sorted(stored) == list(range(len(stored)))
     assert acknowledged, f"seed {seed}: the child acknowledged nothing"
+
+
+@pytest.mark.trio
+@pytest.mark.parametrize("mode", ["batch", "off"])
+async def test_small_rounds_are_written_inline_without_the_flusher(
+    log_dir: Path, mode: str
+) -> None:
+    """batch/off: wait_for writes a small round on the loop itself (no flusher, no thread)."""
+    log = Log.open(LogOptions(log_dir, fsync=mode))  # type: ignore[arg-type]
+    try:
+        offset = log.append(b"inline")
+        with trio.fail_after(1):
+            await log.wait_for(offset)  # log.run() is not running: only the inline path can do it
+        assert log.written_offset == offset + 1
+        assert [p for _, p in LogReader(log_dir).read(0)] == [b"inline"]
+        assert log.durable_offset == 0  # not fsynced: that stays in the background
+    finally:
+        await log.close()
+
+
+@pytest.mark.trio
+async def test_always_mode_never_acknowledges_before_fsync(log_dir: Path) -> None:
+    """always: no inline shortcut — without the flusher nothing is acknowledged."""
+    log = Log.open(LogOptions(log_dir, fsync="always"))
+    try:
+        offset = log.append(b"must-be-synced")
+        with trio.move_on_after(0.2) as scope:
+            await log.wait_for(offset)
+        assert scope.cancelled_caught
+        assert log.written_offset == 0
+    finally:
+        await log.close()
+
+
+@pytest.mark.trio
+async def test_a_round_that_would_roll_a_segment_is_not_written_inline(log_dir: Path) -> None:
+    log = Log.open(LogOptions(log_dir, fsync="batch", segment_bytes_max=1024))
+    try:
+        offset = log.append(b"x" * 2000)  # larger than the segment: it must roll
+        with trio.move_on_after(0.2) as scope:
+            await log.wait_for(offset)
+        assert scope.cancelled_caught  # left for the flusher's thread
+        async with trio.open_nursery() as nursery:
+            await nursery.start(log.run)
+            with trio.fail_after(5):
+                await log.wait_for(offset)
+            nursery.cancel_scope.cancel()
+        assert log.written_offset == offset + 1
+    finally:
+        await log.close()
