@@ -10,7 +10,10 @@ databases:
   ``{"covered": offset, "dots": dotset, "hlc": int, "users": [...], "keys": n}``.
   ``covered`` is the log offset the shard's contents include: every event at
   or below it that touches the shard is in the snapshot.
-* ``data``: u32 shard index + UTF-8 name → the encoded entry.
+* ``data:N``: one database per shard ``N``: UTF-8 name → the encoded entry.
+  A shard is replaced by emptying its database (one ``drop`` in C) and
+  writing it with ``putmulti``, so the worker thread spends little time
+  holding the GIL the event loop needs.
 
 Each shard is replaced in **one** write transaction, begun and committed
 inside one thread call (py-lmdb forbids a write transaction crossing
@@ -107,7 +110,7 @@ class SnapshotStore:
         self._env = lmdb.open(
             str(path),
             map_size=limits.lmdb_map_bytes_initial,
-            max_dbs=4,
+            max_dbs=limits.shard_count_max + 8,
             readonly=readonly,
             lock=not readonly,
             subdir=True,
@@ -116,7 +119,8 @@ class SnapshotStore:
         )
         self._meta = self._env.open_db(b"meta", create=not readonly)
         self._shards = self._env.open_db(b"shards", create=not readonly)
-        self._data = self._env.open_db(b"data", create=not readonly)
+        self._readonly = readonly
+        self._data: dict[int, Any] = {}
         self.writes_total = 0
         self.bytes_total = 0
 
@@ -144,12 +148,23 @@ class SnapshotStore:
                 shards[index] = ShardSnapshot(
                     index, meta["covered"], meta["dots"], meta["hlc"], meta["users"]
                 )
-            for raw_key, raw_entry in txn.cursor(db=self._data):
-                index = _U32.unpack(raw_key[:4])[0]
-                shards[index].entries.append(
-                    (raw_key[4:].decode("utf-8", "surrogatepass"), raw_entry)
-                )
+        for index, shard in shards.items():
+            data = self._shard_db(index)
+            with self._env.begin(db=data) as txn:
+                shard.entries = [
+                    (key.decode("utf-8", "surrogatepass"), value)
+                    for key, value in txn.cursor(db=data)
+                ]
         return LoadedSnapshot(node.decode() if node else None, count, shards)
+
+    def _shard_db(self, index: int) -> Any:
+        """The LMDB database holding shard ``index``'s entries."""
+        db = self._data.get(index)
+        if db is None:
+            db = self._data[index] = self._env.open_db(
+                b"data:%d" % index, create=not self._readonly
+            )
+        return db
 
     def covered(self) -> dict[int, int]:
         """Shard index → covered offset, for every shard written."""
@@ -185,20 +200,16 @@ class SnapshotStore:
     ) -> int:
         prefix = _U32.pack(shard.index)
         written = 0
+        data = self._shard_db(shard.index)
         with self._env.begin(write=True) as txn:
             txn.put(b"format", str(SNAPSHOT_FORMAT).encode(), db=self._meta)
             txn.put(b"node_id", node_id.encode(), db=self._meta)
             txn.put(b"shard_count", str(shard_count).encode(), db=self._meta)
             if changed:
-                cursor = txn.cursor(db=self._data)
-                if cursor.set_range(prefix):
-                    while cursor.key()[:4] == prefix:
-                        if not cursor.delete():
-                            break
-                for name, data in shard.entries:
-                    key = prefix + name.encode("utf-8", "surrogatepass")
-                    txn.put(key, data, db=self._data)
-                    written += len(key) + len(data)
+                txn.drop(data, delete=False)
+                items = [(n.encode("utf-8", "surrogatepass"), e) for n, e in shard.entries]
+                txn.cursor(db=data).putmulti(items, dupdata=False, overwrite=True)
+                written = sum(len(k) + len(v) for k, v in items)
             meta = {
                 "covered": shard.covered,
                 "dots": shard.dots,
