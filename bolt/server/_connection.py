@@ -1,0 +1,221 @@
+"""The per-connection loop: the server's hot path, its errors, and closing politely.
+
+Theory of operation
+-------------------
+**Hot path** (DESIGN §9). A connection loops on one ``receive_some``; the
+bytes go into the sans-IO :class:`~bolt.wire.Codec`, and *every* complete
+frame of that receive is run before anything is awaited: data commands
+with the synchronous ``engine.submit`` (which validates, logs and applies),
+server commands with their handlers. Each reply is encoded at once and the
+largest write offset is remembered. Then the batch awaits durability once
+(``engine.wait_durable(max_offset)``) and sends every reply with one
+``send_all``, in request order. Per request there is one dict lookup (the
+command's :class:`CommandCounters`), one integer comparison (permission),
+the engine call and the encoding; per batch one clock read and one
+histogram update. Nothing is logged per request, and no cancel scope is
+entered per receive (one costs several microseconds): the session's single
+scope is cancelled by a shutdown only while the session is idle.
+
+**Errors**. A refused request (bad arguments, wrong type, permission, disk)
+gets a typed error reply with its id and the connection carries on; an
+unexpected exception inside one request is logged with its traceback and
+answered with ``SERVER_ERROR``. Bytes that are not a valid frame (the codec
+raises :class:`~bolt.errors.ProtocolError`) end that connection only: the
+reason is logged at INFO with the peer's address, an error with id 0 is
+sent, and the socket is closed politely (write side shut, the rest of the
+peer's bytes drained briefly, so the error is not lost to a TCP reset).
+If the log fails while a batch waits for durability, every write of the
+batch is answered ``DISK_ERROR`` instead of its result: nothing that might
+not survive a crash is acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import trio
+
+from bolt import limits
+from bolt.errors import BoltError, DiskError, ProtocolError, ServerError, ShuttingDownError
+from bolt.node import Engine
+from bolt.server._commands import refusal
+from bolt.server._latency import CommandCounters, record_batch
+from bolt.server._session import Session
+from bolt.wire import Codec, Request, encode_error, encode_response
+
+logger = logging.getLogger("bolt.server")
+
+RECEIVE_BYTES = 256 * limits.KIB
+"""Most bytes taken from a connection per ``receive_some``."""
+_GOODBYE_SECONDS = 1.0  # time allowed to send a final error and drain the peer
+_GOODBYE_DRAIN_BYTES = 4 * limits.MIB  # most unread peer bytes discarded before closing
+
+
+class ConnectionLoop:
+    """The connection-serving half of :class:`~bolt.server.Server` (see the module docstring).
+
+    It reads the server's state through the attributes declared here.
+    """
+
+    engine: Engine
+    table: dict[str, CommandCounters]
+    unknown: CommandCounters
+    errors: dict[tuple[int, str], int]
+    keys_read_total: int
+    closing: bool
+    shutdown_grace_seconds: float
+
+    async def _session_loop(self, stream: trio.abc.Stream, session: Session) -> None:
+        codec = Codec(limits.frame_bytes_max)
+        receive = stream.receive_some
+        clock = time.perf_counter
+        # One cancel scope for the whole session, not one per receive (entering a
+        # scope costs microseconds): shutdown cancels it only while the session
+        # is idle in receive_some, so a batch in progress always finishes.
+        with trio.CancelScope() as scope:
+            session.receive_scope = scope
+            while not self.closing:
+                session.idle = True
+                data = await receive(RECEIVE_BYTES)
+                session.idle = False
+                if not data:
+                    if codec.buffered_bytes:
+                        logger.info(
+                            "%s closed the connection in the middle of a frame (%d bytes unread)",
+                            session.address,
+                            codec.buffered_bytes,
+                        )
+                    return
+                started = clock()
+                try:
+                    codec.receive_data(data)
+                    messages = codec.next_messages()
+                except ProtocolError as exc:
+                    await self._protocol_error(stream, session, exc)
+                    return
+                if not messages:
+                    continue
+                if scope.cancel_called:
+                    # The shutdown came after these bytes arrived: answer them anyway.
+                    with trio.CancelScope(shield=True) as shielded:
+                        shielded.deadline = trio.current_time() + self.shutdown_grace_seconds
+                        if not await self._run_batch(stream, session, messages, started):
+                            return
+                    break
+                if not await self._run_batch(stream, session, messages, started):
+                    return
+        session.receive_scope = None
+        await self._goodbye(stream, ShuttingDownError("the server is shutting down"))
+
+    async def _run_batch(
+        self, stream: trio.abc.Stream, session: Session, messages: list[Any], started: float
+    ) -> bool:
+        """Run, make durable and answer one receive's requests; False: close now."""
+        submit = self.engine.submit
+        table = self.table
+        unknown = self.unknown
+        level = session.level
+        out: list[bytes] = []
+        batch: list[CommandCounters] = []
+        writes: list[tuple[int, int]] = []
+        max_offset = -1
+        violation: ProtocolError | None = None
+        command = ""
+        session.requests += len(messages)
+        for message in messages:
+            if type(message) is not Request:
+                violation = ProtocolError(
+                    f"a client may only send requests, not a {type(message).__name__}"
+                )
+                break
+            request_id, command, args, db = message
+            counters = table.get(command, unknown)
+            batch.append(counters)
+            if counters.required_level > level:
+                error = refusal(command, session, counters.required_level)
+                out.append(encode_error(request_id, self._count_error(counters, error)))
+                continue
+            handler = counters.handler
+            try:
+                if handler is None:
+                    reply, offset = submit(command, args, db)
+                    if counters.key_reads:
+                        self.keys_read_total += 1 if counters.key_reads == 1 else len(args)
+                elif counters.is_async:
+                    session.current_command = command
+                    reply, offset = await handler(self, session, args)
+                    level = session.level
+                else:
+                    reply, offset = handler(self, session, args)
+                    level = session.level
+                out.append(encode_response(request_id, reply))
+            except BoltError as exc:
+                out.append(encode_error(request_id, self._count_error(counters, exc)))
+                if session.close_after_reply:
+                    break
+                continue
+            except Exception as exc:
+                internal = self._internal_error(command, exc)
+                out.append(encode_error(request_id, self._count_error(counters, internal)))
+                continue
+            if offset >= 0:
+                writes.append((len(out) - 1, request_id))
+                max_offset = offset  # the engine appends in order: the last is the largest
+        session.current_command = command
+        if max_offset >= 0:
+            try:
+                await self.engine.wait_durable(max_offset)
+            except DiskError as exc:
+                for index, request_id in writes:
+                    out[index] = encode_error(request_id, self._count_error(None, exc))
+        if out:
+            await stream.send_all(out[0] if len(out) == 1 else b"".join(out))
+        session.current_command = None
+        record_batch(batch, time.perf_counter() - started)
+        if violation is not None:
+            await self._protocol_error(stream, session, violation)
+            return False
+        if session.close_after_reply:
+            await self._goodbye(stream, None)
+            return False
+        return True
+
+    # --- errors and closing --------------------------------------------------------------
+
+    def _count_error(self, counters: CommandCounters | None, error: BoltError) -> BoltError:
+        if counters is not None:
+            counters.errors += 1
+        key = (error.code, error.name)
+        self.errors[key] = self.errors.get(key, 0) + 1
+        return error
+
+    def _internal_error(self, command: str, exc: Exception) -> ServerError:
+        logger.error("internal error while running %r", command, exc_info=exc)
+        return ServerError(f"internal error while running '{command}': {type(exc).__name__}")
+
+    async def _protocol_error(
+        self, stream: trio.abc.Stream, session: Session, error: ProtocolError
+    ) -> None:
+        logger.info("closing connection from %s: %s", session.address, error.message)
+        self._count_error(None, error)
+        await self._goodbye(stream, error)
+
+    async def _goodbye(self, stream: trio.abc.Stream, error: BoltError | None) -> None:
+        """Send a connection-level error (id 0), then close without a TCP reset."""
+        with trio.move_on_after(_GOODBYE_SECONDS):
+            try:
+                if error is not None:
+                    await stream.send_all(encode_error(0, error))
+                if isinstance(stream, trio.SocketStream):
+                    await stream.send_eof()
+                drained = 0
+                while drained < _GOODBYE_DRAIN_BYTES:
+                    data = await stream.receive_some(RECEIVE_BYTES)
+                    if not data:
+                        break
+                    drained += len(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+        await trio.aclose_forcefully(stream)

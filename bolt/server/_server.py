@@ -1,0 +1,337 @@
+"""The client listener: admission, TLS, the sessions, and a graceful shutdown.
+
+Theory of operation
+-------------------
+The per-connection loop (the hot path) is :mod:`bolt.server._connection`;
+this module accepts connections and owns what the sessions share: the
+command table with its counters, the error counts, the live sessions.
+
+**Admission**. Over ``BOLT_MAX_CONNECTIONS`` a new connection is still
+accepted, told ``TOO_MANY_CONNECTIONS`` (id 0) and closed, so the client
+sees a clear error rather than a silent drop.
+
+**Shutdown** (:meth:`Server.shutdown`): stop accepting; wake every session
+that is idle in ``receive_some`` (by cancelling the session's scope, which
+is done only while it is idle) and tell it ``SHUTTING_DOWN``; a session in
+the middle of a batch finishes it -- durability wait and send included --
+and then stops. Sessions get up to ``limits.shutdown_grace_ms`` before the
+rest are cancelled.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from bolt import __version__, limits
+from bolt.errors import ShuttingDownError, TooManyConnectionsError
+from bolt.node import Engine
+from bolt.server._auth import (
+    LEVEL_ADMIN,
+    LEVEL_NONE,
+    LEVELS,
+    MODE_REQUIRED,
+    BackOff,
+    PasswordChecker,
+)
+from bolt.server._commands import SERVER_COMMANDS
+from bolt.server._connection import ConnectionLoop
+from bolt.server._latency import WINDOW_SECONDS, CommandCounters
+from bolt.server._session import Session, format_address
+from bolt.server._stats import build_stats
+from bolt.server._tls import HANDSHAKE_TIMEOUT_SECONDS
+from bolt.state import COMMANDS
+from bolt.wire import PROTOCOL_VERSION
+
+logger = logging.getLogger("bolt.server")
+
+_REFUSAL_LOG_INTERVAL_SECONDS = 10.0  # at most one "too many connections" warning per this
+
+
+async def open_listeners(host: str, port: int, variable: str) -> list[trio.SocketListener]:
+    """Listen on every address of ``host``; with port 0, the same free port on all.
+
+    Raises:
+        OSError: the address cannot be bound (the message names ``variable``).
+    """
+    try:
+        listeners = await trio.open_tcp_listeners(port, host=host)
+        chosen = listeners[0].socket.getsockname()[1]
+        if port == 0 and len(listeners) > 1:
+            # "localhost" may mean 127.0.0.1 and ::1: give both the same port.
+            for listener in listeners:
+                await listener.aclose()
+            listeners = await trio.open_tcp_listeners(chosen, host=host)
+    except OSError as exc:
+        raise OSError(
+            exc.errno, f"cannot listen on {host}:{port} ({variable}): {exc.strerror or exc}"
+        ) from exc
+    return listeners
+
+
+def build_command_table() -> dict[str, CommandCounters]:
+    """One :class:`CommandCounters` per known command, with the level it needs."""
+    table: dict[str, CommandCounters] = {}
+    for name, spec in COMMANDS.items():
+        if spec.access == "write":
+            table[name] = CommandCounters(name, LEVELS["readwrite"], "write")
+        else:
+            key_reads = 2 if name == "MGET" else 0 if name == "KEYS" else 1
+            table[name] = CommandCounters(name, LEVELS["readonly"], "read", key_reads)
+    for name, command in SERVER_COMMANDS.items():
+        table[name] = CommandCounters(
+            name, command.required_level, "server", 0, command.handler, command.is_async
+        )
+    return table
+
+
+class Server(ConnectionLoop):
+    """Serves Bolt clients for one engine (see the module docstring).
+
+    Args:
+        engine: an open, running engine.
+        mode: the auth mode from :func:`bolt.server.resolve_security`.
+        max_connections: ``BOLT_MAX_CONNECTIONS``.
+        ssl_context: TLS for the client port, or None.
+        shutdown_grace_seconds: how long in-flight requests get at shutdown.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        mode: str,
+        max_connections: int = limits.max_connections_default,
+        ssl_context: ssl.SSLContext | None = None,
+        shutdown_grace_seconds: float = limits.shutdown_grace_ms / 1000,
+    ) -> None:
+        self.engine = engine
+        self.mode = mode
+        self.max_connections = max_connections
+        self.ssl_context = ssl_context
+        self.shutdown_grace_seconds = shutdown_grace_seconds
+        self.checker = PasswordChecker()
+        self.backoff = BackOff()
+        self.table = build_command_table()
+        self.unknown = CommandCounters("UNKNOWN", LEVELS["readonly"], "read")
+        self.sessions: dict[int, Session] = {}
+        self.connections_total = 0
+        self.connections_refused = 0
+        self.errors: dict[tuple[int, str], int] = {}
+        self.keys_read_total = 0
+        self.started_at = time.time()
+        self.host = ""
+        self.port = 0
+        self.listening = False
+        self.closing = False
+        self.metrics_text: Callable[[], str] = lambda: ""
+        self._next_session_id = 0
+        self._handlers_running = 0
+        self._accept_scope: trio.CancelScope | None = None
+        self._connections: trio.Nursery | None = None
+        self._last_refusal_log = -_REFUSAL_LOG_INTERVAL_SECONDS
+
+    # --- reports ----------------------------------------------------------------------
+
+    def counters(self) -> list[CommandCounters]:
+        """Every command's counters (known commands, then ``UNKNOWN``)."""
+        return [*self.table.values(), self.unknown]
+
+    def connection_counts(self) -> dict[str, int]:
+        """``{"active", "total", "max", "refused"}``."""
+        return {
+            "active": len(self.sessions),
+            "total": self.connections_total,
+            "max": self.max_connections,
+            "refused": self.connections_refused,
+        }
+
+    def stats(self) -> dict[str, Any]:
+        """The ``STATS`` reply (see :mod:`bolt.server._stats`)."""
+        return build_stats(
+            self.engine.statistics(),
+            started_at=self.started_at,
+            mode=self.mode,
+            connections=self.connection_counts(),
+            counters=self.counters(),
+            sessions=list(self.sessions.values()),
+            errors=self.errors,
+            keys_read_total=self.keys_read_total,
+            memory_warning_threshold=self.engine.config.memory_warning_threshold,
+        )
+
+    def hello_info(self, session: Session) -> dict[str, Any]:
+        """The ``HELLO`` reply: who the server is and who the session is."""
+        return {
+            "server": "bolt",
+            "version": __version__,
+            "protocol": PROTOCOL_VERSION,
+            "node_id": self.engine.origin,
+            "mode": "standalone",
+            "auth": self.mode,
+            "user": session.user,
+            "role": session.role,
+            "client_id": session.id,
+        }
+
+    def user_changed(self, name: str, level: int) -> None:
+        """Apply a role change or deletion to the live sessions of ``name``."""
+        if self.mode != MODE_REQUIRED:
+            return
+        for session in self.sessions.values():
+            if session.user == name:
+                if level == LEVEL_NONE:
+                    session.log_out()
+                else:
+                    session.level = level
+
+    # --- listening --------------------------------------------------------------------
+
+    async def serve(
+        self,
+        host: str,
+        port: int,
+        *,
+        task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen on ``host:port`` and serve until :meth:`shutdown` completes.
+
+        ``task_status.started`` reports the real port (``port`` 0 picks a free
+        one).
+
+        Raises:
+            OSError: the address cannot be bound.
+        """
+        listeners = await open_listeners(host, port, "BOLT_PORT")
+        self.host = host
+        self.port = listeners[0].socket.getsockname()[1]
+        async with trio.open_nursery() as connections:
+            self._connections = connections
+            with trio.CancelScope() as accept_scope:
+                self._accept_scope = accept_scope
+                if self.closing:
+                    accept_scope.cancel()
+                async with trio.open_nursery() as accepting:
+                    accepting.start_soon(self._rotate_windows)
+                    await accepting.start(
+                        functools.partial(
+                            trio.serve_listeners,
+                            self._handle,
+                            listeners,
+                            handler_nursery=connections,
+                        )
+                    )
+                    self.listening = True
+                    task_status.started(self.port)
+            self.listening = False
+            await self._drain()
+            connections.cancel_scope.cancel()
+
+    async def _rotate_windows(self) -> None:
+        while True:
+            await trio.sleep(WINDOW_SECONDS)
+            for counters in self.counters():
+                counters.rotate()
+
+    def shutdown(self) -> None:
+        """Stop accepting and let the sessions finish (see the module docstring)."""
+        if self.closing:
+            return
+        self.closing = True
+        if self._accept_scope is not None:
+            self._accept_scope.cancel()
+        for session in self.sessions.values():
+            if session.idle and session.receive_scope is not None:
+                session.receive_scope.cancel()
+
+    def force_stop(self) -> None:
+        """Cancel every session now (a second signal during shutdown)."""
+        self.shutdown()
+        if self._connections is not None:
+            self._connections.cancel_scope.cancel()
+
+    async def _drain(self) -> None:
+        deadline = trio.current_time() + self.shutdown_grace_seconds
+        while self._handlers_running and trio.current_time() < deadline:
+            await trio.sleep(0.01)
+        if self._handlers_running:
+            logger.warning(
+                "%d connections still busy after %.1fs; closing them",
+                self._handlers_running,
+                self.shutdown_grace_seconds,
+            )
+
+    # --- one connection -----------------------------------------------------------------
+
+    async def _handle(self, stream: trio.SocketStream) -> None:
+        self._handlers_running += 1
+        try:
+            await self._connection(stream)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # the peer went away; nothing to tell it
+        except Exception:
+            logger.exception("connection handler failed")
+        finally:
+            self._handlers_running -= 1
+
+    async def _connection(self, socket_stream: trio.SocketStream) -> None:
+        try:
+            address = format_address(socket_stream.socket.getpeername())
+            # Replies are written whole, once per batch: never hold them back.
+            socket_stream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            return  # reset before we looked
+        stream: trio.abc.Stream = socket_stream
+        if self.ssl_context is not None:
+            ssl_stream = trio.SSLStream(socket_stream, self.ssl_context, server_side=True)
+            with trio.move_on_after(HANDSHAKE_TIMEOUT_SECONDS) as scope:
+                try:
+                    await ssl_stream.do_handshake()
+                except trio.BrokenResourceError as exc:
+                    logger.info("TLS handshake with %s failed: %s", address, exc.__cause__ or exc)
+                    return
+            if scope.cancelled_caught:
+                logger.info("TLS handshake with %s timed out", address)
+                return
+            stream = ssl_stream
+        if self.closing:
+            await self._goodbye(stream, ShuttingDownError("the server is shutting down"))
+            return
+        if len(self.sessions) >= self.max_connections:
+            await self._refuse_connection(stream, address)
+            return
+        self._next_session_id += 1
+        level = LEVEL_NONE if self.mode == MODE_REQUIRED else LEVEL_ADMIN
+        session = Session(self._next_session_id, address, level)
+        self.sessions[session.id] = session
+        self.connections_total += 1
+        try:
+            await self._session_loop(stream, session)
+        finally:
+            del self.sessions[session.id]
+
+    async def _refuse_connection(self, stream: trio.abc.Stream, address: str) -> None:
+        self.connections_refused += 1
+        now = trio.current_time()
+        if now - self._last_refusal_log >= _REFUSAL_LOG_INTERVAL_SECONDS:
+            self._last_refusal_log = now
+            logger.warning(
+                "refusing connection from %s: at BOLT_MAX_CONNECTIONS=%d (%d refused so far)",
+                address,
+                self.max_connections,
+                self.connections_refused,
+            )
+        await self._goodbye(
+            stream,
+            TooManyConnectionsError(
+                f"too many connections: the server is at its limit of {self.max_connections} "
+                "(BOLT_MAX_CONNECTIONS); try again later"
+            ),
+        )

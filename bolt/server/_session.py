@@ -1,0 +1,94 @@
+"""Per-connection state: who is connected, as whom, and what it is doing.
+
+A :class:`Session` is created when a connection is admitted and dropped when
+it closes. The hot path reads ``level`` (the role's integer level) for the
+permission check and bumps ``requests`` once per batch; everything else is
+for ``STATS`` (the ``clients`` list) and for shutdown: ``receive_scope`` is
+the session's cancel scope and ``idle`` says it waits in ``receive_some``,
+so a graceful stop can wake idle connections without interrupting one that
+is mid-batch.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import trio
+
+from bolt.server._auth import LEVEL_NONE, ROLE_OF_LEVEL
+
+
+class Session:
+    """One client connection's state (mutable; owned by its connection task)."""
+
+    __slots__ = (
+        "address",
+        "client_name",
+        "close_after_reply",
+        "connected_at",
+        "current_command",
+        "greeted",
+        "id",
+        "idle",
+        "level",
+        "receive_scope",
+        "requests",
+        "user",
+    )
+
+    def __init__(self, session_id: int, address: str, level: int = LEVEL_NONE) -> None:
+        self.id = session_id
+        self.address = address
+        self.user: str | None = "admin" if level else None
+        self.level = level
+        self.client_name: str | None = None
+        self.connected_at = time.monotonic()
+        self.requests = 0
+        self.current_command: str | None = None
+        self.greeted = False
+        self.close_after_reply = False
+        self.receive_scope: trio.CancelScope | None = None
+        self.idle = False
+
+    @property
+    def role(self) -> str | None:
+        """The role name of the logged-in user, or None before login."""
+        return ROLE_OF_LEVEL.get(self.level)
+
+    @property
+    def host(self) -> str:
+        """The client's address without the port (the back-off key)."""
+        return self.address.rsplit(":", 1)[0]
+
+    def log_in(self, user: str, level: int) -> None:
+        """Make this session act as ``user`` with the role ``level``."""
+        self.user = user
+        self.level = level
+
+    def log_out(self) -> None:
+        """Drop the login (the user was deleted)."""
+        self.user = None
+        self.level = LEVEL_NONE
+
+    def describe(self, now: float | None = None) -> dict[str, Any]:
+        """The ``STATS`` ``clients`` entry of this session."""
+        now = time.monotonic() if now is None else now
+        return {
+            "id": self.id,
+            "address": self.address,
+            "name": self.client_name,
+            "user": self.user,
+            "role": self.role,
+            "age_seconds": round(now - self.connected_at, 3),
+            "requests": self.requests,
+            "current_command": self.current_command,
+        }
+
+
+def format_address(sockname: Any) -> str:
+    """``host:port`` of a socket address tuple (``[v6]:port`` for IPv6)."""
+    if isinstance(sockname, tuple) and len(sockname) >= 2:
+        host, port = sockname[0], sockname[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(sockname)
