@@ -1,0 +1,339 @@
+"""The dashboard's widgets: header, banner, sparklines, tables and text panels.
+
+Theory of operation
+-------------------
+Widgets hold no state of their own beyond what they last drew: the node
+view hands each one a :class:`~bolt.tui._views.Frame` (or a part of it) per
+refresh and the widget redraws. The text of the header, the banner and the
+text panels is built by plain functions (``header_text``, ``storage_text``,
+``replication_text``) from the frame, so their wording is testable without
+a terminal, and every widget keeps the plain text it shows in ``plain``
+for tests and screen captures. Tables keep the row under the cursor across
+refreshes (rows are keyed by command name or client id) and pick the columns
+that fit their width (:func:`bolt.tui._layout.choose_columns`).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Label, Static
+
+from bolt.tui._format import (
+    DASH,
+    fmt_bytes,
+    fmt_count,
+    fmt_duration,
+    fmt_ms,
+    fmt_percent,
+    fmt_rate,
+    fmt_text,
+)
+from bolt.tui._layout import Column
+from bolt.tui._views import (
+    ClientRow,
+    CommandRow,
+    Frame,
+    ReplicationView,
+    StorageView,
+    shard_heat,
+    spark_text,
+)
+
+_LABEL = "bold"
+_SEPARATOR = (" │ ", "dim")
+
+
+def _line(*parts: tuple[str, str] | str) -> Text:
+    """One line of ``label value`` pairs: ``("ops/s", "12.3k")`` or a plain string."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for index, part in enumerate(parts):
+        if index:
+            text.append(*_SEPARATOR)
+        if isinstance(part, str):
+            text.append(part)
+        else:
+            label, value = part
+            text.append(f"{label} ", style=_LABEL)
+            text.append(value)
+    return text
+
+
+def header_text(frame: Frame, address: str, paused: bool) -> Text:
+    """The three header lines for one node."""
+    head = frame.header
+    memory = f"{fmt_bytes(head.memory_used)} / {fmt_bytes(head.memory_limit)}"
+    if head.memory_used is not None and head.memory_limit:
+        memory += f" ({fmt_percent(head.memory_used / head.memory_limit)})"
+    first = _line(
+        ("node", fmt_text(head.node_id)),
+        address,
+        ("up", fmt_duration(head.uptime_seconds)),
+        ("offset", fmt_count(head.last_offset)),
+        ("v", fmt_text(head.version)),
+    )
+    if paused:
+        first.append("  ⏸ PAUSED", style="bold reverse")
+    split = (
+        f"r {fmt_rate(head.reads_per_second)} w {fmt_rate(head.writes_per_second)}"
+        f" srv {fmt_rate(head.server_per_second)}"
+    )
+    conns = f"{fmt_count(head.connections)}/{fmt_count(head.connections_max)}"
+    second = _line(
+        ("ops/s", f"{fmt_rate(head.ops_per_second)} ({split})"),
+        ("hit", fmt_percent(head.hit_ratio)),
+        ("keys", fmt_count(head.keys)),
+        ("conns", conns),
+    )
+    third = _line(
+        ("mem", f"{memory} {fmt_text(head.eviction_policy)}"),
+        ("wal", f"{fmt_text(head.fsync_mode)} fsync p99 {fmt_ms(head.fsync_p99_ms)}"),
+    )
+    return Text("\n", no_wrap=True).join([first, second, third])
+
+
+def storage_text(storage: StorageView, width: int) -> Text:
+    """The storage panel: log, snapshot, evictions/expirations, shards."""
+    snapshot_age = storage.snapshot_age_seconds
+    age = "none yet" if snapshot_age is None else f"{fmt_duration(snapshot_age)} ago"
+    covers = DASH if storage.snapshot_offset is None else f"#{fmt_count(storage.snapshot_offset)}"
+    lines = [
+        _line(
+            ("log", f"{fmt_bytes(storage.wal_bytes)} in {fmt_count(storage.segments)} segment(s)"),
+            ("appended", f"{fmt_bytes(storage.appended_per_second)}/s"),
+        ),
+        _line(
+            ("snapshot", f"{age} covers {covers}"),
+            ("size", fmt_bytes(storage.snapshot_bytes)),
+        ),
+        _line(
+            ("evicted", f"{fmt_rate(storage.evictions_per_second)}/s"),
+            ("expired", f"{fmt_rate(storage.expirations_per_second)}/s"),
+            ("totals", f"{fmt_count(storage.evicted_total)} / {fmt_count(storage.expired_total)}"),
+        ),
+    ]
+    shards = storage.shards
+    hot = storage.hot_shard
+    hot_text = DASH
+    if hot is not None:
+        hot_text = f"#{hot.index} {fmt_count(hot.keys)} keys {fmt_bytes(hot.memory)}"
+        if storage.imbalance is not None:
+            hot_text += f" ({storage.imbalance:.1f}x mean)"
+    lines.append(_line(("shards", fmt_count(len(shards))), ("hottest", hot_text)))
+    if shards:
+        heat = Text(no_wrap=True, overflow="ellipsis")
+        heat.append("memory/shard ", style=_LABEL)
+        heat.append(shard_heat(shards, max(width - 14, 1)), style="green")
+        lines.append(heat)
+        ranked = sorted(shards, key=lambda shard: (-shard.memory, shard.index))[:3]
+        lines.append(
+            _line(
+                ("top", "  ".join(f"#{s.index} {fmt_bytes(s.memory)}" for s in ranked)),
+            )
+        )
+    return Text("\n", no_wrap=True).join(lines)
+
+
+def replication_text(view: ReplicationView | None) -> RenderableType:
+    """The replication panel: ``standalone``, or one row per peer."""
+    if view is None:
+        return Text("waiting for the first CLUSTER reply…", style="dim")
+    if not view.peers:
+        return Group(
+            Text(view.mode, style="bold"),
+            Text(
+                "no peers: this node replicates to nobody. Peers appear here with their "
+                "state, lag (events and seconds), HLC offset and full/partial syncs.",
+                style="dim",
+            ),
+        )
+    table = Table(box=None, expand=True, pad_edge=False)
+    for heading in ("peer", "address", "state", "lag ev", "lag s", "hlc Δ", "full", "part"):
+        table.add_column(heading, no_wrap=True, justify="left" if heading == "peer" else "right")
+    for peer in view.peers:
+        state_style = {"Healthy": "green", "Suspect": "yellow", "Dead": "red"}.get(peer.state or "")
+        table.add_row(
+            peer.id,
+            fmt_text(peer.address),
+            Text(fmt_text(peer.state), style=state_style or ""),
+            fmt_count(peer.lag_events),
+            DASH if peer.lag_seconds is None else f"{peer.lag_seconds:.1f}",
+            fmt_ms(peer.hlc_offset_ms),
+            fmt_count(peer.full_syncs),
+            fmt_count(peer.partial_syncs),
+        )
+    pending = f"pending replication {fmt_count(view.pending)}"
+    return Group(Text(f"{view.mode}  ·  {pending}", style="bold"), table)
+
+
+def command_cells(row: CommandRow) -> dict[str, Any]:
+    """The cells of one commands-table row, by column key."""
+    errors = Text(fmt_count(row.errors), style="bold red" if row.errors else "", justify="right")
+    return {
+        "name": row.name,
+        "rate": Text(fmt_rate(row.rate), justify="right"),
+        "p50": Text(fmt_ms(row.p50_ms), justify="right"),
+        "p99": Text(fmt_ms(row.p99_ms), justify="right"),
+        "errors": errors,
+        "error_rate": Text(fmt_rate(row.error_rate), justify="right"),
+        "calls": Text(fmt_count(row.calls), justify="right"),
+    }
+
+
+def client_cells(row: ClientRow) -> dict[str, Any]:
+    """The cells of one clients-table row, by column key."""
+    return {
+        "id": Text(str(row.id), justify="right"),
+        "address": row.address,
+        "name": fmt_text(row.name),
+        "user": fmt_text(row.user),
+        "role": fmt_text(row.role),
+        "age": Text(fmt_duration(row.age_seconds), justify="right"),
+        "requests": Text(fmt_count(row.requests), justify="right"),
+        "rate": Text(fmt_rate(row.rate), justify="right"),
+        "command": Text(fmt_text(row.command), style="bold" if row.command else "dim"),
+    }
+
+
+class Banner(Static):
+    """A one-line alert (connection lost, server failed); hidden when all is well."""
+
+    DEFAULT_CSS = """
+    Banner { display: none; height: auto; background: $error; color: $text; padding: 0 1; }
+    Banner.-visible { display: block; }
+    """
+
+    plain = ""
+
+    def show_message(self, message: str) -> None:
+        """Show ``message``."""
+        self.plain = message
+        self.update(Text(message, style="bold"))
+        self.add_class("-visible")
+
+    def clear_message(self) -> None:
+        """Hide the banner."""
+        self.plain = ""
+        self.remove_class("-visible")
+
+    @property
+    def visible_message(self) -> bool:
+        """The banner is shown."""
+        return self.has_class("-visible")
+
+
+class HeaderBar(Static):
+    """Three lines: identity, traffic, memory/log."""
+
+    DEFAULT_CSS = "HeaderBar { height: 3; padding: 0 1; background: $boost; }"
+
+    plain = ""
+
+    def show_frame(self, frame: Frame, address: str, paused: bool) -> None:
+        """Redraw from ``frame``."""
+        text = header_text(frame, address, paused)
+        self.plain = text.plain
+        self.update(text)
+
+
+class SparkRow(Horizontal):
+    """A labelled one-line sparkline (ops/s or p99 latency history)."""
+
+    DEFAULT_CSS = """
+    SparkRow { height: 1; padding: 0 1; }
+    SparkRow > Label { width: 30; }
+    SparkRow > .spark { width: 1fr; color: $success; }
+    """
+
+    plain = ""
+
+    def compose(self) -> ComposeResult:
+        """A label and the line."""
+        yield Label()
+        yield Static(classes="spark")
+
+    def show_series(
+        self, label: str, series: Sequence[float | None], span_seconds: float, interval: float
+    ) -> None:
+        """Redraw: ``series`` (oldest first, one point per refresh) over ``span_seconds``.
+
+        Args:
+            label: the text left of the line.
+            series: the history.
+            span_seconds: how much time the full line covers.
+            interval: seconds between two points.
+        """
+        line = self.query_one(".spark", Static)
+        cells = line.size.width or max(self.app.size.width - 32, 10)
+        per_cell = max(math.ceil(span_seconds / (interval * cells)), 1)
+        text = spark_text(series, cells, per_cell)
+        self.plain = f"{label} {text}"
+        self.query_one(Label).update(Text(label, no_wrap=True, overflow="ellipsis"))
+        line.update(text)
+
+
+class PanelTable(DataTable[Any]):
+    """A data table whose left/right keys move between panels, not columns."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left", "app.previous_panel", "Previous panel", show=False),
+        Binding("right", "app.next_panel", "Next panel", show=False),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self._column_keys: tuple[str, ...] = ()
+        self.row_keys: list[str] = []
+
+    def show_rows(
+        self, columns: tuple[Column, ...], rows: Sequence[tuple[str, dict[str, Any]]]
+    ) -> None:
+        """Replace the rows, keeping the cursor on the same key if it is still there.
+
+        Args:
+            columns: the columns to show (rebuilt only when they change).
+            rows: ``(row key, {column key: cell})`` in display order.
+        """
+        selected = (
+            self.row_keys[self.cursor_row] if 0 <= self.cursor_row < len(self.row_keys) else None
+        )
+        keys = tuple(column.key for column in columns)
+        if keys != self._column_keys:
+            self.clear(columns=True)
+            for column in columns:
+                self.add_column(column.label, width=column.width, key=column.key)
+            self._column_keys = keys
+        else:
+            self.clear()
+        for key, cells in rows:
+            self.add_row(*(cells[column] for column in keys), key=key)
+        self.row_keys = [key for key, _ in rows]
+        if selected in self.row_keys:
+            self.move_cursor(row=self.row_keys.index(selected), animate=False, scroll=False)
+
+
+class PanelText(Static, can_focus=True):
+    """A focusable text panel (storage, replication)."""
+
+    plain = ""
+
+    def show(self, content: RenderableType) -> None:
+        """Redraw with ``content``."""
+        self.plain = content.plain if isinstance(content, Text) else plain_text(content)
+        self.update(content)
+
+
+def plain_text(content: RenderableType, width: int = 200) -> str:
+    """What ``content`` looks like as plain text ``width`` cells wide (no colours)."""
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    console.print(content)
+    return console.export_text()

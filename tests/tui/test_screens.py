@@ -1,0 +1,71 @@
+"""Two screen snapshots: 80x24 (one panel) and a wide terminal (all four panels).
+
+They check the structure and the key labels of what a terminal shows, not
+exact cells, so they survive changes of theme or number formatting.
+"""
+
+from __future__ import annotations
+
+from bolt.testing import BoltDaemon
+from tests.tui._support import make_app, run, screen_lines, wait_until
+
+TITLES = ("Commands", "Clients", "Storage", "Replication")
+
+
+def titles_on(lines: list[str]) -> set[str]:
+    return {title for title in TITLES if any(f"╭─ {title}" in line for line in lines)}
+
+
+def test_80x24_shows_header_sparklines_and_one_panel(daemon: BoltDaemon) -> None:
+    async def scenario() -> None:
+        app = make_app(daemon)
+        async with app.run_test(size=(80, 24)) as pilot:
+            view = app.node_views()[0]
+            await wait_until(lambda: view.refreshes >= 2, what="refreshes")
+            await pilot.pause()
+            lines = screen_lines(app)
+            assert len(lines) == 24 and all(len(line) == 80 for line in lines)
+            header = "\n".join(lines[:3])
+            for label in ("node", "up", "offset", "ops/s", "hit", "keys", "conns", "mem", "wal"):
+                assert f"{label} " in header, label
+            assert daemon.node_id in lines[0]
+            assert lines[3].lstrip().startswith("ops/s") and lines[4].lstrip().startswith("p99")
+            assert titles_on(lines) == {"Commands"}
+            assert "calls/s" in lines[6] and "p99" in lines[6]
+            assert any("STATS" in line for line in lines[7:])
+            assert "1/4" in lines[-2] and "tab" in lines[-2]  # the way to the other panels
+            assert "Quit" in lines[-1] and "Filter" in lines[-1]
+            await pilot.press("tab", "tab")
+            await pilot.pause()
+            lines = screen_lines(app)
+            assert titles_on(lines) == {"Storage"}
+            assert any("snapshot" in line for line in lines)
+            assert any("memory/shard" in line for line in lines)
+
+    run(scenario)
+
+
+def test_wide_terminal_shows_all_four_panels(daemon: BoltDaemon) -> None:
+    async def scenario() -> None:
+        app = make_app(daemon)
+        async with app.run_test(size=(160, 48)) as pilot:
+            view = app.node_views()[0]
+            await wait_until(lambda: view.refreshes >= 2, what="refreshes")
+            await pilot.pause()
+            lines = screen_lines(app)
+            assert len(lines) == 48 and all(len(line) == 160 for line in lines)
+            assert titles_on(lines) == set(TITLES)
+            assert any("standalone" in line for line in lines)
+            clients_header = next(line for line in lines if "address" in line)
+            for column in ("name", "user", "age", "req/s", "command"):
+                assert column in clients_header, column
+            assert not any("1/4" in line for line in lines)  # no paging in the wide layout
+            await pilot.resize_terminal(60, 15)  # shrink: fewer panels, no broken layout
+            await wait_until(lambda: app.state.layout.mode == "compact", what="re-layout")
+            await pilot.pause()
+            lines = screen_lines(app)
+            assert len(lines) == 15 and all(len(line) == 60 for line in lines)
+            assert len(titles_on(lines)) == 1
+            assert not any(line.lstrip().startswith("p99") for line in lines)  # sparklines gone
+
+    run(scenario)
