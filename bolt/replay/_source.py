@@ -29,7 +29,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bolt.errors import CorruptionError, FormatVersionError, StorageError
 from bolt.events import Event, decode_record
@@ -227,51 +226,24 @@ def _held_locks() -> set[tuple[int, int, int]] | None:
     return held
 
 
-class _RegisteredReaderLmdb:
-    """The ``lmdb`` module, except that ``open`` registers the caller as a reader."""
-
-    def __init__(self, real: Any) -> None:
-        self._real = real
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-    def open(self, path: str, **options: Any) -> Any:
-        """``lmdb.open`` with ``lock=True`` (read-only stays read-only)."""
-        options["lock"] = True
-        return self._real.open(path, **options)
-
-
 def _open_snapshot_store(snapshot_dir: Path, in_use: bool) -> SnapshotStore:
     """Open the snapshot read-only, as a registered LMDB reader when a daemon is live.
 
-    ``SnapshotStore(path, readonly=True)`` opens LMDB with ``lock=False``: the
-    reader is then invisible to the daemon's writer, which recycles pages
-    freed two write transactions ago — pages the reader may still be walking.
-    Under snapshot writes this reads torn data or aborts the process inside
-    LMDB (``Assertion 'IS_BRANCH(...)' failed in mdb_cursor_sibling()``). With
-    ``lock=True`` the reader takes a slot in LMDB's own reader table (the
-    daemon keeps those pages until the read ends; it never waits for it),
-    which is how LMDB shares an environment between processes. Until
-    ``SnapshotStore`` offers that mode, its ``lmdb.open`` call is given
-    ``lock=True`` while it opens; everything else is its own code. When no
-    process holds the lock (offline), the plain lock-less open is safe and
+    A lock-less reader is invisible to the daemon's writer, which recycles
+    pages freed two write transactions ago -- pages the reader may still be
+    walking (torn data, or an abort inside LMDB). Registered, the reader takes
+    a slot in LMDB's reader table: the daemon keeps those pages until the read
+    ends and never waits for it. Offline, the plain lock-less open is safe and
     changes no byte at all.
     """
     if not in_use:
         return SnapshotStore(snapshot_dir, readonly=True)
     import lmdb
 
-    from bolt.state import _snapshot
-
-    _snapshot.lmdb = _RegisteredReaderLmdb(lmdb)  # type: ignore[assignment]
     try:
-        return SnapshotStore(snapshot_dir, readonly=True)
+        return SnapshotStore(snapshot_dir, readonly=True, register_reader=True)
     except lmdb.Error:  # e.g. lock.mdb not writable by this user: the lock-less open
-        _snapshot.lmdb = lmdb
         return SnapshotStore(snapshot_dir, readonly=True)
-    finally:
-        _snapshot.lmdb = lmdb
 
 
 def open_data_dir(path: str | os.PathLike[str]) -> DataDir:

@@ -10,7 +10,9 @@ databases:
   ``{"covered": offset, "dots": dotset, "hlc": int, "users": [...], "keys": n}``.
   ``covered`` is the log offset the shard's contents include: every event at
   or below it that touches the shard is in the snapshot.
-* ``data:N``: one database per shard ``N``: UTF-8 name → the encoded entry.
+* ``data:N``: one database per shard ``N``: u32 sequence number →
+  ``u32 name length | UTF-8 name | encoded entry`` (LMDB keys are limited to
+  511 bytes; Bolt keys to 64 KiB, so names live in the value).
   A shard is replaced by emptying its database (one ``drop`` in C) and
   writing it with ``putmulti``, so the worker thread spends little time
   holding the GIL the event loop needs.
@@ -98,21 +100,30 @@ class SnapshotStore:
 
     Args:
         path: the directory of the LMDB environment (created if missing).
-        readonly: open without writing (offline tools on a live directory).
+        readonly: open without writing (offline tools).
+        register_reader: with ``readonly``, take a slot in LMDB's reader
+            table (writes ``lock.mdb``): required while a daemon writes the
+            environment, so its writer keeps the pages being read.
     """
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    def __init__(
+        self, path: Path, *, readonly: bool = False, register_reader: bool = False
+    ) -> None:
         self.path = path
         if not readonly:
             path.mkdir(parents=True, exist_ok=True)
         elif not (path / "data.mdb").exists():
             raise StorageError(f"no snapshot in {path}")
+        # A read-only reader of a LIVE environment must register in lock.mdb,
+        # or the daemon's writer recycles pages the reader is still walking.
+        # Offline, the lock-less open changes no byte at all.
+        lock = not readonly or register_reader
         self._env = lmdb.open(
             str(path),
             map_size=limits.lmdb_map_bytes_initial,
             max_dbs=limits.shard_count_max + 8,
             readonly=readonly,
-            lock=not readonly,
+            lock=lock,
             subdir=True,
             metasync=True,
             sync=True,
@@ -129,7 +140,27 @@ class SnapshotStore:
         self._env.close()
 
     def load(self) -> LoadedSnapshot | None:
-        """Read every shard (None if no snapshot was ever written)."""
+        """Read every shard (None if no snapshot was ever written).
+
+        Everything is read in ONE read transaction, so a shard's entries
+        always match the covered offset read with them, even while a live
+        daemon rewrites the snapshot.
+        """
+        for _ in range(5):
+            with self._env.begin() as txn:
+                indexes = [
+                    _U32.unpack(k)[0]
+                    for k in txn.cursor(db=self._shards).iternext(keys=True, values=False)
+                ]
+            for index in indexes:
+                self._shard_db(index)  # named databases are opened outside the read
+            loaded = self._load_once()
+            if not isinstance(loaded, bool):
+                return loaded
+        raise StorageError(f"the snapshot in {self.path} kept changing shape while being read")
+
+    def _load_once(self) -> LoadedSnapshot | bool | None:
+        """One consistent read; False if a shard appeared mid-way (try again)."""
         with self._env.begin() as txn:
             fmt = txn.get(b"format", db=self._meta)
             if fmt is None:
@@ -145,15 +176,15 @@ class SnapshotStore:
             for raw_index, raw_meta in txn.cursor(db=self._shards):
                 meta = msgpack.unpackb(raw_meta, raw=False, strict_map_key=False)
                 index = _U32.unpack(raw_index)[0]
-                shards[index] = ShardSnapshot(
+                data = self._data.get(index)
+                if data is None:
+                    return False  # a shard appeared since the databases were opened
+                shard = shards[index] = ShardSnapshot(
                     index, meta["covered"], meta["dots"], meta["hlc"], meta["users"]
                 )
-        for index, shard in shards.items():
-            data = self._shard_db(index)
-            with self._env.begin(db=data) as txn:
                 shard.entries = [
-                    (key.decode("utf-8", "surrogatepass"), value)
-                    for key, value in txn.cursor(db=data)
+                    _split_item(value)
+                    for value in txn.cursor(db=data).iternext(keys=False, values=True)
                 ]
         return LoadedSnapshot(node.decode() if node else None, count, shards)
 
@@ -207,9 +238,12 @@ class SnapshotStore:
             txn.put(b"shard_count", str(shard_count).encode(), db=self._meta)
             if changed:
                 txn.drop(data, delete=False)
-                items = [(n.encode("utf-8", "surrogatepass"), e) for n, e in shard.entries]
+                items = [
+                    (_U32.pack(i), _join_item(name, entry))
+                    for i, (name, entry) in enumerate(shard.entries)
+                ]
                 txn.cursor(db=data).putmulti(items, dupdata=False, overwrite=True)
-                written = sum(len(k) + len(v) for k, v in items)
+                written = sum(len(v) + 4 for _, v in items)
             meta = {
                 "covered": shard.covered,
                 "dots": shard.dots,
@@ -222,12 +256,42 @@ class SnapshotStore:
         self.bytes_total += written
         return written
 
+    def retire_shards(self, shard_count: int) -> int:
+        """Delete shards numbered ``shard_count`` and up (after a shard count change).
+
+        Returns:
+            How many shards were removed.
+        """
+        with self._env.begin() as txn:
+            stale = [
+                _U32.unpack(k)[0]
+                for k in txn.cursor(db=self._shards).iternext(keys=True, values=False)
+                if _U32.unpack(k)[0] >= shard_count
+            ]
+        for index in stale:
+            data = self._shard_db(index)
+            with self._env.begin(write=True) as txn:
+                txn.drop(data, delete=True)
+                txn.delete(_U32.pack(index), db=self._shards)
+            self._data.pop(index, None)
+        return len(stale)
+
     def size_bytes(self) -> int:
         """Bytes of the LMDB data file."""
         try:
             return (self.path / "data.mdb").stat().st_size
         except OSError:
             return 0
+
+
+def _join_item(name: str, entry: bytes) -> bytes:
+    encoded = name.encode("utf-8", "surrogatepass")
+    return _U32.pack(len(encoded)) + encoded + entry
+
+
+def _split_item(value: bytes) -> tuple[str, bytes]:
+    length = _U32.unpack_from(value)[0]
+    return value[4 : 4 + length].decode("utf-8", "surrogatepass"), value[4 + length :]
 
 
 def iter_shard_entries(snapshot: LoadedSnapshot) -> Iterator[tuple[int, str, Entry]]:
