@@ -6,10 +6,13 @@ Each add of a member creates a unique **tag** ``(hlc, origin)``. A remove
 carries the tags it observed (a fact) and removes exactly those, so an add
 concurrent with a remove (a tag the remover never saw) survives: add wins.
 
-A remove can arrive before the add it names (events in any order); its tags
-are then kept in ``pending_removals`` and cancel the add when it comes, so the
-result does not depend on delivery order. Duplicates are skipped one level up
-(by dot), so applying the same add twice cannot resurrect a removed member.
+Removed ``(member, tag)`` pairs are **tombstones**. With
+``keep_tombstones`` (the default, and what a cluster node uses) they are kept
+for good (until causal-stability GC), so the state — live tags and
+tombstones — is the same whatever the delivery order, duplicates included,
+and a remove that arrives before its add cancels it. Without (a standalone
+node, which applies its own log in order), a tombstone is kept only while its
+add has not been seen, so queues of pops do not leave garbage behind.
 
 A key reset (delete, overwrite) at HLC ``h`` drops every tag with an HLC at or
 below ``h``: writes older than a delete are ignored, newer ones resurrect it.
@@ -29,21 +32,26 @@ MemberValue = str | bytes
 class ORSet:
     """Members mapped to their live tags."""
 
-    __slots__ = ("members", "pending_removals")
+    __slots__ = ("floor", "members", "pending_removals")
 
     def __init__(self) -> None:
+        self.floor = 0  # the newest key reset seen: tags at or below it are dead
         self.members: dict[MemberValue, Tag | set[Tag]] = {}
-        self.pending_removals: set[Tag] = set()
+        self.pending_removals: set[tuple[MemberValue, Tag]] = set()  # tombstones
 
-    def add(self, member: MemberValue, tag: Tag, floor_hlc: int = 0) -> bool:
+    def add(
+        self, member: MemberValue, tag: Tag, floor_hlc: int = 0, keep_tombstones: bool = True
+    ) -> bool:
         """Add ``member`` with ``tag``; return True if the member became present.
 
         ``floor_hlc`` is the key's reset HLC: tags at or below it are dead.
         """
-        if tag[0] <= floor_hlc:
+        if tag[0] <= max(floor_hlc, self.floor):
             return False
-        if self.pending_removals and tag in self.pending_removals:
-            self.pending_removals.discard(tag)
+        pending = self.pending_removals
+        if pending and (member, tag) in pending:
+            if not keep_tombstones:
+                pending.discard((member, tag))
             return False
         current = self.members.get(member)
         if current is None:
@@ -64,18 +72,29 @@ class ORSet:
             return sorted(current)
         return [current]
 
-    def remove(self, member: MemberValue, tags: Iterable[Tag]) -> bool:
+    def remove(
+        self,
+        member: MemberValue,
+        tags: Iterable[Tag],
+        floor_hlc: int = 0,
+        keep_tombstones: bool = True,
+    ) -> bool:
         """Remove the observed ``tags`` of ``member``; True if it disappeared."""
         current = self.members.get(member)
         live = (
             set() if current is None else (set(current) if isinstance(current, set) else {current})
         )
+        floor_hlc = max(floor_hlc, self.floor)
         for tag in tags:
             tag = (tag[0], tag[1])
+            if tag[0] <= floor_hlc:
+                continue  # already dead by the key's reset
             if tag in live:
                 live.discard(tag)
+                if keep_tombstones:
+                    self.pending_removals.add((member, tag))
             else:
-                self.pending_removals.add(tag)
+                self.pending_removals.add((member, tag))
         if current is None:
             return False
         if not live:
@@ -86,13 +105,14 @@ class ORSet:
 
     def prune(self, floor_hlc: int) -> None:
         """Drop every tag at or below ``floor_hlc`` (a key reset)."""
+        self.floor = max(self.floor, floor_hlc)
         for member in list(self.members):
             live = [t for t in self.tags(member) if t[0] > floor_hlc]
             if not live:
                 del self.members[member]
             else:
                 self.members[member] = live[0] if len(live) == 1 else set(live)
-        self.pending_removals = {t for t in self.pending_removals if t[0] > floor_hlc}
+        self.pending_removals = {p for p in self.pending_removals if p[1][0] > floor_hlc}
 
     def __contains__(self, member: object) -> bool:
         return member in self.members
@@ -110,16 +130,18 @@ class ORSet:
     def to_wire(self) -> list[object]:
         return [
             [[m, [list(t) for t in self.tags(m)]] for m in self.members],
-            [list(t) for t in sorted(self.pending_removals)],
+            [[m, list(t)] for m, t in sorted(self.pending_removals, key=repr)],
+            self.floor,
         ]
 
     @classmethod
     def from_wire(cls, data: list[object]) -> ORSet:
-        members, pending = data
+        members, pending = data[0], data[1]
         result = cls()
+        result.floor = data[2] if len(data) > 2 else 0  # type: ignore[assignment]
         assert isinstance(members, list) and isinstance(pending, list)
         for member, tags in members:
             live = {(t[0], t[1]) for t in tags}
             result.members[member] = live if len(live) > 1 else next(iter(live))
-        result.pending_removals = {(t[0], t[1]) for t in pending}
+        result.pending_removals = {(m, (t[0], t[1])) for m, t in pending}
         return result

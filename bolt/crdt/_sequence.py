@@ -12,9 +12,11 @@ the positions define.
 
 A pop is logged as the position it removed (a fact), so replay and
 replication remove that element and no other. Concurrent pops of the same
-element on two nodes both return it (at-least-once, documented). A removal
-that arrives before its insert waits in ``pending_removals``; a key reset at
-HLC ``h`` drops every element whose HLC is at or below ``h``.
+element on two nodes both return it (at-least-once, documented). Removed
+positions are tombstones (``pending_removals``): with ``keep_tombstones``
+(the default; cluster nodes) they are kept, so the state is the same in any
+delivery order; a standalone node keeps one only until its insert arrives. A
+key reset at HLC ``h`` drops every element and tombstone at or below ``h``.
 
 Storage is a deque of positions (sorted) and a dict position → value: pushes
 and pops at either end, the queue pattern agents use, are O(1).
@@ -39,19 +41,27 @@ def position_hlc(position: Position) -> int:
 class Sequence:
     """Elements ordered by position."""
 
-    __slots__ = ("order", "pending_removals", "values")
+    __slots__ = ("floor", "order", "pending_removals", "values")
 
     def __init__(self) -> None:
+        self.floor = 0  # the newest key reset seen: elements at or below it are dead
         self.order: deque[Position] = deque()
         self.values: dict[Position, Element] = {}
         self.pending_removals: set[Position] = set()
 
-    def insert(self, position: Position, value: Element, floor_hlc: int = 0) -> bool:
+    def insert(
+        self,
+        position: Position,
+        value: Element,
+        floor_hlc: int = 0,
+        keep_tombstones: bool = True,
+    ) -> bool:
         """Insert ``value`` at ``position``; False if dead, removed or present."""
-        if position_hlc(position) <= floor_hlc or position in self.values:
+        if position_hlc(position) <= max(floor_hlc, self.floor) or position in self.values:
             return False
         if self.pending_removals and position in self.pending_removals:
-            self.pending_removals.discard(position)
+            if not keep_tombstones:
+                self.pending_removals.discard(position)
             return False
         order = self.order
         if not order or position > order[-1]:
@@ -63,11 +73,16 @@ class Sequence:
         self.values[position] = value
         return True
 
-    def remove(self, position: Position) -> Element | None:
+    def remove(
+        self, position: Position, floor_hlc: int = 0, keep_tombstones: bool = True
+    ) -> Element | None:
         """Remove the element at ``position``; its value, or None if absent."""
+        if position_hlc(position) <= max(floor_hlc, self.floor):
+            return None  # already dead by the key's reset
         value = self.values.pop(position, None)
-        if value is None:
+        if value is None or keep_tombstones:
             self.pending_removals.add(position)
+        if value is None:
             return None
         order = self.order
         if order[0] == position:
@@ -86,6 +101,7 @@ class Sequence:
 
     def prune(self, floor_hlc: int) -> None:
         """Drop every element pushed at or below ``floor_hlc`` (a key reset)."""
+        self.floor = max(self.floor, floor_hlc)
         keep = [p for p in self.order if position_hlc(p) > floor_hlc]
         if len(keep) != len(self.order):
             self.values = {p: self.values[p] for p in keep}
@@ -123,12 +139,14 @@ class Sequence:
         return [
             [[list(p), v] for p, v in self.items()],
             [list(p) for p in sorted(self.pending_removals)],
+            self.floor,
         ]
 
     @classmethod
     def from_wire(cls, data: list[object]) -> Sequence:
-        items, pending = data
+        items, pending = data[0], data[1]
         result = cls()
+        result.floor = data[2] if len(data) > 2 else 0  # type: ignore[assignment]
         assert isinstance(items, list) and isinstance(pending, list)
         for p, v in items:
             position = (p[0], p[1], p[2])

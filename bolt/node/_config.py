@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bolt import limits
 from bolt.config import Config
+from bolt.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,26 @@ class EngineConfig:
     max_clock_offset_ms: int = limits.max_clock_offset_ms_default
     keep_tombstones: bool = False
     now_ms: Callable[[], int] | None = None
+
+    def validate(self) -> None:
+        """Raise :class:`~bolt.errors.ConfigError` naming the first bad setting."""
+        problems = []
+        if not 1 <= self.shard_count <= limits.shard_count_max:
+            problems.append(f"shard_count must be 1..{limits.shard_count_max}")
+        if self.eviction_policy not in limits.eviction_policies:
+            problems.append(f"eviction_policy must be one of {', '.join(limits.eviction_policies)}")
+        if self.max_memory_bytes < 0:
+            problems.append("max_memory_bytes must be 0 (unlimited) or positive")
+        if self.fsync not in ("batch", "always", "off"):
+            problems.append("fsync must be batch, always or off")
+        if not 1 <= self.memory_warning_threshold <= 100:
+            problems.append("memory_warning_threshold must be 1..100")
+        if self.flush_interval_ms <= 0 or self.batch_size <= 0:
+            problems.append("flush_interval_ms and batch_size must be positive")
+        if self.persist and self.data_dir is None:
+            problems.append("data_dir is required when persist is on")
+        if problems:
+            raise ConfigError("invalid engine configuration: " + "; ".join(problems))
 
     @classmethod
     def from_config(cls, config: Config) -> EngineConfig:

@@ -69,6 +69,7 @@ class Engine:
     """
 
     def __init__(self, config: EngineConfig) -> None:
+        config.validate()
         self.config = config
         self._now_ms = config.now_ms or wall_clock_ms
         self.keyspace = Keyspace(
@@ -109,8 +110,22 @@ class Engine:
             StorageError: the directory is locked by another Bolt, or unreadable.
         """
         engine = cls(config)
-        await trio.to_thread.run_sync(engine._open_sync)
+        try:
+            await trio.to_thread.run_sync(engine._open_sync)
+        except BaseException:
+            engine._release()
+            raise
         return engine
+
+    def _release(self) -> None:
+        """Close what a failed open had opened, and unlock the directory."""
+        if self._log is not None:
+            self._log._close_files()
+        if self._store is not None:
+            self._store.close()
+        if self._lock_file is not None:
+            os.close(self._lock_file)
+            self._lock_file = None
 
     def _open_sync(self) -> None:
         config = self.config
@@ -315,8 +330,10 @@ class Engine:
                 "and BOLT_EVICTION_POLICY=noeviction"
             )
         self._reclaim_expired(now_ms, limits.expiry_sweep_keys_max)
+        attempts = keyspace.key_count() + 1
         while keyspace.memory_used >= limit:
-            name = keyspace.eviction_candidate(policy, now_ms)
+            attempts -= 1
+            name = keyspace.eviction_candidate(policy, now_ms) if attempts >= 0 else None
             if name is None:
                 raise OutOfMemoryError(
                     f"memory limit reached ({keyspace.memory_used} of {limit} bytes) "
@@ -328,8 +345,14 @@ class Engine:
         keyspace = self.keyspace
         shard = keyspace.shard_of(name)
         entry = shard.entries[name]
+        keeps_totals = bool(entry.bodies and CRDT_COUNTER in entry.bodies)
         if entry.visible_kind(now_ms) == TOMBSTONE:
-            keyspace.remove(shard, name)  # nothing visible: reclaim locally
+            if keeps_totals:
+                # A deleted CRDT counter's per-node totals must survive, or
+                # later increments would restart below them and diverge.
+                keyspace.touch(shard, name, entry)
+            else:
+                keyspace.remove(shard, name)  # nothing visible: reclaim locally
             return
         db, key = split_name(name)
         observed: dict[str, Any] = {}
@@ -337,7 +360,7 @@ class Engine:
             observed = {o: list(pn) for o, pn in entry.bodies[CRDT_COUNTER].observed().items()}
         seq, hlc = self.stamp()
         self._commit([KeyDeleted(self.origin, seq, hlc, db, key, observed, "evicted")])
-        if name in shard.entries:
+        if name in shard.entries and not keeps_totals:
             keyspace.remove(shard, name)  # a kept tombstone would not free memory
         keyspace.evicted_total += 1
 

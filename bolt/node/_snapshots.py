@@ -45,6 +45,9 @@ class SnapshotWriter:
             if loaded is not None and loaded.shard_count == engine.keyspace.shard_count
             else {}
         )
+        # After a shard count change, shards beyond the new count must go from
+        # the snapshot once every shard has been rewritten in the new layout.
+        self._retire = loaded is not None and loaded.shard_count != engine.keyspace.shard_count
         self.events_since = 0
         self._last_round = time.monotonic()
         self._lock = trio.Lock()
@@ -108,6 +111,10 @@ class SnapshotWriter:
                     changed,
                 )
                 self.covered[shard.index] = covered
+            if self._retire:
+                count = engine.keyspace.shard_count
+                await trio.to_thread.run_sync(self.store.retire_shards, count)
+                self._retire = False
             floor = self.retention_floor()
             if floor >= 0:
                 dropped = await trio.to_thread.run_sync(log.drop_before, floor + 1)

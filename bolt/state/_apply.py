@@ -72,6 +72,8 @@ def _locate(keyspace: Keyspace, event: Any) -> tuple[Shard, str, Entry]:
     entry = shard.entries.get(name)
     if entry is None:
         entry = keyspace.insert(shard, name)
+    elif keyspace.track_lru:
+        keyspace.touch(shard, name, entry)
     return shard, name, entry
 
 
@@ -124,24 +126,31 @@ def _list_pushed(keyspace: Keyspace, event: ListPushed) -> None:
     shard, name, entry = _locate(keyspace, event)
     sequence = entry.body(LIST)
     floor = entry.hlc
+    keep = keyspace.keep_tombstones
     origin = event.origin
+    tombstones = len(sequence.pending_removals)
     added = 0
     sign = -1 if event.left else 1
     hlc = sign * event.hlc
     for index, value in enumerate(event.values):
-        if sequence.insert((hlc, origin, sign * index), value, floor):
+        if sequence.insert((hlc, origin, sign * index), value, floor, keep):
             added += element_bytes(value)
+    added += (len(sequence.pending_removals) - tombstones) * ELEMENT_BYTES
     _settle_body(keyspace, shard, name, entry, entry.size + added)
 
 
 def _list_popped(keyspace: Keyspace, event: ListPopped) -> None:
     shard, name, entry = _locate(keyspace, event)
     sequence = entry.body(LIST)
+    floor = entry.hlc
+    keep = keyspace.keep_tombstones
+    tombstones = len(sequence.pending_removals)
     removed = 0
     for position in event.positions:
-        value = sequence.remove((position[0], position[1], position[2]))
+        value = sequence.remove((position[0], position[1], position[2]), floor, keep)
         if value is not None:
             removed += element_bytes(value)
+    removed -= (len(sequence.pending_removals) - tombstones) * ELEMENT_BYTES
     _settle_body(keyspace, shard, name, entry, entry.size - removed)
 
 
@@ -150,20 +159,27 @@ def _set_added(keyspace: Keyspace, event: SetAdded) -> None:
     members = entry.body(SET)
     tag = (event.hlc, event.origin)
     floor = entry.hlc
+    keep = keyspace.keep_tombstones
+    tombstones = len(members.pending_removals)
     added = 0
     for member in event.members:
-        if members.add(member, tag, floor):
+        if members.add(member, tag, floor, keep):
             added += element_bytes(member)
+    added += (len(members.pending_removals) - tombstones) * ELEMENT_BYTES
     _settle_body(keyspace, shard, name, entry, entry.size + added)
 
 
 def _set_removed(keyspace: Keyspace, event: SetRemoved) -> None:
     shard, name, entry = _locate(keyspace, event)
     members = entry.body(SET)
+    floor = entry.hlc
+    keep = keyspace.keep_tombstones
+    tombstones = len(members.pending_removals)
     removed = 0
     for member, tags in event.removed:
-        if members.remove(member, [(t[0], t[1]) for t in tags]):
+        if members.remove(member, [(t[0], t[1]) for t in tags], floor, keep):
             removed += element_bytes(member)
+    removed -= (len(members.pending_removals) - tombstones) * ELEMENT_BYTES
     _settle_body(keyspace, shard, name, entry, entry.size - removed)
 
 

@@ -71,9 +71,13 @@ class CommandSpec:
 
 
 def _visible(ks: Keyspace, db: str, key: str, now_ms: int) -> tuple[Entry | None, int]:
-    entry = ks.get(key_name(db, key))
+    name = key if not db and "\0" not in key else key_name(db, key)
+    shard = ks.shard_of(name)
+    entry = shard.entries.get(name)
     if entry is None:
         return None, TOMBSTONE
+    if ks.track_lru:
+        ks.touch(shard, name, entry)
     return entry, entry.visible_kind(now_ms)
 
 

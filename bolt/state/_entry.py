@@ -99,15 +99,18 @@ class Entry:
             if kind != TOMBSTONE and self.expires_at and self.expires_at <= now_ms:
                 return TOMBSTONE
             return kind
+        # Candidates compare by (hlc, rank, kind): the newest wins; on an equal
+        # HLC a container beats the reset and the higher kind number wins, so
+        # the answer never depends on the order the events arrived in.
         best_kind = TOMBSTONE
-        best = (-1, "")
+        best = (-1, -1, -1)
         if self.kind != TOMBSTONE and not (self.expires_at and self.expires_at <= now_ms):
-            best_kind, best = self.kind, (self.hlc, self.origin)
+            best_kind, best = self.kind, (self.hlc, 0, self.kind)
         live = [(k, b) for k, b in bodies.items() if _body_live(k, b)]
         if len(live) == 1 and best_kind == TOMBSTONE:
             return live[0][0]
         for kind, body in live:
-            stamp = (body.newest_live_hlc(), "\U0010ffff")
+            stamp = (body.newest_live_hlc(), 1, kind)
             if stamp > best:
                 best_kind, best = kind, stamp
         return best_kind
@@ -170,9 +173,9 @@ def element_bytes(value: Any) -> int:
 
 def _body_bytes(kind: int, body: Any) -> int:
     if kind == LIST:
-        return sum(element_bytes(v) for v in body)
+        return sum(element_bytes(v) for v in body) + ELEMENT_BYTES * len(body.pending_removals)
     if kind == SET:
-        return sum(element_bytes(m) for m in body)
+        return sum(element_bytes(m) for m in body) + ELEMENT_BYTES * len(body.pending_removals)
     return ELEMENT_BYTES * (len(body.nodes) + len(body.base))
 
 

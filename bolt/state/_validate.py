@@ -26,13 +26,23 @@ def arity(command: str, args: Sequence[Any], least: int, most: int | None = None
         raise BadRequestError(f"wrong number of arguments for '{command}'")
 
 
+def _utf8_length(text: str, what: str) -> int:
+    """Bytes of ``text`` in UTF-8; lone surrogates (not encodable) are refused."""
+    if text.isascii():
+        return len(text)
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise BadRequestError(f"{what} is not valid Unicode (lone surrogate)") from None
+
+
 def key(value: Any) -> str:
     """A key: a str of at most ``limits.key_bytes_max`` UTF-8 bytes."""
     if type(value) is not str:
         raise BadRequestError(f"key must be a string, not {type(value).__name__}")
-    if len(value) > _KEY_CHARS_SAFE and len(value.encode("utf-8", "surrogatepass")) > (
-        limits.key_bytes_max
-    ):
+    if (len(value) > _KEY_CHARS_SAFE or not value.isascii()) and _utf8_length(
+        value, "key"
+    ) > limits.key_bytes_max:
         raise TooLargeError(f"key is longer than {limits.key_bytes_max} bytes")
     return value
 
@@ -41,9 +51,9 @@ def value(item: Any, what: str = "value") -> str | bytes:
     """A stored value: str or bytes of at most ``limits.value_bytes_max`` bytes."""
     kind = type(item)
     if kind is str:
-        if len(item) > _VALUE_CHARS_SAFE and len(item.encode("utf-8", "surrogatepass")) > (
-            limits.value_bytes_max
-        ):
+        if (len(item) > _VALUE_CHARS_SAFE or not item.isascii()) and _utf8_length(
+            item, what
+        ) > limits.value_bytes_max:
             raise TooLargeError(f"{what} is larger than {limits.value_bytes_max} bytes")
         return item
     if kind is bytes:
@@ -61,7 +71,7 @@ def database(name: Any) -> str:
         raise BadRequestError("database must be a string")
     if "\0" in name:
         raise BadRequestError("database name may not contain NUL")
-    if len(name.encode("utf-8", "surrogatepass")) > limits.database_name_bytes_max:
+    if _utf8_length(name, "database name") > limits.database_name_bytes_max:
         raise TooLargeError(f"database name is longer than {limits.database_name_bytes_max} bytes")
     return name
 
