@@ -267,7 +267,8 @@ class Engine:
             return spec.handler(self.keyspace, self, database, args, now)[0], -1
         if self._failed is not None:
             raise DiskError(f"the log failed ({self._failed}); this node takes no writes")
-        if spec.grows_memory and self._limit:
+        limit = self._limit
+        if limit and spec.grows_memory and self.keyspace.memory_used >= limit:
             self._make_room(now)
         reply, events = spec.handler(self.keyspace, self, database, args, now)
         if not events:

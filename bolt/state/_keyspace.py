@@ -89,6 +89,8 @@ class Keyspace:
     ) -> None:
         self.shard_count = shard_count
         self.shards = [Shard(i) for i in range(shard_count)]
+        self._last_name: str | None = None
+        self._last_shard = self.shards[0]
         self.memory_used = 0
         self.expiry: list[tuple[int, str]] = []
         self.dots = DotSet()
@@ -106,8 +108,18 @@ class Keyspace:
     # --- locating ---------------------------------------------------------
 
     def shard_of(self, name: str) -> Shard:
-        """The shard that holds ``name``."""
-        return self.shards[zlib.crc32(name.encode("utf-8", "surrogatepass")) % self.shard_count]
+        """The shard that holds ``name``.
+
+        A write looks its key up twice (the command, then ``apply``) with the
+        same string object, so the last answer is kept and matched by
+        identity: one CRC per write instead of two.
+        """
+        if name is self._last_name:
+            return self._last_shard
+        shard = self.shards[zlib.crc32(name.encode("utf-8", "surrogatepass")) % self.shard_count]
+        self._last_name = name
+        self._last_shard = shard
+        return shard
 
     def get(self, name: str) -> Entry | None:
         """The entry for ``name`` (live or not), without touching LRU order."""
