@@ -3,65 +3,8 @@
 ``from bolt_client import BoltClient, ConnectionError`` keeps working for
 code written against the earlier implementation. ``ConnectionError`` and
 ``PermissionError`` here are Bolt classes that subclass the builtins of the
-same name.
+same name. The exported names are exactly ``bolt.client.__all__``.
 """
 
-from bolt.client import (
-    RETRY_SAFE_COMMANDS,
-    AsyncBoltClient,
-    AsyncPipeline,
-    AuthenticationError,
-    BadRequestError,
-    BoltClient,
-    BoltConnectionError,
-    BoltError,
-    BoltTimeoutError,
-    ClusterError,
-    ConnectionError,  # the seed's name; subclasses the builtin
-    IntegerOverflowError,
-    KeyNotFoundError,
-    NoPermissionError,
-    NotIntegerError,
-    OutOfMemoryError,
-    PermissionError,  # the seed's name; subclasses the builtin
-    Pipeline,
-    ProtocolError,
-    Push,
-    TooLargeError,
-    TooManyConnectionsError,
-    UnknownCommandError,
-    Value,
-    WriteOutcomeUnknownError,
-    WrongTypeError,
-    connect_async,
-)
-
-__all__ = [
-    "RETRY_SAFE_COMMANDS",
-    "AsyncBoltClient",
-    "AsyncPipeline",
-    "AuthenticationError",
-    "BadRequestError",
-    "BoltClient",
-    "BoltConnectionError",
-    "BoltError",
-    "BoltTimeoutError",
-    "ClusterError",
-    "ConnectionError",
-    "IntegerOverflowError",
-    "KeyNotFoundError",
-    "NoPermissionError",
-    "NotIntegerError",
-    "OutOfMemoryError",
-    "PermissionError",
-    "Pipeline",
-    "ProtocolError",
-    "Push",
-    "TooLargeError",
-    "TooManyConnectionsError",
-    "UnknownCommandError",
-    "Value",
-    "WriteOutcomeUnknownError",
-    "WrongTypeError",
-    "connect_async",
-]
+from bolt.client import *  # noqa: F403 - a deliberate, complete re-export
+from bolt.client import __all__ as __all__
