@@ -92,12 +92,17 @@ def _choice(*options: str) -> Callable[[str], str]:
 
 
 def _peers(text: str) -> tuple[tuple[str, str, int], ...]:
+    """``id:host:port,...``: the id ends at the first colon, the port starts
+    after the last one, so IPv6 hosts (``n1:[::1]:8519``) parse whole."""
     peers = []
     for item in filter(None, (p.strip() for p in text.split(","))):
-        parts = item.rsplit(":", 2)
-        if len(parts) != 3 or not parts[0] or not parts[1]:
+        node_id, _, rest = item.partition(":")
+        host, _, port = rest.rpartition(":")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        if not node_id or not host or not port:
             raise ValueError(f"peer {item!r} is not id:host:port")
-        peers.append((parts[0], parts[1], _int_range(1, 65535)(parts[2])))
+        peers.append((node_id, host, _int_range(1, 65535)(port)))
     return tuple(peers)
 
 

@@ -183,6 +183,7 @@ EVENT_KINDS: dict[type, int] = {
 EVENT_CLASSES: dict[int, type] = {kind: cls for cls, kind in EVENT_KINDS.items()}
 EVENT_NAMES: dict[str, type] = {cls.__name__: cls for cls in EVENT_KINDS}
 
+_ARITY: dict[type, int] = {cls: 1 + len(cls._fields) for cls in EVENT_KINDS}  # type: ignore[attr-defined]
 _packer = msgpack.Packer(use_bin_type=True)
 _tuple_new = tuple.__new__
 
@@ -202,21 +203,33 @@ def decode_record(payload: bytes) -> list[Event]:
         CorruptionError: the payload is not a record at all.
     """
     try:
-        version, raw_events = msgpack.unpackb(
-            payload, raw=False, use_list=False, strict_map_key=False
-        )
+        record = msgpack.unpackb(payload, raw=False, use_list=False, strict_map_key=False)
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise CorruptionError(f"undecodable record: {exc}") from exc
-    if version != FORMAT_VERSION:
+    if type(record) is not tuple or len(record) != 2:
+        raise CorruptionError("a record must be [format_version, events]")
+    version, raw_events = record
+    if type(version) is not int or version < 1:
+        raise CorruptionError(f"invalid record format version {version!r}")
+    if version > FORMAT_VERSION:
         raise FormatVersionError(
-            f"record format {version} is not supported (this Bolt reads {FORMAT_VERSION})"
+            f"record format {version} is newer than this Bolt reads ({FORMAT_VERSION})"
         )
+    if type(raw_events) is not tuple:
+        raise CorruptionError("a record's events must be a list")
     classes = EVENT_CLASSES
+    arity = _ARITY
     events: list[Event] = []
     for raw in raw_events:
+        if type(raw) is not tuple or not raw:
+            raise CorruptionError("an event must be a non-empty list")
         cls = classes.get(raw[0])
         if cls is None:
-            raise FormatVersionError(f"unknown event kind {raw[0]} (newer Bolt?)")
+            raise FormatVersionError(f"unknown event kind {raw[0]!r} (newer Bolt?)")
+        if len(raw) != arity[cls]:
+            raise CorruptionError(
+                f"{cls.__name__} has {len(raw) - 1} fields, expected {arity[cls] - 1}"
+            )
         events.append(_tuple_new(cls, raw[1:]))
     return events
 

@@ -124,6 +124,12 @@ class DotSet:
         extra.add(seq)
         return True
 
+    def highest(self, origin: str) -> int:
+        """The highest seq of ``origin`` seen at all (gaps included)."""
+        extra = self._exceptions.get(origin)
+        top = self.vector.get(origin)
+        return max(top, *extra) if extra else top
+
     def exceptions(self) -> list[Dot]:
         """Dots held above the contiguous prefix, sorted."""
         return sorted((o, s) for o, seqs in self._exceptions.items() for s in seqs)

@@ -37,6 +37,7 @@ import trio
 from bolt import limits
 from bolt.crdt import HybridClock
 from bolt.errors import (
+    BadRequestError,
     DiskError,
     OutOfMemoryError,
     StorageError,
@@ -160,7 +161,9 @@ class Engine:
         self.recovery = replay(self.keyspace, self._log, snapshot, self._progress)
         self._last_offset = self._log.next_offset - 1
         self.keyspace.applying_offset = self._last_offset
-        self._seq = self.keyspace.dots.vector.get(self.origin)
+        # Resume above every seq ever used here, gaps included: reusing a seq
+        # would make later writes look like duplicates and be skipped.
+        self._seq = self.keyspace.dots.highest(self.origin)
         self.clock = HybridClock(
             self._now_ms, config.max_clock_offset_ms, last=self.recovery.max_hlc
         )
@@ -234,6 +237,7 @@ class Engine:
                 continue
             entry.kind = TOMBSTONE
             entry.value = None
+            keyspace.set_expiry(shard, name, entry, 0)
             keyspace.settle(shard, name, entry)
             keyspace.expired_total += 1
             reclaimed += 1
@@ -260,7 +264,10 @@ class Engine:
         if spec is None:
             raise UnknownCommandError(f"unknown command '{command}'")
         database = check.database(db) if db else ""
-        args = args if isinstance(args, list) else list(args)
+        if type(args) is not list:
+            if isinstance(args, str | bytes) or not isinstance(args, Sequence):
+                raise BadRequestError("arguments must be a list")
+            args = list(args)
         now = self._now_ms()
         self.commands_total[command] = self.commands_total.get(command, 0) + 1
         if spec.access != "write":
@@ -280,8 +287,11 @@ class Engine:
         if log is not None:
             try:
                 offset = log.append(encode_record(events))
-            except DiskError as exc:
-                self._failed = exc
+            except BaseException as exc:
+                # Nothing was written: give back the seqs, so no gap is left.
+                self._seq = min(e.seq for e in events) - 1
+                if isinstance(exc, DiskError):
+                    self._failed = exc
                 raise
         else:
             offset = self._last_offset + 1

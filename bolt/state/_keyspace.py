@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bolt.crdt import DotSet
-from bolt.state._entry import TOMBSTONE, Entry, name_bytes
+from bolt.state._entry import COUNTER, STRING, TOMBSTONE, Entry, name_bytes
 
 
 def key_name(db: str, key: str) -> str:
@@ -258,6 +258,25 @@ class Keyspace:
                 due.append(name)
         return due
 
+    def _volatile_head(self, shard: Shard, now_ms: int) -> str | None:
+        """The least recently used key of ``shard`` that visibly has a TTL.
+
+        Names whose entry no longer shows a value with an expiry (expired, or
+        hidden under a newer container) are dropped from the index on the way.
+        """
+        volatile = shard.volatile
+        while volatile:
+            name = next(iter(volatile))
+            entry = shard.entries.get(name)
+            if (
+                entry is not None
+                and entry.expires_at > now_ms
+                and entry.visible_kind(now_ms) in (STRING, COUNTER)
+            ):
+                return name
+            del volatile[name]
+        return None
+
     def eviction_candidate(self, policy: str, now_ms: int) -> str | None:
         """The name the policy would evict next, or None if it has none."""
         if policy == "allkeys-random":
@@ -275,7 +294,7 @@ class Keyspace:
         best: tuple[int, str] | None = None
         for shard in self.shards:
             if policy == "volatile-lru":
-                head = next(iter(shard.volatile), None)
+                head = self._volatile_head(shard, now_ms)
             else:
                 head = next(iter(shard.entries), None)
             if head is None:

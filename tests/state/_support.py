@@ -1,0 +1,122 @@
+"""Helpers for the state tests: simulated nodes, views, the memory invariant.
+
+A :class:`SimNode` is what the engine is, minus the log: a Keyspace, a node id,
+a seq counter and a HybridClock fed by a shared ManualClock. ``run`` calls a
+command handler from ``bolt.state.COMMANDS`` exactly as ``Engine.submit``
+does and applies the events it returns; ``deliver`` applies a peer's event
+(after letting the HLC observe it), as replication will.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from bolt.crdt import HybridClock
+from bolt.errors import BoltError
+from bolt.events import Event
+from bolt.state import COMMANDS, Keyspace, apply
+from bolt.testing._clock import ManualClock
+
+
+class SimNode:
+    """One simulated node (see the module docstring)."""
+
+    def __init__(
+        self,
+        origin: str,
+        clock: ManualClock,
+        *,
+        shard_count: int = 4,
+        keep_tombstones: bool = True,
+    ) -> None:
+        self.origin = origin
+        self.clock = clock
+        self.seq = 0
+        self.hlc = HybridClock(clock)
+        self.keyspace = Keyspace(shard_count, keep_tombstones=keep_tombstones)
+        self.stamps_taken = 0
+
+    def stamp(self) -> tuple[int, int]:
+        """A fresh ``(seq, hlc)`` (the Stamper protocol)."""
+        self.seq += 1
+        self.stamps_taken += 1
+        return self.seq, self.hlc.tick()
+
+    def run(self, command: str, *args: Any, db: str = "") -> tuple[Any, list[Event]]:
+        """Run a command handler now and apply its events; ``(reply, events)``."""
+        spec = COMMANDS[command]
+        reply, events = spec.handler(self.keyspace, self, db, list(args), self.clock())
+        for event in events or []:
+            apply(self.keyspace, event)
+        return reply, list(events or [])
+
+    def call(self, command: str, *args: Any, db: str = "") -> Any:
+        """``run`` and return only the reply."""
+        return self.run(command, *args, db=db)[0]
+
+    def deliver(self, events: Iterable[Event]) -> None:
+        """Apply peers' events (duplicates are skipped by ``apply``)."""
+        for event in events:
+            self.hlc.observe(event.hlc)
+            apply(self.keyspace, event)
+
+
+class _NoStamps:
+    origin = "reader"
+
+    def stamp(self) -> tuple[int, int]:
+        raise AssertionError("a read must not take a stamp")
+
+
+def read(keyspace: Keyspace, command: str, *args: Any, db: str = "", now: int) -> Any:
+    """Run a read command against ``keyspace``; errors are returned as their class."""
+    try:
+        reply, events = COMMANDS[command].handler(keyspace, _NoStamps(), db, list(args), now)
+    except BoltError as exc:
+        return type(exc)
+    assert events is None
+    return reply
+
+
+def view(keyspace: Keyspace, keys: Iterable[tuple[str, str]], now: int) -> dict[Any, Any]:
+    """Everything a client can see about ``keys`` (``(db, key)`` pairs) at ``now``."""
+    result: dict[Any, Any] = {}
+    for db, key in keys:
+        members = read(keyspace, "SMEMBERS", key, db=db, now=now)
+        ttl = read(keyspace, "TTL", key, db=db, now=now)
+        result[(db, key)] = (
+            read(keyspace, "GET", key, db=db, now=now),
+            read(keyspace, "TYPE", key, db=db, now=now),
+            read(keyspace, "EXISTS", key, db=db, now=now),
+            read(keyspace, "LRANGE", key, 0, -1, db=db, now=now),
+            sorted(members, key=repr) if isinstance(members, list) else members,
+            read(keyspace, "CGET", key, db=db, now=now),
+            "none" if ttl is None else ("forever" if ttl == -1 else "expiring"),
+        )
+    for db in {db for db, _ in keys}:
+        result[("KEYS", db)] = read(keyspace, "KEYS", db=db, now=now)
+    return result
+
+
+def memory_breakdown(keyspace: Keyspace) -> tuple[int, int, int]:
+    """``(memory_used, sum of shard memory, sum of every entry's estimate)``."""
+    return (
+        keyspace.memory_used,
+        sum(shard.memory for shard in keyspace.shards),
+        sum(
+            entry.estimate_size(name)
+            for shard in keyspace.shards
+            for name, entry in shard.entries.items()
+        ),
+    )
+
+
+def assert_memory_exact(keyspace: Keyspace) -> None:
+    """The exact memory invariant (and each entry's cached size is its estimate)."""
+    used, shards, estimated = memory_breakdown(keyspace)
+    assert used == shards == estimated, (used, shards, estimated)
+    for shard in keyspace.shards:
+        assert shard.memory == sum(e.size for e in shard.entries.values())
+        for name, entry in shard.entries.items():
+            assert entry.size == entry.estimate_size(name), name
