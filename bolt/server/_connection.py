@@ -64,6 +64,8 @@ class ConnectionLoop:
     unknown: CommandCounters
     errors: dict[tuple[int, str], int]
     keys_read_total: int
+    keys_hit_total: int
+    keys_missed_total: int
     closing: bool
     shutdown_grace_seconds: float
 
@@ -143,6 +145,15 @@ class ConnectionLoop:
                     reply, offset = submit(command, args, db)
                     if counters.key_reads:
                         self.keys_read_total += 1 if counters.key_reads == 1 else len(args)
+                        if command == "GET":
+                            if reply is None:
+                                self.keys_missed_total += 1
+                            else:
+                                self.keys_hit_total += 1
+                        elif command == "MGET":
+                            missed = reply.count(None)
+                            self.keys_missed_total += missed
+                            self.keys_hit_total += len(reply) - missed
                 elif counters.is_async:
                     session.current_command = command
                     reply, offset = await handler(self, session, args)

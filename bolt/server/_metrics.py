@@ -130,6 +130,10 @@ class BoltCollector(Collector):
             server.connections_refused,
         )
         yield _counter("bolt_keys_read_total", "Keys read by read commands", server.keys_read_total)
+        yield _counter("bolt_keyspace_hits_total", "GET/MGET keys found", server.keys_hit_total)
+        yield _counter(
+            "bolt_keyspace_misses_total", "GET/MGET keys missing", server.keys_missed_total
+        )
         errors = CounterMetricFamily(
             "bolt_errors_total", "Error replies by code", labels=["code", "name"]
         )

@@ -126,6 +126,8 @@ class Server(ConnectionLoop):
         self.connections_refused = 0
         self.errors: dict[tuple[int, str], int] = {}
         self.keys_read_total = 0
+        self.keys_hit_total = 0
+        self.keys_missed_total = 0
         self.started_at = time.time()
         self.host = ""
         self.port = 0
@@ -164,6 +166,8 @@ class Server(ConnectionLoop):
             sessions=list(self.sessions.values()),
             errors=self.errors,
             keys_read_total=self.keys_read_total,
+            keys_hit_total=self.keys_hit_total,
+            keys_missed_total=self.keys_missed_total,
             memory_warning_threshold=self.engine.config.memory_warning_threshold,
         )
 

@@ -117,6 +117,8 @@ def build_stats(
     errors: Mapping[tuple[int, str], int],
     keys_read_total: int,
     memory_warning_threshold: int,
+    keys_hit_total: int = 0,
+    keys_missed_total: int = 0,
 ) -> dict[str, Any]:
     """Assemble the ``STATS`` dict (see the module docstring for its sections).
 
@@ -129,6 +131,8 @@ def build_stats(
         sessions: the live sessions.
         errors: error replies by ``(code, name)``.
         keys_read_total: keys read by read commands.
+        keys_hit_total: GET/MGET keys that were found.
+        keys_missed_total: GET/MGET keys that were missing.
         memory_warning_threshold: the configured warning level, percent of the limit.
     """
     now = time.time()
@@ -150,6 +154,8 @@ def build_stats(
         "keys_written_total": stats.keys_written_total,
         "keys_deleted_total": stats.keys_deleted_total,
         "keys_read_total": keys_read_total,
+        "keys_hit_total": keys_hit_total,
+        "keys_missed_total": keys_missed_total,
         "memory": {
             "used": stats.memory_used_bytes,
             "limit": stats.memory_limit_bytes,

@@ -151,3 +151,16 @@ def test_metrics_can_be_disabled(bolt_daemon_factory: DaemonFactory) -> None:
     assert daemon.metrics_port is None
     with daemon.client() as client:
         assert "bolt_active_connections" in client.metrics()
+
+
+def test_hits_and_misses_are_counted_for_get_and_mget(bolt_daemon: BoltDaemon) -> None:
+    with bolt_daemon.client() as client:
+        client.put("present", "1")
+        assert client.get("present") == "1"
+        assert client.get("absent") is None
+        assert client.mget(["present", "absent", "also-absent"]) == ["1", None, None]
+        stats = client.stats()
+        assert (stats["keys_hit_total"], stats["keys_missed_total"]) == (2, 3)
+        text = client.metrics()
+    assert sample(text, "bolt_keyspace_hits_total") == 2
+    assert sample(text, "bolt_keyspace_misses_total") == 3
