@@ -185,6 +185,7 @@ EVENT_NAMES: dict[str, type] = {cls.__name__: cls for cls in EVENT_KINDS}
 
 _ARITY: dict[type, int] = {cls: 1 + len(cls._fields) for cls in EVENT_KINDS}  # type: ignore[attr-defined]
 _packer = msgpack.Packer(use_bin_type=True)
+_unpackb = msgpack.unpackb
 _tuple_new = tuple.__new__
 
 
@@ -203,9 +204,30 @@ def decode_record(payload: bytes) -> list[Event]:
         CorruptionError: the payload is not a record at all.
     """
     try:
-        record = msgpack.unpackb(payload, raw=False, use_list=False, strict_map_key=False)
+        record = _unpackb(payload, raw=False, use_list=False, strict_map_key=False)
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise CorruptionError(f"undecodable record: {exc}") from exc
+    # Fast path for a well-formed record; anything unusual takes the strict
+    # checks below, which say precisely what is wrong.
+    if type(record) is tuple and len(record) == 2 and record[0] == FORMAT_VERSION:
+        raw_events = record[1]
+        if type(raw_events) is tuple:
+            events: list[Event] = []
+            classes = EVENT_CLASSES
+            arity = _ARITY
+            for raw in raw_events:
+                cls = classes.get(raw[0]) if type(raw) is tuple and raw else None
+                if cls is None or len(raw) != arity[cls]:
+                    break
+                events.append(_tuple_new(cls, raw[1:]))
+            else:
+                return events
+    _raise_malformed(record)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _raise_malformed(record: Any) -> None:
+    """Raise the precise error for a record the fast path refused."""
     if type(record) is not tuple or len(record) != 2:
         raise CorruptionError("a record must be [format_version, events]")
     version, raw_events = record
@@ -217,21 +239,17 @@ def decode_record(payload: bytes) -> list[Event]:
         )
     if type(raw_events) is not tuple:
         raise CorruptionError("a record's events must be a list")
-    classes = EVENT_CLASSES
-    arity = _ARITY
-    events: list[Event] = []
     for raw in raw_events:
         if type(raw) is not tuple or not raw:
             raise CorruptionError("an event must be a non-empty list")
-        cls = classes.get(raw[0])
+        cls = EVENT_CLASSES.get(raw[0])
         if cls is None:
             raise FormatVersionError(f"unknown event kind {raw[0]!r} (newer Bolt?)")
-        if len(raw) != arity[cls]:
+        if len(raw) != _ARITY[cls]:
             raise CorruptionError(
-                f"{cls.__name__} has {len(raw) - 1} fields, expected {arity[cls] - 1}"
+                f"{cls.__name__} has {len(raw) - 1} fields, expected {_ARITY[cls] - 1}"
             )
-        events.append(_tuple_new(cls, raw[1:]))
-    return events
+    raise CorruptionError("malformed record")
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:

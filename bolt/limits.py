@@ -63,8 +63,10 @@ expiry_sweep_interval_ms = 100
 """How often the background sweep reclaims expired keys."""
 expiry_sweep_keys_max = 2000
 """Most expired keys reclaimed per sweep step, so a sweep never stalls the loop."""
-entry_overhead_bytes = 120
-"""Estimated bytes of bookkeeping per key (dict slot, entry object, LRU link)."""
+entry_overhead_bytes = 260
+"""Estimated bytes of bookkeeping per key: the entry object, its slot in the shard's
+OrderedDict (with the LRU link) and allocator overhead. Calibrated with
+``scripts/bench_engine.py`` (1M small keys: 388 B RSS per key; estimate 384 B)."""
 element_overhead_bytes = 72
 """Estimated bytes of bookkeeping per list element or set member."""
 

@@ -155,6 +155,7 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=50)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
+    gc.set_threshold(50_000, 20, 20)  # what the `bolt` daemon runs with (bolt/cli/daemon.py)
     results: dict[str, Any] = {}
     root = Path(tempfile.mkdtemp(prefix="bolt-bench-"))
     try:

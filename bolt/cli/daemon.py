@@ -18,6 +18,7 @@ interrupted before the signal handlers were installed.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -83,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bolt: {exc}", file=sys.stderr)
         return 2
     configure_logging(config.log_level)
+    # The daemon holds millions of small objects and its hot path makes no
+    # reference cycles: collect the youngest generation far less often than
+    # the default (every 700 allocations). Recovery freezes what it loads.
+    gc.set_threshold(50_000, 20, 20)
 
     def on_ready(info: ReadyInfo) -> None:
         print(info.line(), file=sys.stderr, flush=True)

@@ -46,7 +46,7 @@ from bolt.errors import (
 from bolt.events import Event, KeyDeleted, UserDeleted, UserPut, encode_record
 from bolt.log import Log, LogOptions
 from bolt.node._config import EngineConfig
-from bolt.node._recovery import RecoveryStatistics, replay
+from bolt.node._recovery import RecoveryStatistics, bulk_load, replay
 from bolt.node._snapshots import SnapshotWriter
 from bolt.node._stats import EngineStatistics, ShardStatistics
 from bolt.state import COMMANDS, Keyspace, UserRecord, apply, split_name
@@ -157,8 +157,12 @@ class Engine:
                 torn.bytes_dropped,
             )
         self._store = SnapshotStore(data_dir / "snapshot")
-        snapshot = self._store.load()
-        self.recovery = replay(self.keyspace, self._log, snapshot, self._progress)
+        with bulk_load():
+            snapshot = self._store.load()
+            self.recovery = replay(self.keyspace, self._log, snapshot, self._progress)
+            if snapshot is not None:
+                for shard in snapshot.shards.values():
+                    shard.entries = []  # the encoded copies: free them, keep the offsets
         self._last_offset = self._log.next_offset - 1
         self.keyspace.applying_offset = self._last_offset
         # Resume above every seq ever used here, gaps included: reusing a seq
@@ -325,6 +329,10 @@ class Engine:
         reply, offset = self.submit(command, args, db)
         if offset >= 0:
             await self.wait_durable(offset)
+        # Always a schedule point (trio's rule for async functions): a small
+        # write is acknowledged inline, and a caller looping on execute()
+        # must not starve the log's fsync task or anyone else.
+        await trio.lowlevel.checkpoint()
         return reply
 
     # --- memory ------------------------------------------------------------------------
