@@ -114,6 +114,7 @@ class Log:
         # The flusher parks on _work when the buffer is empty; append sets it.
         self._flusher_idle = False
         self._work = trio.Event()
+        self._wake_always = options.fsync == "always"
         self._round_lock = trio.Lock()
         self._next_round = trio.Event()
         self._inflight_round = trio.Event()
@@ -203,7 +204,10 @@ class Log:
         buffer += payload
         offset = self._next_offset
         self._next_offset = offset + 1
-        if self._flusher_idle:
+        # In batch/off mode a small buffer is written by the waiter itself
+        # (wait_for, inline); waking the flusher for it would cost a task
+        # switch per request for nothing. The flusher polls for leftovers.
+        if self._flusher_idle and (self._wake_always or len(buffer) > _INLINE_WRITE_BYTES_MAX):
             self._flusher_idle = False
             self._work.set()
         return offset
@@ -268,11 +272,19 @@ class Log:
 
     async def _write_loop(self) -> None:
         sync = self._mode == "always"
+        # batch/off: records nobody waits for (no inline write took them) are
+        # written within one flush interval at the latest.
+        poll_seconds = None if sync else self.options.flush_interval_ms / 1000
         while not self._stopped:
             if not self._buffer:
                 self._flusher_idle = True
-                await self._work.wait()
-                self._work = trio.Event()
+                if poll_seconds is None:
+                    await self._work.wait()
+                else:
+                    with trio.move_on_after(poll_seconds):
+                        await self._work.wait()
+                if self._work.is_set():
+                    self._work = trio.Event()
                 continue
             async with self._round_lock:
                 await self._write_round(sync=sync)

@@ -706,3 +706,22 @@ async def test_a_round_that_would_roll_a_segment_is_not_written_inline(log_dir: 
         assert log.written_offset == offset + 1
     finally:
         await log.close()
+
+
+@pytest.mark.trio
+async def test_batch_records_nobody_waits_for_are_written_within_the_interval(
+    log_dir: Path,
+) -> None:
+    """The flusher is not woken per small append in batch mode; it polls instead."""
+    log = Log.open(LogOptions(log_dir, fsync="batch", flush_interval_ms=20))
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(log.run)
+            offset = log.append(b"unwaited")
+            with trio.fail_after(2):
+                while log.written_offset <= offset:
+                    await trio.sleep(0.005)
+            nursery.cancel_scope.cancel()
+        assert [p for _, p in LogReader(log_dir).read(0)] == [b"unwaited"]
+    finally:
+        await log.close()
