@@ -115,6 +115,7 @@ class Log:
         self._flusher_idle = False
         self._work = trio.Event()
         self._wake_always = options.fsync == "always"
+        self._inline = options.fsync != "always"
         self._round_lock = trio.Lock()
         self._next_round = trio.Event()
         self._inflight_round = trio.Event()
@@ -234,8 +235,13 @@ class Log:
             ValueError: ``offset`` has not been appended.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
-        if offset >= self._acked_offset and offset < self._next_offset:
-            self._write_inline()
+        if offset >= self._acked_offset and offset < self._next_offset and self._inline:
+            # Yield once first: every task that became runnable in this pass
+            # of the scheduler (other connections with requests) appends its
+            # records too, and ONE write(2) then covers them all.
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            if offset >= self._acked_offset:
+                self._write_inline()
         while offset >= self._acked_offset:
             if self._failure is not None:
                 raise self._disk_error()
