@@ -22,7 +22,7 @@ A record from a newer ``FORMAT_VERSION``, or an unknown event kind, raises
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import msgpack
@@ -189,10 +189,13 @@ _unpackb = msgpack.unpackb
 _tuple_new = tuple.__new__
 
 
-def encode_record(events: Iterable[Event]) -> bytes:
+def encode_record(events: Sequence[Event]) -> bytes:
     """Encode one command's events as a record payload."""
     kinds = EVENT_KINDS
-    return _packer.pack([FORMAT_VERSION, [(kinds[type(e)], *e) for e in events]])
+    if len(events) == 1:  # most commands: no intermediate list
+        event = events[0]
+        return _packer.pack((FORMAT_VERSION, ((kinds[type(event)], *event),)))
+    return _packer.pack((FORMAT_VERSION, [(kinds[type(e)], *e) for e in events]))
 
 
 def decode_record(payload: bytes) -> list[Event]:

@@ -57,7 +57,15 @@ def apply(keyspace: Keyspace, event: Event) -> bool:
     Returns:
         False if the event's dot was already applied (nothing changed).
     """
-    if not keyspace.dots.add((event.origin, event.seq)):
+    dots = keyspace.dots
+    origin = event.origin
+    seq = event.seq
+    counters = dots.vector._counters
+    # Fast path: the next seq of an origin with nothing out of order (the
+    # normal case: one node's own writes, a peer's stream in log order).
+    if seq == counters.get(origin, 0) + 1 and origin not in dots._exceptions:
+        counters[origin] = seq
+    elif not dots.add((origin, seq)):
         return False
     _HANDLERS[type(event)](keyspace, event)
     return True
@@ -98,7 +106,32 @@ def _reset(keyspace: Keyspace, event: Any, kind: int, value: Any, expires_at: in
 
 
 def _key_put(keyspace: Keyspace, event: KeyPut) -> None:
-    _reset(keyspace, event, STRING, event.value, event.expires_at_ms)
+    key = event.key
+    if event.db or event.expires_at_ms or "\0" in key:
+        _reset(keyspace, event, STRING, event.value, event.expires_at_ms)
+        return
+    # The hot path: a plain string in the default database, no TTL involved.
+    shard = keyspace.shard_of(key)
+    shard.offset = keyspace.applying_offset
+    entry = shard.entries.get(key)
+    if entry is None:
+        entry = keyspace.insert(shard, key)
+    elif entry.bodies is not None or entry.expires_at:
+        _reset(keyspace, event, STRING, event.value, 0)
+        return
+    elif keyspace.track_lru:
+        keyspace.touch(shard, key, entry)
+    hlc = event.hlc
+    if hlc > entry.hlc or (hlc == entry.hlc and event.origin > entry.origin):
+        entry.hlc = hlc
+        entry.origin = event.origin
+        entry.kind = STRING
+        value = entry.value = event.value
+        size = name_bytes(key) + value_bytes(value)
+        delta = size - entry.size
+        entry.size = size
+        shard.memory += delta
+        keyspace.memory_used += delta
 
 
 def _counter_set(keyspace: Keyspace, event: CounterSet) -> None:

@@ -44,6 +44,8 @@ from bolt.state._entry import (
 from bolt.state._glob import compile_glob
 from bolt.state._keyspace import Keyspace, key_name, split_name
 
+_new_tuple = tuple.__new__
+
 
 class Stamper(Protocol):
     """Where stamps come from: the engine's node id, seq counter and HLC."""
@@ -115,10 +117,12 @@ def cmd_get(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> R
 
 
 def _put(ctx: Stamper, ks: Keyspace, db: str, key: str, value: Any, expires: int) -> list[Event]:
-    entry = ks.get(key_name(db, key))
+    name = key if not db and "\0" not in key else key_name(db, key)
+    entry = ks.shard_of(name).entries.get(name)
     events = _counter_reset(entry, ctx, db, key) if entry is not None and entry.bodies else []
     seq, hlc = ctx.stamp()
-    events.append(KeyPut(ctx.origin, seq, hlc, db, key, value, expires))
+    # tuple.__new__ skips the NamedTuple's generated Python __new__ (hot path).
+    events.append(_new_tuple(KeyPut, (ctx.origin, seq, hlc, db, key, value, expires)))
     return events
 
 
