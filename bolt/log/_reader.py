@@ -38,6 +38,12 @@ from ._segment import (
 from ._writer import Segment
 
 
+def verify_hint(directory: Path) -> str:
+    """The command that checks a log: it takes the *data* directory (the log's parent)."""
+    data_dir = directory.parent if directory.name == "log" else directory
+    return f"run `boltctl replay verify {data_dir}`"
+
+
 @dataclass(frozen=True, slots=True)
 class SegmentInfo:
     """One segment file as scanned by :meth:`LogReader.segments`.
@@ -84,9 +90,8 @@ class VerifyReport:
 
 def corruption_message(path: Path, end: ScanEnd, directory: Path) -> str:
     """The operator-facing text for damage found at ``end`` in ``path``."""
-    return (
-        f"corrupt record in {path} at byte {end.position}: {end.reason}; "
-        f"run `boltctl replay verify {directory}`"
+    return f"corrupt record in {path} at byte {end.position}: {end.reason}; " + verify_hint(
+        directory
     )
 
 
@@ -129,7 +134,7 @@ def read_segment_records(
                     return offset
                 raise CorruptionError(
                     f"corrupt segment header in {path}: only {len(header)} bytes; "
-                    f"run `boltctl replay verify {directory}`",
+                    + verify_hint(directory),
                     path=str(path),
                     position=len(header),
                 )
@@ -203,7 +208,7 @@ def read_open_segments(
         if reached < expected:
             raise CorruptionError(
                 f"{segment.path} ends at offset {reached} but the log wrote up to {expected}; "
-                f"run `boltctl replay verify {directory}`",
+                + verify_hint(directory),
                 path=str(segment.path),
                 position=-1,
             )
@@ -328,8 +333,7 @@ class LogReader:
                 previous = files[index - 1][1]
                 raise CorruptionError(
                     f"gap in the log: {previous} ends before offset {expected} but {path} "
-                    f"starts at offset {first_offset}; "
-                    f"run `boltctl replay verify {self.directory}`",
+                    f"starts at offset {first_offset}; " + verify_hint(self.directory),
                     path=str(path),
                     position=0,
                 )

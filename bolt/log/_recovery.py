@@ -28,7 +28,7 @@ from pathlib import Path
 from bolt.errors import CorruptionError, StorageError
 
 from ._options import RecoveryReport, TornTail
-from ._reader import corruption_message
+from ._reader import corruption_message, verify_hint
 from ._record import ScanStatus
 from ._segment import (
     SEGMENT_HEADER_BYTES,
@@ -108,7 +108,7 @@ def recover(directory: Path) -> Recovered:
             if not check_segment_header(path, read_header(file)):
                 raise CorruptionError(
                     f"corrupt segment header in {path}: only {size} bytes; "
-                    f"run `boltctl replay verify {directory}`",
+                    + verify_hint(directory),
                     path=str(path),
                     position=size,
                 )
