@@ -243,6 +243,27 @@ class FormatVersionError(StorageError):
     name = "FORMAT_VERSION"
 
 
+class NotADataDirectoryError(StorageError):
+    """The path given is not a Bolt data directory (or does not exist)."""
+
+    code = 503
+    name = "NOT_A_DATA_DIR"
+
+
+class HistoryUnavailableError(StorageError):
+    """The requested point is older than what the log and snapshot still hold."""
+
+    code = 504
+    name = "HISTORY_UNAVAILABLE"
+
+
+class LogTrimmedError(StorageError):
+    """Records needed were removed (by a live daemon's retention) while reading."""
+
+    code = 505
+    name = "LOG_TRIMMED"
+
+
 class ConfigError(BoltError, builtins.ValueError):
     """A configuration value (environment variable or flag) is invalid."""
 

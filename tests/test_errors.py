@@ -41,6 +41,9 @@ EXPECTED: dict[str, tuple[int, str, tuple[type, ...]]] = {
     "StorageError": (500, "STORAGE_ERROR", ()),
     "CorruptionError": (501, "CORRUPTION", ()),
     "FormatVersionError": (502, "FORMAT_VERSION", ()),
+    "NotADataDirectoryError": (503, "NOT_A_DATA_DIR", ()),
+    "HistoryUnavailableError": (504, "HISTORY_UNAVAILABLE", ()),
+    "LogTrimmedError": (505, "LOG_TRIMMED", ()),
     "ConfigError": (600, "CONFIG_ERROR", (builtins.ValueError,)),
 }
 

@@ -14,20 +14,13 @@ real command handlers, never a second implementation.
 The command line is ``boltctl replay ...`` (:mod:`bolt.cli.replay`).
 """
 
+from bolt.errors import HistoryUnavailableError, LogTrimmedError, NotADataDirectoryError
 from bolt.replay._diff import DiffResult, KeyDifference, LastEvent, ShardDigest, diff, shard_digests
 from bolt.replay._dump import DumpedEvent, DumpStream, EventFilter, Follower, dump, parse_types
 from bolt.replay._history import HistoryEntry, KeyHistory, history
 from bolt.replay._info import DataDirInfo, SegmentSummary, SnapshotSummary, describe
 from bolt.replay._points import Point, format_ms, parse_point, parse_time, parse_wall_ms
-from bolt.replay._source import (
-    Damage,
-    DataDir,
-    HistoryUnavailableError,
-    LogTrimmedError,
-    NotADataDirectoryError,
-    RecordStream,
-    open_data_dir,
-)
+from bolt.replay._source import Damage, DataDir, RecordStream, open_data_dir
 from bolt.replay._state import KeyView, RebuiltState, iter_keys, live_users, read_key, rebuild
 from bolt.replay._verify import VerifyResult, verify
 

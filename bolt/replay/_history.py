@@ -27,12 +27,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bolt.crdt import hlc_ms
+from bolt.errors import HistoryUnavailableError
 from bolt.events import Event, UserDeleted, UserPut
 from bolt.node._recovery import _covering, load_snapshot
 from bolt.state import Keyspace, apply, key_name
 from bolt.state._snapshot import LoadedSnapshot, ShardSnapshot
 
-from ._source import Damage, DataDir, HistoryUnavailableError, Progress, RecordStream
+from ._source import Damage, DataDir, Progress, RecordStream
 from ._state import KeyView, SnapshotUse, read_key
 
 _USER_EVENTS = (UserPut, UserDeleted)

@@ -30,7 +30,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bolt.errors import CorruptionError, FormatVersionError, StorageError
+from bolt.errors import (
+    CorruptionError,
+    FormatVersionError,
+    LogTrimmedError,
+    NotADataDirectoryError,
+    StorageError,
+)
 from bolt.events import Event, decode_record
 from bolt.log import RECORD_HEADER_BYTES, LogReader
 from bolt.log._segment import list_segment_files
@@ -43,18 +49,6 @@ PROGRESS_EVERY_RECORDS = 4096
 """Records between two progress callbacks (keeps the callback off the hot path)."""
 
 _SNAPSHOT_LOAD_ATTEMPTS = 20
-
-
-class NotADataDirectoryError(StorageError):
-    """The path given is not a Bolt data directory (or does not exist)."""
-
-
-class HistoryUnavailableError(StorageError):
-    """The requested point is older than what the log and snapshot still hold."""
-
-
-class LogTrimmedError(StorageError):
-    """Records needed were removed (by a live daemon's retention) while reading."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,20 +40,13 @@ from typing import Any
 
 from bolt import limits
 from bolt.crdt import hlc_ms
-from bolt.errors import BadRequestError
+from bolt.errors import BadRequestError, HistoryUnavailableError, LogTrimmedError
 from bolt.node._recovery import _covering, load_snapshot
 from bolt.state import COMMANDS, Keyspace, apply, compile_glob, key_name, split_name
 from bolt.state._snapshot import LoadedSnapshot
 
 from ._points import Point, format_ms
-from ._source import (
-    Damage,
-    DataDir,
-    HistoryUnavailableError,
-    LogTrimmedError,
-    Progress,
-    RecordStream,
-)
+from ._source import Damage, DataDir, Progress, RecordStream
 
 _TRIMMED_ATTEMPTS = 3
 
