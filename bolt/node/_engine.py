@@ -96,7 +96,6 @@ class Engine:
         self._limit = config.max_memory_bytes
         self._warn_bytes = self._limit * config.memory_warning_threshold // 100
         self.events_total = 0
-        self.commands_total: dict[str, int] = {}
         self.keys_written_total = 0
         self.keys_deleted_total = 0
 
@@ -273,7 +272,6 @@ class Engine:
                 raise BadRequestError("arguments must be a list")
             args = list(args)
         now = self._now_ms()
-        self.commands_total[command] = self.commands_total.get(command, 0) + 1
         if spec.access != "write":
             return spec.handler(self.keyspace, self, database, args, now)[0], -1
         if self._failed is not None:
@@ -436,7 +434,6 @@ class Engine:
             events_total=self.events_total,
             keys_written_total=self.keys_written_total,
             keys_deleted_total=self.keys_deleted_total,
-            commands_total=dict(self.commands_total),
             hlc=self.clock.last,
             seq=self._seq,
             last_offset=self._last_offset,

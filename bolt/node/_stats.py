@@ -43,7 +43,6 @@ class EngineStatistics:
     events_total: int
     keys_written_total: int
     keys_deleted_total: int
-    commands_total: dict[str, int]
     hlc: int
     seq: int
     last_offset: int

@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -40,6 +40,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from bolt import limits
+from bolt.server._latency import CommandCounters
 from bolt.server._server import open_listeners
 from bolt.state import COMMANDS
 
@@ -118,6 +119,7 @@ class BoltCollector(Collector):
             yield from self._engine_families(status.engine.statistics())
 
     def _server_families(self, server: Server) -> Iterator[Any]:
+        yield _operations(server.counters())
         yield _gauge("bolt_active_connections", "Open client connections", len(server.sessions))
         yield UnknownMetricFamily(
             "bolt_total_connections",
@@ -157,19 +159,23 @@ class BoltCollector(Collector):
         yield histogram
 
     def _engine_families(self, stats: EngineStatistics) -> Iterator[Any]:
-        operations = CounterMetricFamily(
-            "bolt_operations_total", "Data commands run, by type", labels=["type"]
-        )
-        by_type = dict.fromkeys(OPERATION_TYPES, 0)
-        for command, count in stats.commands_total.items():
-            spec = COMMANDS.get(command)
-            kind = spec.metric_type if spec is not None else "other"
-            by_type[kind] = by_type.get(kind, 0) + count
-        for kind, count in by_type.items():
-            operations.add_metric([kind], count)
-        yield operations
         for kind, name, documentation, value in _engine_values(stats):
             yield (_counter if kind == "counter" else _gauge)(name, documentation, value)
+
+
+def _operations(counters: Iterable[CommandCounters]) -> CounterMetricFamily:
+    """``bolt_operations_total{type}`` from the server's per-command counters."""
+    operations = CounterMetricFamily(
+        "bolt_operations_total", "Data commands run, by type", labels=["type"]
+    )
+    by_type = dict.fromkeys(OPERATION_TYPES, 0)
+    for item in counters:
+        spec = COMMANDS.get(item.name)
+        if spec is not None:
+            by_type[spec.metric_type] = by_type.get(spec.metric_type, 0) + item.calls
+    for kind, count in by_type.items():
+        operations.add_metric([kind], count)
+    return operations
 
 
 def _engine_values(stats: EngineStatistics) -> list[tuple[str, str, str, float]]:
