@@ -112,7 +112,7 @@ def replay(
         keyspace.applying_offset = offset
         for event in decode_record(payload):
             max_hlc = max(max_hlc, event.hlc)
-            if covered and offset <= _covering(covered, old_count, event):
+            if covered and offset <= covering_offset(covered, old_count, event):
                 dots.add((event.origin, event.seq))
                 skipped += 1
                 continue
@@ -133,7 +133,7 @@ def replay(
     )
 
 
-def _covering(covered: dict[int, int], old_count: int, event: object) -> int:
+def covering_offset(covered: dict[int, int], old_count: int, event: object) -> int:
     """The covered offset of the snapshot shard that held ``event``'s key."""
     if isinstance(event, UserPut | UserDeleted):
         return covered.get(0, -1)

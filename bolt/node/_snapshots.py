@@ -102,7 +102,8 @@ class SnapshotWriter:
                 )
                 if changed:
                     snap.entries = [(n, encode_entry(e)) for n, e in shard.entries.items()]
-                await log.flush()  # everything the shard holds is durable first
+                if covered >= log.durable_offset:
+                    await log.flush()  # everything the shard holds is durable first
                 await trio.to_thread.run_sync(
                     self.store.write_shard,
                     engine.origin,

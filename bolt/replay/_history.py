@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from bolt.crdt import hlc_ms
 from bolt.errors import HistoryUnavailableError
 from bolt.events import Event, UserDeleted, UserPut
-from bolt.node._recovery import _covering, load_snapshot
+from bolt.node._recovery import covering_offset, load_snapshot
 from bolt.state import Keyspace, apply, key_name
 from bolt.state._snapshot import LoadedSnapshot, ShardSnapshot
 
@@ -134,7 +134,7 @@ class KeyHistory:
                 self.count += 1
                 self._moment = max(self._moment, hlc_ms(event.hlc))
                 keyspace.applying_offset = offset
-                if covered and offset <= _covering(covered, self._old_count, event):
+                if covered and offset <= covering_offset(covered, self._old_count, event):
                     keyspace.dots.add((event.origin, event.seq))
                     effect = "in snapshot"
                 elif not apply(keyspace, event):

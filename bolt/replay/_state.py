@@ -41,7 +41,7 @@ from typing import Any
 from bolt import limits
 from bolt.crdt import hlc_ms
 from bolt.errors import BadRequestError, HistoryUnavailableError, LogTrimmedError
-from bolt.node._recovery import _covering, load_snapshot
+from bolt.node._recovery import covering_offset, load_snapshot
 from bolt.state import COMMANDS, Keyspace, apply, compile_glob, key_name, split_name
 from bolt.state._snapshot import LoadedSnapshot
 
@@ -381,7 +381,7 @@ def _apply_stream(
                 continue
             inside = True
             max_hlc = max(max_hlc, hlc)
-            if covered and offset <= _covering(covered, old_count, event):
+            if covered and offset <= covering_offset(covered, old_count, event):
                 dots.add((event.origin, event.seq))
                 skipped += 1
                 continue
