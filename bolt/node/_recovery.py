@@ -20,12 +20,12 @@ import gc
 import logging
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from bolt.crdt import DotSet
-from bolt.events import UserDeleted, UserPut, decode_record
+from bolt.events import Event, UserDeleted, UserPut, decode_record
 from bolt.log import Log
 from bolt.state import Keyspace, UserRecord, apply, key_name
 from bolt.state._snapshot import LoadedSnapshot, decode_entry
@@ -106,18 +106,12 @@ def replay(
     start = max(start, log.first_offset)
     records = events_applied = skipped = 0
     offset = start - 1
-    dots = keyspace.dots
     for offset, payload in log.read(start):
         records += 1
-        keyspace.applying_offset = offset
-        for event in decode_record(payload):
-            max_hlc = max(max_hlc, event.hlc)
-            if covered and offset <= covering_offset(covered, old_count, event):
-                dots.add((event.origin, event.seq))
-                skipped += 1
-                continue
-            apply(keyspace, event)
-            events_applied += 1
+        events = decode_record(payload)
+        applied, max_hlc = replay_record(keyspace, offset, events, covered, old_count, max_hlc)
+        events_applied += applied
+        skipped += len(events) - applied
         if progress is not None and records % 200_000 == 0:
             progress(records, time.perf_counter() - loaded)
     done = time.perf_counter()
@@ -131,6 +125,36 @@ def replay(
         last_offset=offset,
         max_hlc=max_hlc,
     )
+
+
+def replay_record(
+    keyspace: Keyspace,
+    offset: int,
+    events: Sequence[Event],
+    covered: dict[int, int],
+    old_count: int,
+    max_hlc: int,
+) -> tuple[int, int]:
+    """Apply one record's events the way recovery does.
+
+    An event whose key's snapshot shard already covers ``offset`` only has its
+    dot recorded; every other event goes through ``apply``. Used by recovery
+    and by ``boltctl replay``, so both rebuild state by the same rule.
+
+    Returns:
+        ``(events applied, the largest HLC seen so far)``.
+    """
+    keyspace.applying_offset = offset
+    applied = 0
+    for event in events:
+        hlc = event.hlc
+        max_hlc = max(max_hlc, hlc)
+        if covered and offset <= covering_offset(covered, old_count, event):
+            keyspace.dots.add((event.origin, event.seq))
+            continue
+        apply(keyspace, event)
+        applied += 1
+    return applied, max_hlc
 
 
 def covering_offset(covered: dict[int, int], old_count: int, event: object) -> int:

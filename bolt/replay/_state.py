@@ -41,8 +41,8 @@ from typing import Any
 from bolt import limits
 from bolt.crdt import hlc_ms
 from bolt.errors import BadRequestError, HistoryUnavailableError, LogTrimmedError
-from bolt.node._recovery import covering_offset, load_snapshot
-from bolt.state import COMMANDS, Keyspace, apply, compile_glob, key_name, split_name
+from bolt.node._recovery import load_snapshot, replay_record
+from bolt.state import COMMANDS, Keyspace, compile_glob, key_name, split_name
 from bolt.state._snapshot import LoadedSnapshot
 
 from ._points import Point, format_ms
@@ -365,47 +365,18 @@ def _apply_stream(
         ``(last offset, max hlc, records, events applied, events skipped)``; the last
         offset is that of the last record with an event inside the HLC cut.
     """
-    if not covered and hlc_limit is None:
-        return _apply_all(keyspace, stream, max_hlc)
-    dots = keyspace.dots
     last = stream.from_offset - 1
     records = applied = skipped = 0
     for offset, events in stream:
         records += 1
-        keyspace.applying_offset = offset
-        inside = False
-        for event in events:
-            hlc = event.hlc
-            if hlc_limit is not None and hlc > hlc_limit:
-                skipped += 1
+        if hlc_limit is not None:
+            inside = [event for event in events if event.hlc <= hlc_limit]
+            skipped += len(events) - len(inside)
+            if not inside:
                 continue
-            inside = True
-            max_hlc = max(max_hlc, hlc)
-            if covered and offset <= covering_offset(covered, old_count, event):
-                dots.add((event.origin, event.seq))
-                skipped += 1
-                continue
-            apply(keyspace, event)
-            applied += 1
-        if inside:
-            last = offset
+            events = inside
+        done, max_hlc = replay_record(keyspace, offset, events, covered, old_count, max_hlc)
+        applied += done
+        skipped += len(events) - done
+        last = offset
     return last, max_hlc, records, applied, skipped
-
-
-def _apply_all(
-    keyspace: Keyspace, stream: RecordStream, max_hlc: int
-) -> tuple[int, int, int, int, int]:
-    """:func:`_apply_stream` without a snapshot or a time cut: the hot loop, kept lean."""
-    merge = apply
-    last = stream.from_offset - 1
-    records = applied = 0
-    for last, events in stream:
-        records += 1
-        keyspace.applying_offset = last
-        for event in events:
-            # A comparison is cheaper than a max() call, per event.
-            if event.hlc > max_hlc:  # noqa: PLR1730
-                max_hlc = event.hlc
-            merge(keyspace, event)
-        applied += len(events)
-    return last, max_hlc, records, applied, 0
