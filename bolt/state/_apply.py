@@ -74,7 +74,7 @@ def apply(keyspace: Keyspace, event: Event) -> bool:
 def _locate(keyspace: Keyspace, event: Any) -> tuple[Shard, str, Entry]:
     db = event.db
     key = event.key
-    name = key if not db and "\0" not in key else key_name(db, key)
+    name = key_name(db, key)
     shard = keyspace.shard_of(name)
     shard.offset = keyspace.applying_offset
     entry = shard.entries.get(name)
@@ -127,11 +127,7 @@ def _key_put(keyspace: Keyspace, event: KeyPut) -> None:
         entry.origin = event.origin
         entry.kind = STRING
         value = entry.value = event.value
-        size = name_bytes(key) + value_bytes(value)
-        delta = size - entry.size
-        entry.size = size
-        shard.memory += delta
-        keyspace.memory_used += delta
+        keyspace.resize(shard, entry, name_bytes(key) + value_bytes(value))
 
 
 def _counter_set(keyspace: Keyspace, event: CounterSet) -> None:

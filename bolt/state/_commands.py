@@ -73,7 +73,7 @@ class CommandSpec:
 
 
 def _visible(ks: Keyspace, db: str, key: str, now_ms: int) -> tuple[Entry | None, int]:
-    name = key if not db and "\0" not in key else key_name(db, key)
+    name = key_name(db, key)
     shard = ks.shard_of(name)
     entry = shard.entries.get(name)
     if entry is None:
@@ -117,7 +117,7 @@ def cmd_get(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> R
 
 
 def _put(ctx: Stamper, ks: Keyspace, db: str, key: str, value: Any, expires: int) -> list[Event]:
-    name = key if not db and "\0" not in key else key_name(db, key)
+    name = key_name(db, key)
     entry = ks.shard_of(name).entries.get(name)
     events = _counter_reset(entry, ctx, db, key) if entry is not None and entry.bodies else []
     seq, hlc = ctx.stamp()
