@@ -255,19 +255,22 @@ def _raise_malformed(record: Any) -> None:
     raise CorruptionError("malformed record")
 
 
+def json_friendly(value: Any) -> Any:
+    """A JSON-friendly copy of a stored value: tuples become lists, dict keys
+    strings, and ``bytes`` become ``{"bytes": "<hex>"}`` (the one rule every
+    JSON output of Bolt follows)."""
+    if isinstance(value, bytes):
+        return {"bytes": value.hex()}
+    if isinstance(value, tuple | list):
+        return [json_friendly(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_friendly(v) for k, v in value.items()}
+    return value
+
+
 def event_to_dict(event: Event) -> dict[str, Any]:
-    """A JSON-friendly dict of an event (bytes become ``{"bytes": hex}``)."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, bytes):
-            return {"bytes": value.hex()}
-        if isinstance(value, tuple | list):
-            return [plain(v) for v in value]
-        if isinstance(value, dict):
-            return {str(k): plain(v) for k, v in value.items()}
-        return value
-
+    """A JSON-friendly dict of an event (see :func:`json_friendly`)."""
     out: dict[str, Any] = {"type": type(event).__name__}
     for name, value in zip(event._fields, event, strict=True):
-        out[name] = plain(value)
+        out[name] = json_friendly(value)
     return out

@@ -9,7 +9,7 @@ is one JSON object per line, written as each event arrives. User data is
 always passed to rich as :class:`rich.text.Text`, never as markup, so a key
 like ``[bold]`` prints as itself.
 
-JSON values follow :func:`bolt.events.event_to_dict`: ``bytes`` become
+JSON values follow :func:`bolt.events.json_friendly`: ``bytes`` become
 ``{"bytes": "<hex>"}``. Times are ISO 8601 in UTC. Password hashes are never
 printed (``"<redacted>"``).
 
@@ -39,6 +39,7 @@ from bolt.events import (
     SetRemoved,
     UserDeleted,
     UserPut,
+    json_friendly,
 )
 
 from ._points import format_ms
@@ -117,7 +118,7 @@ def event_json(offset: int, index: int, event: Event) -> dict[str, Any]:
     """The JSON object of one event (``dump --json``), password hashes redacted.
 
     Field values are left as they are (tuples, bytes): serialize with
-    :func:`dumps`, which writes them as :func:`bolt.events.event_to_dict` does.
+    :func:`dumps`, which writes them as :func:`bolt.events.json_friendly` does.
     """
     out: dict[str, Any] = {"offset": offset, "index": index, "type": type(event).__name__}
     out.update(zip(event._fields, event, strict=True))
@@ -129,7 +130,7 @@ def event_json(offset: int, index: int, event: Event) -> dict[str, Any]:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, bytes):
-        return {"bytes": value.hex()}
+        return json_friendly(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 

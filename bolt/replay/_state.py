@@ -41,6 +41,7 @@ from typing import Any
 from bolt import limits
 from bolt.crdt import hlc_ms
 from bolt.errors import BadRequestError, HistoryUnavailableError, LogTrimmedError
+from bolt.events import json_friendly
 from bolt.node._recovery import load_snapshot, replay_record
 from bolt.state import COMMANDS, Keyspace, compile_glob, key_name, split_name
 from bolt.state._snapshot import LoadedSnapshot
@@ -67,17 +68,6 @@ def _run(command: str, keyspace: Keyspace, db: str, args: list[Any], now_ms: int
     return COMMANDS[command].handler(keyspace, _READER, db, args, now_ms)[0]
 
 
-def plain(value: Any) -> Any:
-    """A JSON-friendly copy of a value (``bytes`` become ``{"bytes": hex}``)."""
-    if isinstance(value, bytes):
-        return {"bytes": value.hex()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    return value
-
-
 @dataclass(frozen=True, slots=True)
 class KeyView:
     """One visible key as a client would read it.
@@ -100,7 +90,7 @@ class KeyView:
             "db": self.db,
             "key": self.key,
             "type": self.type,
-            "value": plain(self.value),
+            "value": json_friendly(self.value),
             "ttl_seconds": self.ttl_seconds,
             "expires_at_ms": self.expires_at_ms,
         }
