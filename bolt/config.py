@@ -130,7 +130,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "host", "BOLT_HOST", None, str, "listen address (default 127.0.0.1; see protected mode)"
     ),
-    Setting("port", "BOLT_PORT", "8518", _int_range(0, 65535), "client port"),
+    Setting("port", "BOLT_PORT", str(limits.port_default), _int_range(0, 65535), "client port"),
     Setting(
         "data_dir",
         "BOLT_DATA_DIR",
@@ -142,7 +142,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "max_connections",
         "BOLT_MAX_CONNECTIONS",
-        "1000",
+        str(limits.max_connections_default),
         _int_range(1, 1_000_000),
         "most concurrent client connections",
     ),
@@ -156,49 +156,49 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "shard_count",
         "BOLT_SHARD_COUNT",
-        "64",
+        str(limits.shard_count_default),
         _int_range(1, limits.shard_count_max),
         "number of state shards",
     ),
     Setting(
         "wal_fsync",
         "BOLT_WAL_FSYNC",
-        "batch",
+        limits.wal_fsync_default,
         _choice("batch", "always", "off"),
         "durability: batch, always or off",
     ),
     Setting(
         "wal_batch_size",
         "BOLT_WAL_BATCH_SIZE",
-        "1000",
+        str(limits.wal_batch_size_default),
         _int_range(1, 10_000_000),
         "records between fsyncs in batch mode",
     ),
     Setting(
         "wal_flush_interval_ms",
         "BOLT_WAL_FLUSH_INTERVAL_MS",
-        "10",
+        str(limits.wal_flush_interval_ms_default),
         _int_range(1, 60_000),
         "longest time between fsyncs in batch mode (ms)",
     ),
     Setting(
         "max_memory",
         "BOLT_MAX_MEMORY",
-        "75%",
+        limits.max_memory_default,
         parse_memory,
         "memory limit: 1gb, 512mb, 75% (of system RAM) or 0 (unlimited)",
     ),
     Setting(
         "eviction_policy",
         "BOLT_EVICTION_POLICY",
-        "allkeys-lru",
+        limits.eviction_policy_default,
         _choice(*limits.eviction_policies),
         "what to evict at the memory limit",
     ),
     Setting(
         "memory_warning_threshold",
         "BOLT_MEMORY_WARNING_THRESHOLD",
-        "90",
+        str(limits.memory_warning_threshold_percent_default),
         _int_range(1, 100),
         "warn when memory use passes this percent of the limit",
     ),
@@ -224,7 +224,11 @@ SETTINGS: tuple[Setting, ...] = (
         "unique node id (default: generated once and kept in the data dir)",
     ),
     Setting(
-        "cluster_port", "BOLT_CLUSTER_PORT", "8519", _int_range(0, 65535), "cluster (peer) port"
+        "cluster_port",
+        "BOLT_CLUSTER_PORT",
+        str(limits.cluster_port_default),
+        _int_range(0, 65535),
+        "cluster (peer) port",
     ),
     Setting("cluster_peers", "BOLT_CLUSTER_PEERS", "", _peers, "peers as id:host:port,..."),
     Setting(
@@ -233,7 +237,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "max_clock_offset_ms",
         "BOLT_MAX_CLOCK_OFFSET_MS",
-        "500",
+        str(limits.max_clock_offset_ms_default),
         _int_range(1, 3_600_000),
         "refuse peer clocks further ahead than this (ms)",
     ),
@@ -263,7 +267,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "metrics_port",
         "BOLT_METRICS_PORT",
-        "9091",
+        str(limits.metrics_port_default),
         _int_range(0, 65535),
         "HTTP port for /metrics, /health, /ready",
     ),
@@ -302,11 +306,6 @@ class Config:
     log_level: str = "INFO"
     metrics_port: int = limits.metrics_port_default
     metrics_enabled: bool = True
-
-    @property
-    def auth_enabled(self) -> bool:
-        """Auth is on unless ``BOLT_AUTH=false``; with no admin password, loopback only."""
-        return self.auth is not False
 
     def resolved_data_dir(self) -> Path:
         """``BOLT_DATA_DIR``, else ``/data`` when writable, else ``./bolt-data``."""

@@ -27,8 +27,6 @@ frame_bytes_max = request_bytes_max
 """Largest frame the codec accepts in either direction."""
 reply_bytes_max = 512 * MIB
 """Largest reply frame a client accepts (LRANGE/SMEMBERS/KEYS can be big)."""
-pipeline_requests_max = 10_000
-"""Most requests one connection may have in flight before the server stops reading."""
 int64_min = -(2**63)
 int64_max = 2**63 - 1
 
@@ -87,7 +85,6 @@ port_default = 8518
 cluster_port_default = 8519
 metrics_port_default = 9091
 max_connections_default = 1000
-full_sync_threshold_events = 10_000
 auth_failures_before_backoff = 3
 auth_backoff_ms_max = 5_000
 shutdown_grace_ms = 5_000

@@ -48,7 +48,7 @@ def test_defaults() -> None:
     assert config.host is None and config.node_id is None and config.data_dir is None
     # 75% of *system* RAM, not of 1 GiB.
     assert config.max_memory == int(system_memory_bytes() * 75 / 100)
-    assert config.auth_enabled
+    assert config.auth is None  # unset: the server decides (protected mode or auth)
 
 
 def test_values_are_parsed() -> None:
@@ -74,7 +74,7 @@ def test_values_are_parsed() -> None:
     assert config.max_memory == 512 * limits.MIB
     assert config.eviction_policy == "volatile-ttl"
     assert config.cluster_peers == (("n2", "host2", 8519), ("n3", "10.0.0.3", 9519))
-    assert config.auth is False and not config.auth_enabled
+    assert config.auth is False
     assert config.data_dir == Path("/tmp/somewhere")
     assert config.resolved_data_dir() == Path("/tmp/somewhere")
     assert config.log_level == "WARNING"
