@@ -9,8 +9,8 @@ there: values at least as new as acknowledged, counters at least as high,
 lists and sets holding every acknowledged element, every MSET all-or-nothing
 (its three keys carry the same batch number), every acknowledged DEL done.
 
-``always`` acknowledges after fsync; ``batch`` after the write reached the
-OS -- a process crash (the OS survives) must lose nothing in either mode.
+``always`` acknowledges after fsync; ``batch`` and ``off`` after the write
+reached the OS -- a process crash (the OS survives) must lose nothing in any mode.
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ async def _check_recovered(data: Path, acked: dict[str, list[int]]) -> None:
         assert_memory_exact(engine.keyspace)
 
 
-@pytest.mark.parametrize("fsync", ["always", "batch"])
+@pytest.mark.parametrize("fsync", ["always", "batch", "off"])
 @pytest.mark.parametrize("attempt", range(3))
 def test_sigkill_loses_no_acknowledged_write(tmp_path: Path, fsync: str, attempt: int) -> None:
     rnd = random.Random(f"{fsync}-{attempt}")
