@@ -166,9 +166,11 @@ def test_garbage_is_incomplete_or_a_protocol_error(garbage: bytes) -> None:
     codec = Codec(max_frame_bytes=1024)
     try:
         codec.receive_data(garbage)
-        codec.next_messages()
+        messages = codec.next_messages()
     except errors.ProtocolError:
         return
+    # Whatever did decode is a well-formed message, never a half-parsed value.
+    assert all(isinstance(m, Request | Response | ErrorReply | Push) for m in messages)
 
 
 @given(st.binary(min_size=1, max_size=200))
@@ -197,12 +199,14 @@ def test_any_oversized_prefix_fails_on_its_four_bytes(limit: int, data: st.DataO
 @given(st.binary(max_size=200))
 def test_garbage_through_next_message_is_incomplete_or_a_protocol_error(garbage: bytes) -> None:
     codec = Codec(max_frame_bytes=1024)
+    decoded = []
     try:
         codec.receive_data(garbage)
-        while codec.next_message() is not None:
-            pass
+        while (message := codec.next_message()) is not None:
+            decoded.append(message)
     except errors.ProtocolError:
         return
+    assert all(isinstance(m, Request | Response | ErrorReply | Push) for m in decoded)
 
 
 def test_oversized_length_prefix_fails_before_the_payload_is_fed() -> None:
