@@ -45,6 +45,22 @@ class _CallQueue:
     ) -> None:
         self._calls.append(Call.of(command, list(args), database, retry_safe))
 
+    def _command(self, command: str, args: list[Any], database: str | None) -> Self:
+        self._queue(command, args, database, None)
+        return self
+
+    def execute_command(
+        self,
+        command: str,
+        args: Sequence[Any] = (),
+        database: str | None = None,
+        *,
+        retry_safe: bool | None = None,
+    ) -> Self:
+        """Queue any command (see ``BoltClient.execute_command``)."""
+        self._queue(command, args, self.database if database is None else database, retry_safe)
+        return self
+
     def _take(self) -> list[Call]:
         calls, self._calls = self._calls, []
         return calls
@@ -77,22 +93,6 @@ class Pipeline(_CallQueue, CommandsMixin["Pipeline"]):
         super().__init__(client.database)
         self._client = client
 
-    def _command(self, command: str, args: list[Any], database: str | None) -> Pipeline:
-        self._queue(command, args, database, None)
-        return self
-
-    def execute_command(
-        self,
-        command: str,
-        args: Sequence[Any] = (),
-        database: str | None = None,
-        *,
-        retry_safe: bool | None = None,
-    ) -> Pipeline:
-        """Queue any command (see ``BoltClient.execute_command``)."""
-        self._queue(command, args, self.database if database is None else database, retry_safe)
-        return self
-
     def execute(self, raise_on_error: bool = True) -> list[Any]:
         """Send every queued command in one ``sendall``; return their replies in order.
 
@@ -122,22 +122,6 @@ class AsyncPipeline(_CallQueue, CommandsMixin["AsyncPipeline"]):
     def __init__(self, client: AsyncBoltClient) -> None:
         super().__init__(client.database)
         self._client = client
-
-    def _command(self, command: str, args: list[Any], database: str | None) -> AsyncPipeline:
-        self._queue(command, args, database, None)
-        return self
-
-    def execute_command(
-        self,
-        command: str,
-        args: Sequence[Any] = (),
-        database: str | None = None,
-        *,
-        retry_safe: bool | None = None,
-    ) -> AsyncPipeline:
-        """Queue any command (see ``BoltClient.execute_command``)."""
-        self._queue(command, args, self.database if database is None else database, retry_safe)
-        return self
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
         """Send every queued command in one write; return their replies in order.
