@@ -43,7 +43,7 @@ from bolt.errors import (
     StorageError,
     UnknownCommandError,
 )
-from bolt.events import Event, KeyDeleted, UserDeleted, UserPut, encode_record
+from bolt.events import Event, KeyDeleted, KeyPut, UserDeleted, UserPut, encode_record
 from bolt.log import Log, LogOptions
 from bolt.node._config import EngineConfig
 from bolt.node._recovery import RecoveryStatistics, bulk_load, replay
@@ -51,10 +51,13 @@ from bolt.node._snapshots import SnapshotWriter
 from bolt.node._stats import EngineStatistics, ShardStatistics
 from bolt.state import COMMANDS, Keyspace, UserRecord, apply, split_name
 from bolt.state import _validate as check
-from bolt.state._entry import CRDT_COUNTER, TOMBSTONE
+from bolt.state._entry import CRDT_COUNTER, STRING, TOMBSTONE
 from bolt.state._snapshot import SnapshotStore
+from bolt.state._validate import plain_key, plain_value
 
 logger = logging.getLogger("bolt.engine")
+
+_new_tuple = tuple.__new__  # builds a named tuple without its Python-level __new__
 
 
 def wall_clock_ms() -> int:
@@ -283,6 +286,56 @@ class Engine:
         if not events:
             return reply, -1
         return reply, self._commit(events)
+
+    def get_fast(self, args: Any) -> tuple[Any, int]:
+        """Exactly ``submit("GET", args)`` in the default database, faster when usual.
+
+        A plain key (:func:`bolt.state._validate.plain_key`) that is absent,
+        or holds a plain string with no TTL, is answered here with one shard
+        lookup; anything else (bad arguments, counters, TTLs, other types,
+        CRDT bodies) goes to :meth:`submit`, so replies and errors are the
+        general path's. ``tests/node/test_fast_paths.py`` checks the two agree.
+        """
+        if type(args) is list and len(args) == 1:
+            key = args[0]
+            if plain_key(key):
+                keyspace = self.keyspace
+                shard = keyspace.shard_of(key)
+                entry = shard.entries.get(key)
+                if entry is None:
+                    return None, -1
+                if entry.kind == STRING and entry.bodies is None and not entry.expires_at:
+                    if keyspace.track_lru:
+                        keyspace.touch(shard, key, entry)
+                    return entry.value, -1
+        return self.submit("GET", args)
+
+    def put_fast(self, args: Any) -> tuple[Any, int]:
+        """Exactly ``submit("PUT", args)`` in the default database, faster when usual.
+
+        A plain key and value, memory below the limit (no eviction is due)
+        and a key with no CRDT body (no counter reset is due): the one
+        ``KeyPut`` event the general path would make is stamped and
+        committed here. Anything else goes to
+        :meth:`submit` (see :meth:`get_fast`).
+        """
+        limit = self._limit
+        if (
+            type(args) is list
+            and len(args) == 2
+            and self._failed is None
+            and not (limit and self.keyspace.memory_used >= limit)
+        ):
+            key, value = args
+            if plain_key(key) and plain_value(value):
+                entry = self.keyspace.shard_of(key).entries.get(key)
+                if entry is None or not entry.bodies:
+                    seq = self._seq = self._seq + 1
+                    event = _new_tuple(
+                        KeyPut, (self.origin, seq, self.clock.tick(), "", key, value, 0)
+                    )
+                    return None, self._commit([event])
+        return self.submit("PUT", args)
 
     def _commit(self, events: list[Event]) -> int:
         log = self._log

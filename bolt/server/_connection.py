@@ -125,6 +125,7 @@ class ConnectionLoop:
         max_offset = -1
         violation: ProtocolError | None = None
         command = ""
+        keys_read = keys_looked_up = keys_missed = 0  # added to the server's totals once
         session.requests += len(messages)
         for message in messages:
             if type(message) is not Request:
@@ -142,18 +143,23 @@ class ConnectionLoop:
             handler = counters.handler
             try:
                 if handler is None:
-                    reply, offset = submit(command, args, db)
-                    if counters.key_reads:
-                        self.keys_read_total += 1 if counters.key_reads == 1 else len(args)
-                        if command == "GET":
-                            if reply is None:
-                                self.keys_missed_total += 1
-                            else:
-                                self.keys_hit_total += 1
-                        elif command == "MGET":
-                            missed = reply.count(None)
-                            self.keys_missed_total += missed
-                            self.keys_hit_total += len(reply) - missed
+                    fast = counters.fast
+                    if fast is not None and not db:
+                        reply, offset = fast(args)
+                    else:
+                        reply, offset = submit(command, args, db)
+                    key_reads = counters.key_reads
+                    if key_reads:
+                        if key_reads == 1:
+                            keys_read += 1
+                            if command == "GET":
+                                keys_looked_up += 1
+                                keys_missed += reply is None
+                        else:
+                            keys_read += len(args)
+                            if command == "MGET":
+                                keys_looked_up += len(reply)
+                                keys_missed += reply.count(None)
                 elif counters.is_async:
                     session.current_command = command
                     reply, offset = await handler(self, session, args)
@@ -174,6 +180,10 @@ class ConnectionLoop:
             if offset >= 0:
                 writes.append((len(out) - 1, request_id))
                 max_offset = offset  # the engine appends in order: the last is the largest
+        if keys_read:
+            self.keys_read_total += keys_read
+            self.keys_missed_total += keys_missed
+            self.keys_hit_total += keys_looked_up - keys_missed
         session.current_command = command
         if max_offset >= 0:
             try:

@@ -96,6 +96,9 @@ class CommandCounters:
         handler: a server-level command's handler, or None (data commands
             go to ``engine.submit``).
         is_async: whether ``handler`` must be awaited.
+        fast: for a data command, the engine's equivalent of
+            ``submit(name, args)`` in the default database with a shortcut
+            for the usual case (``Engine.get_fast``/``put_fast``), or None.
     """
 
     __slots__ = (
@@ -103,6 +106,7 @@ class CommandCounters:
         "buckets",
         "calls",
         "errors",
+        "fast",
         "handler",
         "is_async",
         "key_reads",
@@ -128,6 +132,7 @@ class CommandCounters:
         self.key_reads = key_reads
         self.handler = handler
         self.is_async = is_async
+        self.fast: Callable[[Any], tuple[Any, int]] | None = None
         self.calls = 0
         self.errors = 0
         self.seconds_total = 0.0
@@ -158,8 +163,22 @@ class CommandCounters:
 def record_batch(batch: Iterable[CommandCounters], seconds: float) -> None:
     """Count one answered request per item of ``batch``, each taking ``seconds``."""
     index = bucket_index(seconds)
+    # A batch is mostly runs of one command: count each run once.
+    run: CommandCounters | None = None
+    length = 0
     for counters in batch:
-        counters.calls += 1
-        counters.seconds_total += seconds
-        counters.buckets[index] += 1
-        counters.window[index] += 1
+        if counters is run:
+            length += 1
+            continue
+        if run is not None:
+            _count(run, length, seconds, index)
+        run, length = counters, 1
+    if run is not None:
+        _count(run, length, seconds, index)
+
+
+def _count(counters: CommandCounters, calls: int, seconds: float, index: int) -> None:
+    counters.calls += calls
+    counters.seconds_total += seconds * calls
+    counters.buckets[index] += calls
+    counters.window[index] += calls

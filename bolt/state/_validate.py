@@ -26,6 +26,29 @@ def arity(command: str, args: Sequence[Any], least: int, most: int | None = None
         raise BadRequestError(f"wrong number of arguments for '{command}'")
 
 
+def plain_key(value: Any) -> bool:
+    """True for a key the engine's fast paths may take without :func:`key`.
+
+    A str that is ASCII, has no NUL (so its internal name is itself) and is
+    short enough to be within the limit whatever it holds. False says only
+    "use the general path", never "invalid".
+    """
+    return (
+        type(value) is str
+        and len(value) <= _KEY_CHARS_SAFE
+        and value.isascii()
+        and "\0" not in value
+    )
+
+
+def plain_value(item: Any) -> bool:
+    """True for a value :func:`value` surely accepts as it is (str ASCII or bytes, short)."""
+    kind = type(item)
+    if kind is str:
+        return len(item) <= _VALUE_CHARS_SAFE and item.isascii()
+    return kind is bytes and len(item) <= limits.value_bytes_max
+
+
 def _utf8_length(text: str, what: str) -> int:
     """Bytes of ``text`` in UTF-8; lone surrogates (not encodable) are refused."""
     if text.isascii():

@@ -113,6 +113,32 @@ async def test_a_pipelined_batch_is_answered_in_order(tmp_path: Path) -> None:
 
 
 @pytest.mark.trio
+async def test_key_reads_hits_and_misses_of_one_batch_are_counted(tmp_path: Path) -> None:
+    async with running(tmp_path) as (server, _engine, peers):
+        peer = await connect(server, peers)
+        requests: list[tuple[str, list[Any]]] = [
+            ("PUT", ["a", "1"]),
+            ("PUT", ["b", "2"]),
+            ("GET", ["a"]),  # hit
+            ("GET", ["nope"]),  # miss
+            ("GET", ["a\0b"]),  # miss, through the general path
+            ("MGET", ["a", "b", "x", "y", "z"]),  # 2 hits, 3 misses
+            ("EXISTS", ["a"]),  # a key read, but not a hit/miss lookup
+            ("GET", [1]),  # refused: not counted
+        ]
+        ids = await peer.send(requests)
+        replies = [await peer.read() for _ in ids]
+        assert isinstance(replies[-1], ErrorReply) and replies[-1].name == "BAD_REQUEST"
+        await trio.testing.wait_all_tasks_blocked()
+        assert (server.keys_read_total, server.keys_hit_total, server.keys_missed_total) == (
+            9,
+            3,
+            5,
+        )
+        assert (server.table["GET"].calls, server.table["PUT"].calls) == (4, 2)
+
+
+@pytest.mark.trio
 async def test_an_internal_error_is_answered_and_the_connection_goes_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -120,16 +146,16 @@ async def test_an_internal_error_is_answered_and_the_connection_goes_on(
         real_submit = engine.submit
 
         def broken_submit(command: str, args: Sequence[Any], db: str | None = None) -> Any:
-            if command == "GET":
+            if command == "EXISTS":  # (GET and PUT take the engine's fast paths)
                 raise RuntimeError("a bug")
             return real_submit(command, args, db)
 
         engine.submit = broken_submit  # type: ignore[method-assign]
         peer = await connect(server, peers)
-        reply = await peer.call("GET", ["k"])
+        reply = await peer.call("EXISTS", ["k"])
         assert isinstance(reply, ErrorReply)
         assert (reply.name, reply.code) == ("SERVER_ERROR", 300)
-        assert "internal error while running 'GET'" in reply.message
+        assert "internal error while running 'EXISTS'" in reply.message
         assert await peer.call("PUT", ["k", "v"]) == Response(2, None)
         assert any("a bug" in str(record.exc_info) for record in caplog.records)
 

@@ -63,6 +63,17 @@ def test_record_batch_counts_each_request_once() -> None:
     assert sum(get.recent_counts()) == 2
 
 
+def test_record_batch_counts_runs_of_one_command_and_mixed_ones_alike() -> None:
+    get = CommandCounters("GET", 1, "read")
+    put = CommandCounters("PUT", 2, "write")
+    record_batch([get, get, put, put, put, get], 0.0004)
+    record_batch([], 0.0004)
+    assert (get.calls, put.calls) == (3, 3)
+    assert put.buckets[bucket_index(0.0004)] == 3
+    assert sum(put.window) == 3
+    assert put.seconds_total == pytest.approx(0.0012)
+
+
 # --- auth ------------------------------------------------------------------------------
 
 
