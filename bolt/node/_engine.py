@@ -13,6 +13,14 @@ every writer of a round), in ``batch`` and ``off`` after the write reached the
 OS. A server handles every request of one receive with ``submit`` and awaits
 only the last offset, so one flush serves the whole batch.
 
+``get_fast`` and ``put_fast`` are the two commands that dominate real loads,
+GET and SET of a plain key in the default database, done with one shard
+lookup and no general dispatch. Each takes the shortcut only when its
+outcome is certain to be the general path's (a plain ASCII key and value;
+for GET a stored plain string without TTL; for SET no CRDT body on the key
+and no eviction due) and otherwise calls ``submit``;
+``tests/node/test_fast_paths.py`` checks reply, error, events and state agree.
+
 Background jobs (the log flusher, the expiry sweep, snapshots) run in the
 nursery of :meth:`Engine.run`. ``close`` flushes and fsyncs the log and takes
 a final snapshot, so a clean restart replays almost nothing.
