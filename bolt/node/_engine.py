@@ -13,13 +13,14 @@ every writer of a round), in ``batch`` and ``off`` after the write reached the
 OS. A server handles every request of one receive with ``submit`` and awaits
 only the last offset, so one flush serves the whole batch.
 
-``get_fast`` and ``put_fast`` are the two commands that dominate real loads,
-GET and SET of a plain key in the default database, done with one shard
-lookup and no general dispatch. Each takes the shortcut only when its
-outcome is certain to be the general path's (a plain ASCII key and value;
-for GET a stored plain string without TTL; for SET no CRDT body on the key
-and no eviction due) and otherwise calls ``submit``;
-``tests/node/test_fast_paths.py`` checks reply, error, events and state agree.
+``submit`` sends the two commands that dominate real loads, GET and SET of
+a plain key in the default database, to ``get_fast`` and ``put_fast``: no
+command lookup, no argument checks and no clock read. Each takes the
+shortcut only when its outcome is certain to be the general path's
+(``run_command``: a plain ASCII key and value; for GET a stored plain
+string without TTL; for SET a working log and no eviction due) and
+otherwise calls ``run_command``; ``tests/node/test_fast_paths.py`` checks
+reply, error, events and state agree.
 
 Background jobs (the log flusher, the expiry sweep, snapshots) run in the
 nursery of :meth:`Engine.run`. ``close`` flushes and fsyncs the log and takes
@@ -51,7 +52,7 @@ from bolt.errors import (
     StorageError,
     UnknownCommandError,
 )
-from bolt.events import Event, KeyDeleted, KeyPut, UserDeleted, UserPut, encode_record
+from bolt.events import Event, KeyDeleted, UserDeleted, UserPut, encode_record
 from bolt.log import Log, LogOptions
 from bolt.node._config import EngineConfig
 from bolt.node._recovery import RecoveryStatistics, bulk_load, replay
@@ -59,13 +60,12 @@ from bolt.node._snapshots import SnapshotWriter
 from bolt.node._stats import EngineStatistics, ShardStatistics
 from bolt.state import COMMANDS, Keyspace, UserRecord, apply, split_name
 from bolt.state import _validate as check
+from bolt.state._commands import put_events
 from bolt.state._entry import CRDT_COUNTER, STRING, TOMBSTONE
 from bolt.state._snapshot import SnapshotStore
 from bolt.state._validate import plain_key, plain_value
 
 logger = logging.getLogger("bolt.engine")
-
-_new_tuple = tuple.__new__  # builds a named tuple without its Python-level __new__
 
 
 def wall_clock_ms() -> int:
@@ -105,6 +105,7 @@ class Engine:
         self.started_at = time.time()
         self._warned_memory = False
         self._limit = config.max_memory_bytes
+        self._fast_paths = {"GET": self.get_fast, "PUT": self.put_fast, "SET": self.put_fast}
         self._warn_bytes = self._limit * config.memory_warning_threshold // 100
         self.events_total = 0
         self.keys_written_total = 0
@@ -267,6 +268,10 @@ class Engine:
     def submit(self, command: str, args: Sequence[Any], db: str | None = None) -> tuple[Any, int]:
         """Run one command now; return ``(reply, offset)`` (offset -1: nothing to wait for).
 
+        GET and SET/PUT in the default database go to :meth:`get_fast` and
+        :meth:`put_fast`; every other command, and whatever those do not
+        take, to :meth:`run_command`. The outcome is the same either way.
+
         Raises:
             UnknownCommandError, BadRequestError, WrongTypeError, NotIntegerError,
             IntegerOverflowError, TooLargeError: the request is refused and
@@ -274,6 +279,17 @@ class Engine:
             OutOfMemoryError: at the memory limit and the policy frees nothing.
             DiskError: the log failed earlier; the engine takes no writes.
         """
+        if not db:
+            fast = self._fast_paths.get(command)
+            if fast is not None:
+                return fast(args)
+        return self.run_command(command, args, db)
+
+    def run_command(
+        self, command: str, args: Sequence[Any], db: str | None = None
+    ) -> tuple[Any, int]:
+        """The general path of :meth:`submit`: look the command up, validate,
+        evict if due, run its handler and commit its events (raises as ``submit``)."""
         spec = COMMANDS.get(command)
         if spec is None:
             raise UnknownCommandError(f"unknown command '{command}'")
@@ -296,13 +312,13 @@ class Engine:
         return reply, self._commit(events)
 
     def get_fast(self, args: Any) -> tuple[Any, int]:
-        """Exactly ``submit("GET", args)`` in the default database, faster when usual.
+        """``run_command("GET", args)`` in the default database, faster when usual.
 
         A plain key (:func:`bolt.state._validate.plain_key`) that is absent,
         or holds a plain string with no TTL, is answered here with one shard
-        lookup; anything else (bad arguments, counters, TTLs, other types,
-        CRDT bodies) goes to :meth:`submit`, so replies and errors are the
-        general path's. ``tests/node/test_fast_paths.py`` checks the two agree.
+        lookup and no clock read; anything else (bad arguments, counters,
+        TTLs, other types, CRDT bodies) goes to :meth:`run_command`, so
+        replies and errors are the general path's.
         """
         if type(args) is list and len(args) == 1:
             key = args[0]
@@ -316,16 +332,16 @@ class Engine:
                     if keyspace.track_lru:
                         keyspace.touch(shard, key, entry)
                     return entry.value, -1
-        return self.submit("GET", args)
+        return self.run_command("GET", args)
 
     def put_fast(self, args: Any) -> tuple[Any, int]:
-        """Exactly ``submit("PUT", args)`` in the default database, faster when usual.
+        """``run_command("PUT", args)`` in the default database, faster when usual.
 
-        A plain key and value, memory below the limit (no eviction is due)
-        and a key with no CRDT body (no counter reset is due): the one
-        ``KeyPut`` event the general path would make is stamped and
-        committed here. Anything else goes to
-        :meth:`submit` (see :meth:`get_fast`).
+        With a plain key and value (so ``PUT``'s checks would pass them as
+        they are), a working log and no eviction due, it commits the events
+        of the PUT handler (:func:`bolt.state._commands.put_events`) without
+        the lookup, argument checks and clock read of the general path.
+        Anything else goes to :meth:`run_command`.
         """
         limit = self._limit
         if (
@@ -336,14 +352,8 @@ class Engine:
         ):
             key, value = args
             if plain_key(key) and plain_value(value):
-                entry = self.keyspace.shard_of(key).entries.get(key)
-                if entry is None or not entry.bodies:
-                    seq = self._seq = self._seq + 1
-                    event = _new_tuple(
-                        KeyPut, (self.origin, seq, self.clock.tick(), "", key, value, 0)
-                    )
-                    return None, self._commit([event])
-        return self.submit("PUT", args)
+                return None, self._commit(put_events(self, self.keyspace, "", key, value, 0))
+        return self.run_command("PUT", args)
 
     def _commit(self, events: list[Event]) -> int:
         log = self._log

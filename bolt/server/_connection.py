@@ -5,14 +5,13 @@ Theory of operation
 **Hot path** (DESIGN §9). A connection loops on one ``receive_some``; the
 bytes go into the sans-IO :class:`~bolt.wire.Codec`, and *every* complete
 frame of that receive is run before anything is awaited: data commands
-with the synchronous ``engine.submit`` (which validates, logs and applies)
--- or, for GET and SET/PUT in the default database, the engine's
-equivalent fast paths ``get_fast``/``put_fast`` (``CommandCounters.fast``)
--- and server commands with their handlers. Each reply is encoded at once and the
-largest write offset is remembered. Then the batch awaits durability once
-(``engine.wait_durable(max_offset)``) and sends every reply with one
-``send_all``, in request order. Per request there is one dict lookup (the
-command's :class:`CommandCounters`), one integer comparison (permission),
+with the synchronous ``engine.submit`` (which validates, logs and applies;
+GET and SET take its fast paths), server commands with their handlers.
+Each reply is encoded at once and the largest write offset is remembered.
+Then the batch awaits durability once (``engine.wait_durable(max_offset)``)
+and sends every reply with one ``send_all``, in request order. Per request
+there is one dict lookup (the command's :class:`CommandCounters`), one
+integer comparison (permission),
 the engine call and the encoding; per batch one clock read, one
 histogram update per run of the same command, and one update of the key
 hit/miss totals. Nothing is logged per request, and no cancel scope is
@@ -146,11 +145,7 @@ class ConnectionLoop:
             handler = counters.handler
             try:
                 if handler is None:
-                    fast = counters.fast
-                    if fast is not None and not db:
-                        reply, offset = fast(args)
-                    else:
-                        reply, offset = submit(command, args, db)
+                    reply, offset = submit(command, args, db)
                     key_reads = counters.key_reads
                     if key_reads:
                         if key_reads == 1:

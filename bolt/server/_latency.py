@@ -96,9 +96,6 @@ class CommandCounters:
         handler: a server-level command's handler, or None (data commands
             go to ``engine.submit``).
         is_async: whether ``handler`` must be awaited.
-        fast: for a data command, the engine's equivalent of
-            ``submit(name, args)`` in the default database with a shortcut
-            for the usual case (``Engine.get_fast``/``put_fast``), or None.
     """
 
     __slots__ = (
@@ -106,7 +103,6 @@ class CommandCounters:
         "buckets",
         "calls",
         "errors",
-        "fast",
         "handler",
         "is_async",
         "key_reads",
@@ -132,7 +128,6 @@ class CommandCounters:
         self.key_reads = key_reads
         self.handler = handler
         self.is_async = is_async
-        self.fast: Callable[[Any], tuple[Any, int]] | None = None
         self.calls = 0
         self.errors = 0
         self.seconds_total = 0.0

@@ -120,8 +120,6 @@ class Server(ConnectionLoop):
         self.checker = PasswordChecker()
         self.backoff = BackOff()
         self.table = build_command_table()
-        self.table["GET"].fast = engine.get_fast
-        self.table["PUT"].fast = self.table["SET"].fast = engine.put_fast
         self.unknown = CommandCounters("UNKNOWN", LEVELS["readonly"], "read")
         self.sessions: dict[int, Session] = {}
         self.connections_total = 0

@@ -116,7 +116,11 @@ def cmd_get(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> R
     return _string_value(entry, kind), None
 
 
-def _put(ctx: Stamper, ks: Keyspace, db: str, key: str, value: Any, expires: int) -> list[Event]:
+def put_events(
+    ctx: Stamper, ks: Keyspace, db: str, key: str, value: Any, expires: int
+) -> list[Event]:
+    """The events of writing ``value`` to a valid ``key``: a counter reset if the
+    key holds a CRDT counter (so its increments are observed), then the ``KeyPut``."""
     name = key_name(db, key)
     entry = ks.shard_of(name).entries.get(name)
     events = _counter_reset(entry, ctx, db, key) if entry is not None and entry.bodies else []
@@ -130,7 +134,7 @@ def cmd_put(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> R
     check.arity("PUT", args, 2)
     key = check.key(args[0])
     value = check.value(args[1])
-    return None, _put(ctx, ks, db, key, value, 0)
+    return None, put_events(ctx, ks, db, key, value, 0)
 
 
 def cmd_setex(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:
@@ -142,7 +146,7 @@ def cmd_setex(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) ->
         raise BadRequestError("ttl_seconds must be a positive integer")
     if ttl > 10 * 365 * 86400 * 100:
         raise BadRequestError("ttl_seconds is too large")
-    return None, _put(ctx, ks, db, key, value, now + ttl * 1000)
+    return None, put_events(ctx, ks, db, key, value, now + ttl * 1000)
 
 
 def cmd_mset(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:
@@ -152,7 +156,7 @@ def cmd_mset(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> 
     pairs = [(check.key(args[i]), check.value(args[i + 1])) for i in range(0, len(args), 2)]
     events: list[Event] = []
     for key, value in pairs:
-        events.extend(_put(ctx, ks, db, key, value, 0))
+        events.extend(put_events(ctx, ks, db, key, value, 0))
     return len(pairs), events
 
 

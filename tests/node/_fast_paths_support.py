@@ -39,7 +39,7 @@ class _Str(str):
 
 
 class _List(list[Any]):
-    """A list subclass: ``submit`` copies it into a list; the fast paths defer."""
+    """A list subclass: ``run_command`` copies it into a list; the fast paths defer."""
 
 
 # Keys and values are drawn by name, so a failing example prints short names
@@ -124,18 +124,18 @@ class Side:
 
     def __post_init__(self) -> None:
         commit = self.engine._commit
-        submit = self.engine.submit
+        run_command = self.engine.run_command
 
         def recording_commit(events: list[Event]) -> int:
             self.committed.append(list(events))
             return commit(events)
 
-        def counting_submit(command: str, args: Any, db: str | None = None) -> tuple[Any, int]:
+        def counting_run_command(command: str, args: Any, db: str | None = None) -> tuple[Any, int]:
             self.fallbacks += 1
-            return submit(command, args, db)
+            return run_command(command, args, db)
 
         self.engine._commit = recording_commit  # type: ignore[method-assign]
-        self.engine.submit = counting_submit  # type: ignore[method-assign]
+        self.engine.run_command = counting_run_command  # type: ignore[method-assign]
 
 
 def _open(clock: ManualClock, **options: Any) -> Side:
@@ -178,10 +178,10 @@ def _arguments(shape: str, tokens: tuple[Token, ...]) -> Any:
 
 
 def _perform(side: Side, step: Step, *, fast: bool, now_ms: int) -> Any:
-    """Run one step on one engine; ``fast`` chooses get_fast/put_fast over submit.
+    """Run one step on one engine; ``fast`` chooses get_fast/put_fast over run_command.
 
     The server also answers SET with ``put_fast``, so a "set" step compares
-    ``put_fast`` with ``submit("SET")``.
+    ``put_fast`` with ``run_command("SET")``.
     """
     engine = side.engine
     kind = step[0]
@@ -189,16 +189,16 @@ def _perform(side: Side, step: Step, *, fast: bool, now_ms: int) -> Any:
         _, shape, tokens = step
         args = _arguments(shape, tokens)
         if not fast:
-            return engine.submit(kind.upper(), args)
+            return engine.run_command(kind.upper(), args)
         before = side.fallbacks
         try:
             return engine.get_fast(args) if kind == "get" else engine.put_fast(args)
         finally:
             if currently_in_test_context():  # statistics: is each path exercised?
-                event(f"{kind} {'fell back to submit' if side.fallbacks > before else 'fast'}")
+                event(f"{kind} {'fell back to run_command' if side.fallbacks > before else 'fast'}")
     if kind == "cmd":
         _, command, tokens = step
-        return engine.submit(command, [_argument(t) for t in tokens])
+        return engine.run_command(command, [_argument(t) for t in tokens])
     if kind == "reclaim":
         return engine._reclaim_expired(now_ms, None)
     if kind == "remote":
@@ -336,7 +336,7 @@ def _assert_equal(got: Any, expected: Any, what: str) -> None:
     # Not a bare assert: pytest would print megabyte values in full.
     if got != expected:
         raise AssertionError(
-            f"{what} differs:\n  fast path: {_short(got)}\n  submit:    {_short(expected)}"
+            f"{what} differs:\n  fast path: {_short(got)}\n  general:   {_short(expected)}"
         )
 
 

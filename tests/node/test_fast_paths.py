@@ -1,12 +1,12 @@
-"""Engine fast paths: ``get_fast``/``put_fast`` are exactly ``submit("GET"/"PUT")``.
+"""Engine fast paths: ``get_fast``/``put_fast`` are exactly ``run_command("GET"/"PUT")``.
 
 Two engines with the same configuration, node id and (shared) ManualClock are
 driven through the same steps. A setup phase puts keys into many states with
-``submit`` on both: strings, plain and CRDT counters, lists, sets, TTLs (some
+``run_command`` on both: strings, plain and CRDT counters, lists, sets, TTLs (some
 expired, some reclaimed by the sweep), deletes, writes from a peer, keys with
 NUL, non-ASCII or lone surrogates, keys and values at and just over the size
 limits, and invalid arguments of every shape. Then engine A answers GET and
-PUT with the fast paths while engine B goes through ``submit``. After every
+PUT with the fast paths while engine B goes through ``run_command``. After every
 step both must give the same outcome (reply and offset, or the same exception
 class and message), commit the same events, and hold the same state: every
 entry field, LRU order, memory totals, the expiry and eviction indexes, the
@@ -77,7 +77,7 @@ from tests.node._support import START, config
     setup=st.lists(setup_steps, max_size=25),
     steps=st.lists(fast_steps, min_size=1, max_size=30),
 )
-def test_fast_paths_agree_with_submit(
+def test_fast_paths_agree_with_run_command(
     options: dict[str, Any], setup: list[Step], steps: list[Step]
 ) -> None:
     """Any setup, then GETs and PUTs mixed with other commands, expiry and peer writes."""
@@ -221,16 +221,16 @@ def test_each_request_agrees_in_each_state(state: str, keep_tombstones: bool) ->
 # --- examples ------------------------------------------------------------------------------
 
 
-def _refusing_submit(command: str, args: Any, db: str | None = None) -> tuple[Any, int]:
-    raise AssertionError(f"submit({command!r}, ...) was called: the fast path was not taken")
+def _refusing_run_command(command: str, args: Any, db: str | None = None) -> tuple[Any, int]:
+    raise AssertionError(f"run_command({command!r}, ...) was called: the fast path was not taken")
 
 
 def test_the_usual_get_and_put_take_the_fast_path() -> None:
-    """Plain keys and values, absent keys or plain strings: ``submit`` is never called."""
+    """Plain keys and values, absent keys or plain strings: ``run_command`` is never called."""
     clock = ManualClock(START)
     for policy in ("allkeys-lru", "noeviction"):
         engine = trio.run(Engine.open, config(None, clock, eviction_policy=policy))
-        engine.submit = _refusing_submit  # type: ignore[method-assign]
+        engine.run_command = _refusing_run_command  # type: ignore[method-assign]
         assert engine.get_fast(["k"]) == (None, -1)
         assert engine.put_fast(["k", "v"]) == (None, 0)
         assert engine.put_fast(["b", b"\x00\xff"]) == (None, 1)
@@ -240,6 +240,27 @@ def test_the_usual_get_and_put_take_the_fast_path() -> None:
         assert engine.put_fast([long_key, "v" * VALUE_CHARS_SAFE]) == (None, 2)
         assert engine.get_fast([long_key]) == ("v" * VALUE_CHARS_SAFE, -1)
         assert engine._seq == 3
+
+
+def test_submit_routes_get_and_set_of_the_default_database_to_the_fast_paths() -> None:
+    engine = trio.run(Engine.open, config(None, ManualClock(START)))
+    general: list[tuple[str, str | None]] = []
+    run_command = engine.run_command
+
+    def watching(command: str, args: Any, db: str | None = None) -> tuple[Any, int]:
+        general.append((command, db))
+        return run_command(command, args, db)
+
+    engine.run_command = watching  # type: ignore[method-assign]
+    assert engine.submit("SET", ["k", "v"]) == (None, 0)
+    assert engine.submit("PUT", ["k", "w"], "") == (None, 1)
+    assert engine.submit("GET", ["k"]) == ("w", -1)
+    assert general == []
+    assert engine.submit("GET", ["k"], "other") == (None, -1)
+    assert engine.submit("PUT", ["k", "x"], "other") == (None, 2)
+    assert engine.submit("INCR", ["n"]) == (1, 3)
+    assert engine.submit("GET", ["k\0"]) == (None, -1)  # not plain: the fast path defers
+    assert general == [("GET", "other"), ("PUT", "other"), ("INCR", None), ("GET", None)]
 
 
 SETUPS: dict[str, list[tuple[str, list[Any]]]] = {
@@ -278,8 +299,8 @@ SETUPS: dict[str, list[tuple[str, list[Any]]]] = {
         ("string", False, "PUT", ["k", "v"], True),
         ("counter", False, "PUT", ["k", "v"], True),
         ("ttl", False, "PUT", ["k", "v"], True),
-        ("list", False, "PUT", ["k", "v"], False),  # a container: the general path
-        ("crdt counter", False, "PUT", ["k", "v"], False),  # a counter reset is due
+        ("list", False, "PUT", ["k", "v"], True),  # the same PUT events replace it
+        ("crdt counter", False, "PUT", ["k", "v"], True),  # put_events adds the counter reset
         ("absent", False, "PUT", ["a\0b", "v"], False),
         ("absent", False, "PUT", ["k", "é"], False),
         ("absent", False, "PUT", ["k", "v" * (VALUE_CHARS_SAFE + 1)], False),
@@ -291,7 +312,7 @@ SETUPS: dict[str, list[tuple[str, list[Any]]]] = {
 def test_which_requests_take_the_fast_path(
     setup: str, keep_tombstones: bool, command: str, args: Any, fast: bool
 ) -> None:
-    """The fast path answers the usual case itself and hands the rest to ``submit``."""
+    """The fast path answers the usual case itself and hands the rest to ``run_command``."""
     clock = ManualClock(START)
     engines = [
         trio.run(Engine.open, config(None, clock, node_id=NODE_ID, keep_tombstones=keep_tombstones))
@@ -299,9 +320,9 @@ def test_which_requests_take_the_fast_path(
     ]
     for engine in engines:
         for setup_command, setup_args in SETUPS[setup]:
-            engine.submit(setup_command, setup_args)
-    expected = _outcome(lambda: engines[1].submit(command, args))
-    watched = Side(engines[0])  # counts the calls to its submit
+            engine.run_command(setup_command, setup_args)
+    expected = _outcome(lambda: engines[1].run_command(command, args))
+    watched = Side(engines[0])  # counts the calls to its run_command
     method = watched.engine.get_fast if command == "GET" else watched.engine.put_fast
     assert _outcome(lambda: method(args)) == expected
     assert watched.fallbacks == (0 if fast else 1)
@@ -309,29 +330,29 @@ def test_which_requests_take_the_fast_path(
 
 
 def test_put_fast_defers_at_the_memory_limit() -> None:
-    """At the limit an eviction (or OUT_OF_MEMORY) is due: only ``submit`` does that."""
+    """At the limit an eviction (or OUT_OF_MEMORY) is due: only ``run_command`` does that."""
     clock = ManualClock(START)
     limit = 2 * ONE_ENTRY
     for policy in ("allkeys-lru", "noeviction"):
         engine = trio.run(
             Engine.open, config(None, clock, max_memory_bytes=limit, eviction_policy=policy)
         )
-        engine.submit("PUT", ["k0", "v" * 100])
-        engine.submit("PUT", ["k1", "v" * 100])
+        engine.run_command("PUT", ["k0", "v" * 100])
+        engine.run_command("PUT", ["k1", "v" * 100])
         assert engine.keyspace.memory_used == limit  # exactly on it: eviction is due
-        engine.submit = _refusing_submit  # type: ignore[method-assign]
+        engine.run_command = _refusing_run_command  # type: ignore[method-assign]
         with pytest.raises(AssertionError, match="fast path was not taken"):
             engine.put_fast(["k2", "v"])
 
 
-def test_a_failed_log_refuses_put_fast_like_submit() -> None:
+def test_a_failed_log_refuses_put_fast_like_run_command() -> None:
     """The same DiskError and message; reads still take the fast path."""
     clock = ManualClock(START)
     engine = trio.run(Engine.open, config(None, clock))
-    engine.submit("PUT", ["k", "v"])
+    engine.run_command("PUT", ["k", "v"])
     engine._failed = DiskError("x")
     with pytest.raises(DiskError) as general:
-        engine.submit("PUT", ["k", "w"])
+        engine.run_command("PUT", ["k", "w"])
     with pytest.raises(DiskError) as fast:
         engine.put_fast(["k", "w"])
     assert (
