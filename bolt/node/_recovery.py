@@ -2,8 +2,11 @@
 
 Theory of operation
 -------------------
-Each shard's snapshot says which log offset it covers. Recovery loads every
-shard, then replays the log from the smallest covered offset + 1. For each
+Each shard's snapshot says which log offset it covers (a shard of the
+layout that was never written covers nothing: -1). Recovery loads every
+shard, then replays the log from the smallest covered offset + 1; if the
+log no longer reaches back that far, it refuses to start rather than come
+up without the missing records. For each
 event it finds the shard the event's key belongs to *in the snapshot's
 sharding* (``crc32(name) % snapshot_shard_count``, so a changed
 ``BOLT_SHARD_COUNT`` is handled) and skips the event if that shard already
@@ -25,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from bolt.crdt import DotSet
+from bolt.errors import StorageError
 from bolt.events import Event, UserDeleted, UserPut, decode_record
 from bolt.log import Log
 from bolt.state import Keyspace, UserRecord, apply, key_name
@@ -68,22 +72,31 @@ def bulk_load() -> Iterator[None]:
 
 
 def load_snapshot(keyspace: Keyspace, snapshot: LoadedSnapshot) -> tuple[dict[int, int], int]:
-    """Fill ``keyspace`` from ``snapshot``; return (covered by old shard, max hlc)."""
-    covered = {i: s.covered for i, s in snapshot.shards.items()}
-    max_hlc = max((s.hlc for s in snapshot.shards.values()), default=0)
-    lowest = min(snapshot.shards.values(), key=lambda s: s.covered)
-    keyspace.dots = DotSet.from_wire(lowest.dots)
-    first = snapshot.shards.get(0)
+    """Fill ``keyspace`` from ``snapshot``; return (covered by old shard, max hlc).
+
+    Every shard of the snapshot's layout gets a covered offset: -1 for one
+    that was never written (a crash during the first round), so the replay
+    starts from the beginning of the log for its keys. The version vector
+    is the one of the least-covered shard (empty if one is missing): the
+    replay re-adds the dots of everything after it.
+    """
+    count = snapshot.shard_count or keyspace.shard_count
+    shards = snapshot.shards
+    covered = {i: shards[i].covered if i in shards else -1 for i in range(count)}
+    max_hlc = max((s.hlc for s in shards.values()), default=0)
+    lowest = min(range(count), key=covered.__getitem__)
+    keyspace.dots = DotSet.from_wire(shards[lowest].dots) if lowest in shards else DotSet()
+    first = shards.get(0)
     if first is not None:
         for name, password_hash, role, hlc, origin, deleted in first.users:
             keyspace.users[name] = UserRecord(name, password_hash, role, hlc, origin, deleted)
-    for shard_snapshot in snapshot.shards.values():
+    for shard_snapshot in shards.values():
         for name, data in shard_snapshot.entries:
             entry = decode_entry(data)
             shard = keyspace.shard_of(name)
             keyspace.adopt(shard, name, entry)
     for shard in keyspace.shards:
-        shard.offset = min(covered.values(), default=-1)
+        shard.offset = covered[lowest]
     return covered, max_hlc
 
 
@@ -103,7 +116,12 @@ def replay(
         old_count = snapshot.shard_count or keyspace.shard_count
     loaded = time.perf_counter()
     start = min(covered.values(), default=-1) + 1
-    start = max(start, log.first_offset)
+    if start < log.first_offset:
+        raise StorageError(
+            f"the log starts at offset {log.first_offset} but the snapshot covers only up "
+            f"to {start - 1}: records in between are gone (was the snapshot directory "
+            "replaced or deleted?); refusing to start with data missing"
+        )
     records = events_applied = skipped = 0
     offset = start - 1
     for offset, payload in log.read(start):

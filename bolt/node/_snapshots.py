@@ -12,9 +12,13 @@ applied (``covered``). It then flushes the log so every record up to
 ``covered`` is durable — a snapshot must never claim more than the log can
 replay — and writes the shard in one LMDB transaction in a worker thread.
 Shards that did not change since their last snapshot only get their covered
-offset moved forward. After a round, log segments wholly below the smallest
-covered offset are deleted (``retention_floor`` is the hook where replication
-will also hold segments until every peer has them).
+offset moved forward. The first round after a change of ``shard_count``
+instead writes every shard of the new layout, and drops the old layout's
+extra shards, in one transaction (recovery maps keys to shards by the
+count, so the two layouts must never be mixed). After a round, log segments
+wholly below the smallest covered offset are deleted (``retention_floor``
+is the hook where replication will also hold segments until every peer has
+them).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from bolt.node._stats import SnapshotStatistics
+from bolt.state._keyspace import Shard
 from bolt.state._snapshot import LoadedSnapshot, ShardSnapshot, SnapshotStore, encode_entry
 
 if TYPE_CHECKING:
@@ -45,9 +50,9 @@ class SnapshotWriter:
             if loaded is not None and loaded.shard_count == engine.keyspace.shard_count
             else {}
         )
-        # After a shard count change, shards beyond the new count must go from
-        # the snapshot once every shard has been rewritten in the new layout.
-        self._retire = loaded is not None and loaded.shard_count != engine.keyspace.shard_count
+        # After a shard count change the first round rewrites the whole
+        # snapshot in the new layout in one transaction (never a mix of two).
+        self._relayout = loaded is not None and loaded.shard_count != engine.keyspace.shard_count
         self.events_since = 0
         self._last_round = time.monotonic()
         self._lock = trio.Lock()
@@ -87,35 +92,23 @@ class SnapshotWriter:
             engine = self.engine
             log = engine._log
             assert log is not None
-            for shard in engine.keyspace.shards:
-                before = self.covered.get(shard.index)
-                covered = engine._last_offset
-                if before is not None and covered <= before:
-                    continue
-                changed = before is None or shard.offset > before
-                snap = ShardSnapshot(
-                    shard.index,
-                    covered,
-                    engine.keyspace.dots.to_wire(),
-                    engine.clock.last,
-                    _users(engine) if shard.index == 0 else [],
-                )
-                if changed:
-                    snap.entries = [(n, encode_entry(e)) for n, e in shard.entries.items()]
-                if covered >= log.durable_offset:
-                    await log.flush()  # everything the shard holds is durable first
-                await trio.to_thread.run_sync(
-                    self.store.write_shard,
-                    engine.origin,
-                    engine.keyspace.shard_count,
-                    snap,
-                    changed,
-                )
-                self.covered[shard.index] = covered
-            if self._retire:
-                count = engine.keyspace.shard_count
-                await trio.to_thread.run_sync(self.store.retire_shards, count)
-                self._retire = False
+            if self._relayout:
+                await self._replace_all()
+            else:
+                for shard in engine.keyspace.shards:
+                    before = self.covered.get(shard.index)
+                    if before is not None and engine._last_offset <= before:
+                        continue
+                    changed = before is None or shard.offset > before
+                    snap = await self._take(shard, changed)
+                    await trio.to_thread.run_sync(
+                        self.store.write_shard,
+                        engine.origin,
+                        engine.keyspace.shard_count,
+                        snap,
+                        changed,
+                    )
+                    self.covered[shard.index] = snap.covered
             floor = self.retention_floor()
             if floor >= 0:
                 dropped = await trio.to_thread.run_sync(log.drop_before, floor + 1)
@@ -124,6 +117,34 @@ class SnapshotWriter:
             self.snapshots_total += 1
             self.last_at = time.time()
             self.last_seconds = time.perf_counter() - started
+
+    async def _take(self, shard: Shard, changed: bool) -> ShardSnapshot:
+        """Serialize ``shard`` (its entries only if ``changed``) once the log holds it all."""
+        engine = self.engine
+        log = engine._log
+        assert log is not None
+        snap = ShardSnapshot(
+            shard.index,
+            engine._last_offset,
+            engine.keyspace.dots.to_wire(),
+            engine.clock.last,
+            _users(engine) if shard.index == 0 else [],
+        )
+        if changed:
+            snap.entries = [(n, encode_entry(e)) for n, e in shard.entries.items()]
+        if snap.covered >= log.durable_offset:
+            await log.flush()  # everything the shard holds is durable first
+        return snap
+
+    async def _replace_all(self) -> None:
+        """The first round after a shard count change: every shard, one transaction."""
+        engine = self.engine
+        snaps = [await self._take(shard, True) for shard in engine.keyspace.shards]
+        await trio.to_thread.run_sync(
+            self.store.replace_all, engine.origin, engine.keyspace.shard_count, snaps
+        )
+        self.covered = {snap.index: snap.covered for snap in snaps}
+        self._relayout = False
 
     def statistics(self) -> SnapshotStatistics:
         """Counters for metrics and the dashboard."""

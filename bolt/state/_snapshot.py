@@ -21,7 +21,9 @@ Each shard is replaced in **one** write transaction, begun and committed
 inside one thread call (py-lmdb forbids a write transaction crossing
 threads): a crash leaves every shard either old or new, each labelled with
 its own ``covered`` offset, so recovery replays from the smallest one and
-skips, per shard, what that shard already holds.
+skips, per shard, what that shard already holds (a shard never written
+counts as covering nothing). A change of layout (``shard_count``) is
+written by :meth:`SnapshotStore.replace_all` in a single transaction.
 
 ``map_size`` is set explicitly and doubled when LMDB reports it full.
 """
@@ -215,66 +217,84 @@ class SnapshotStore:
         """Replace one shard's snapshot in one transaction; returns bytes written.
 
         With ``changed`` False only the shard's metadata (its covered offset)
-        is rewritten: nothing in it changed since the last snapshot.
+        is rewritten: nothing in it changed since the last snapshot. The
+        snapshot's layout must already be ``shard_count`` shards (see
+        :meth:`replace_all` for a change of layout).
         """
+        return self._write(node_id, shard_count, [(shard, changed)], retire=False)
+
+    def replace_all(self, node_id: str, shard_count: int, shards: list[ShardSnapshot]) -> int:
+        """Write every shard of a new layout and drop the shards beyond it, atomically.
+
+        After a shard count change, shards of the old layout must never sit
+        next to shards of the new one (recovery maps keys to shards by the
+        count): one transaction replaces the whole snapshot, so a crash
+        leaves either the old layout or the new one. Returns bytes written.
+        """
+        return self._write(node_id, shard_count, [(shard, True) for shard in shards], retire=True)
+
+    def _write(
+        self,
+        node_id: str,
+        shard_count: int,
+        shards: list[tuple[ShardSnapshot, bool]],
+        *,
+        retire: bool,
+    ) -> int:
         while True:
             try:
-                return self._write_shard(node_id, shard_count, shard, changed)
+                written = self._write_once(node_id, shard_count, shards, retire)
             except lmdb.MapFullError:
                 size = self._env.info()["map_size"] * 2
                 if size > limits.lmdb_map_bytes_max:
                     raise
                 self._env.set_mapsize(size)
+                continue
+            self.writes_total += len(shards)
+            self.bytes_total += written
+            return written
 
-    def _write_shard(
-        self, node_id: str, shard_count: int, shard: ShardSnapshot, changed: bool
+    def _write_once(
+        self,
+        node_id: str,
+        shard_count: int,
+        shards: list[tuple[ShardSnapshot, bool]],
+        retire: bool,
     ) -> int:
-        prefix = _U32.pack(shard.index)
+        stale = [i for i in self.covered() if i >= shard_count] if retire else []
+        # Named databases are opened before the write transaction begins.
+        databases = {i: self._shard_db(i) for i in [s.index for s, _ in shards] + stale}
         written = 0
-        data = self._shard_db(shard.index)
         with self._env.begin(write=True) as txn:
             txn.put(b"format", str(SNAPSHOT_FORMAT).encode(), db=self._meta)
             txn.put(b"node_id", node_id.encode(), db=self._meta)
             txn.put(b"shard_count", str(shard_count).encode(), db=self._meta)
-            if changed:
-                txn.drop(data, delete=False)
-                items = [
-                    (_U32.pack(i), _join_item(name, entry))
-                    for i, (name, entry) in enumerate(shard.entries)
-                ]
-                txn.cursor(db=data).putmulti(items, dupdata=False, overwrite=True)
-                written = sum(len(v) + 4 for _, v in items)
-            meta = {
-                "covered": shard.covered,
-                "dots": shard.dots,
-                "hlc": shard.hlc,
-                "users": shard.users,
-                "keys": len(shard.entries),
-            }
-            txn.put(prefix, msgpack.packb(meta, use_bin_type=True), db=self._shards)
-        self.writes_total += 1
-        self.bytes_total += written
-        return written
-
-    def retire_shards(self, shard_count: int) -> int:
-        """Delete shards numbered ``shard_count`` and up (after a shard count change).
-
-        Returns:
-            How many shards were removed.
-        """
-        with self._env.begin() as txn:
-            stale = [
-                _U32.unpack(k)[0]
-                for k in txn.cursor(db=self._shards).iternext(keys=True, values=False)
-                if _U32.unpack(k)[0] >= shard_count
-            ]
-        for index in stale:
-            data = self._shard_db(index)
-            with self._env.begin(write=True) as txn:
-                txn.drop(data, delete=True)
+            for shard, changed in shards:
+                data = databases[shard.index]
+                if changed:
+                    txn.drop(data, delete=False)
+                    items = [
+                        (_U32.pack(i), _join_item(name, entry))
+                        for i, (name, entry) in enumerate(shard.entries)
+                    ]
+                    txn.cursor(db=data).putmulti(items, dupdata=False, overwrite=True)
+                    written += sum(len(v) + 4 for _, v in items)
+                meta = {
+                    "covered": shard.covered,
+                    "dots": shard.dots,
+                    "hlc": shard.hlc,
+                    "users": shard.users,
+                    "keys": len(shard.entries),
+                }
+                txn.put(
+                    _U32.pack(shard.index), msgpack.packb(meta, use_bin_type=True), db=self._shards
+                )
+            for index in stale:
+                txn.drop(databases[index], delete=True)
                 txn.delete(_U32.pack(index), db=self._shards)
+        for index in stale:
             self._data.pop(index, None)
-        return len(stale)
+        return written
 
     def size_bytes(self) -> int:
         """Bytes of the LMDB data file."""
