@@ -266,7 +266,10 @@ class Engine:
         return self._seq, self.clock.tick()
 
     def submit(self, command: str, args: Sequence[Any], db: str | None = None) -> tuple[Any, int]:
-        """Run one command now; return ``(reply, offset)`` (offset -1: nothing to wait for).
+        """Run one command now; return ``(reply, offset)`` to wait for (-1: nothing).
+
+        A write that changes nothing still returns the last offset written,
+        so its reply is not acknowledged before the records it was read from.
 
         GET and SET/PUT in the default database go to :meth:`get_fast` and
         :meth:`put_fast`; every other command, and whatever those do not
@@ -308,7 +311,10 @@ class Engine:
             self._make_room(now)
         reply, events = spec.handler(self.keyspace, self, database, args, now)
         if not events:
-            return reply, -1
+            # Nothing to write, but the reply was read off state that may hold
+            # records not yet durable (SADD of a member another client just
+            # added): acknowledge it no sooner than everything before it.
+            return reply, self._last_offset
         return reply, self._commit(events)
 
     def get_fast(self, args: Any) -> tuple[Any, int]:
@@ -483,7 +489,7 @@ class Engine:
     def delete_user(self, name: str) -> tuple[bool, int]:
         """Delete a user; ``(existed, offset)``."""
         if self.user(name) is None:
-            return False, -1
+            return False, self._last_offset  # as for a write with no events
         seq, hlc = self.stamp()
         return True, self._commit([UserDeleted(self.origin, seq, hlc, "", name)])
 

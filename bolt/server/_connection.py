@@ -123,7 +123,7 @@ class ConnectionLoop:
         level = session.level
         out: list[bytes] = []
         batch: list[CommandCounters] = []
-        writes: list[tuple[int, int]] = []
+        writes: list[tuple[int, int, CommandCounters]] = []
         max_offset = -1
         violation: ProtocolError | None = None
         command = ""
@@ -176,7 +176,7 @@ class ConnectionLoop:
                 out.append(encode_error(request_id, self._count_error(counters, internal)))
                 continue
             if offset >= 0:
-                writes.append((len(out) - 1, request_id))
+                writes.append((len(out) - 1, request_id, counters))
                 max_offset = offset  # the engine appends in order: the last is the largest
         if keys_read:
             self.keys_read_total += keys_read
@@ -187,8 +187,8 @@ class ConnectionLoop:
             try:
                 await self.engine.wait_durable(max_offset)
             except DiskError as exc:
-                for index, request_id in writes:
-                    out[index] = encode_error(request_id, self._count_error(None, exc))
+                for index, request_id, write_counters in writes:
+                    out[index] = encode_error(request_id, self._count_error(write_counters, exc))
         if out:
             await stream.send_all(out[0] if len(out) == 1 else b"".join(out))
         session.current_command = None

@@ -117,7 +117,7 @@ async def test_users_are_events_and_survive_a_restart(tmp_path: Path) -> None:
         engine.put_user("alice", "hash-3", "admin")
         existed, offset = engine.delete_user("bob")
         assert existed and offset >= 0
-        assert engine.delete_user("nobody") == (False, -1)
+        assert engine.delete_user("nobody") == (False, offset)  # waits for what it read
         record = engine.user("alice")
         assert record is not None and (record.password_hash, record.role) == ("hash-3", "admin")
         assert engine.user("bob") is None

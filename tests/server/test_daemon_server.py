@@ -170,12 +170,27 @@ async def test_a_disk_failure_turns_the_batch_writes_into_errors(tmp_path: Path)
 
         engine.wait_durable = failing_wait  # type: ignore[method-assign]
         peer = await connect(server, peers)
-        await peer.send([("GET", ["k"]), ("PUT", ["k", "new"]), ("GET", ["missing"])])
-        get, put, missing = [await peer.read() for _ in range(3)]
+        await peer.send(
+            [("GET", ["k"]), ("PUT", ["k", "new"]), ("GET", ["missing"]), ("DEL", ["missing"])]
+        )
+        get, put, missing, no_op = [await peer.read() for _ in range(4)]
         assert get == Response(1, "old")
         assert isinstance(put, ErrorReply) and put.name == "DISK_ERROR" and put.id == 2
         assert missing == Response(3, None)
-        assert server.errors[(303, "DISK_ERROR")] == 1
+        # A write that changed nothing is not acknowledged past a failed log either.
+        assert isinstance(no_op, ErrorReply) and no_op.name == "DISK_ERROR" and no_op.id == 4
+        assert server.errors[(303, "DISK_ERROR")] == 2
+        await trio.testing.wait_all_tasks_blocked()
+        assert (server.table["PUT"].errors, server.table["DEL"].errors) == (1, 1)
+
+
+@pytest.mark.trio
+async def test_a_write_that_changes_nothing_waits_for_what_it_read(tmp_path: Path) -> None:
+    async with running(tmp_path) as (_server, engine, _peers):
+        _, added = engine.submit("SADD", ["s", "m"])
+        assert engine.submit("SADD", ["s", "m"]) == (0, added)  # already there: waits for it
+        assert engine.submit("DEL", ["nope"])[1] == added
+        assert engine.submit("SCARD", ["s"]) == (1, -1)  # reads wait for nothing
 
 
 @pytest.mark.trio

@@ -462,7 +462,7 @@ def test_engine_submit_reads_and_writes() -> None:
     assert engine.submit("GET", ["k"]) == ("v", -1)
     assert engine.submit("GET", ("k",)) == ("v", -1)  # any sequence of arguments
     reply, offset = engine.submit("DEL", ["missing"])
-    assert (reply, offset) == (None, -1)  # nothing to write, nothing to wait for
+    assert (reply, offset) == (None, 0)  # nothing written; it waits for what it read
     refused: Callable[[], Any] = lambda: engine.submit("INCR", ["k"])  # noqa: E731
     with pytest.raises(NotIntegerError):
         refused()
