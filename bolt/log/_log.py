@@ -208,10 +208,14 @@ class Log:
         # In batch/off mode a small buffer is written by the waiter itself
         # (wait_for, inline); waking the flusher for it would cost a task
         # switch per request for nothing. The flusher polls for leftovers.
-        if self._flusher_idle and (self._wake_always or len(buffer) > _INLINE_WRITE_BYTES_MAX):
+        if self._wake_always or len(buffer) > _INLINE_WRITE_BYTES_MAX:
+            self._wake_flusher()
+        return offset
+
+    def _wake_flusher(self) -> None:
+        if self._flusher_idle:
             self._flusher_idle = False
             self._work.set()
-        return offset
 
     def _refuse(self, length: int) -> None:
         if self._failure is not None:
@@ -240,8 +244,8 @@ class Log:
             # of the scheduler (other connections with requests) appends its
             # records too, and ONE write(2) then covers them all.
             await trio.lowlevel.cancel_shielded_checkpoint()
-            if offset >= self._acked_offset:
-                self._write_inline()
+            if offset >= self._acked_offset and not self._write_inline():
+                self._wake_flusher()  # e.g. the round would roll a segment: a thread's job
         while offset >= self._acked_offset:
             if self._failure is not None:
                 raise self._disk_error()

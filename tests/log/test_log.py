@@ -709,6 +709,25 @@ async def test_a_round_that_would_roll_a_segment_is_not_written_inline(log_dir: 
 
 
 @pytest.mark.trio
+async def test_a_waiter_whose_round_must_roll_wakes_the_flusher_at_once(log_dir: Path) -> None:
+    """Not written inline (it rolls a segment), the round goes to the flusher now,
+    not at its next poll a whole flush interval later."""
+    options = LogOptions(log_dir, fsync="batch", segment_bytes_max=1024, flush_interval_ms=30_000)
+    log = Log.open(options)
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(log.run)
+            await trio.testing.wait_all_tasks_blocked()  # the flusher is idle, polling
+            offset = log.append(b"x" * 2000)  # small, but over the segment: it must roll
+            with trio.fail_after(2):
+                await log.wait_for(offset)
+            nursery.cancel_scope.cancel()
+        assert log.written_offset == offset + 1
+    finally:
+        await log.close()
+
+
+@pytest.mark.trio
 async def test_batch_records_nobody_waits_for_are_written_within_the_interval(
     log_dir: Path,
 ) -> None:
