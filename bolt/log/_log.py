@@ -24,19 +24,23 @@ done). ``durable_offset``: every record below it has been fsynced.
 * ``"batch"``: a round only writes; waiters are woken when the write is done.
   A separate syncer task fsyncs ``flush_interval_ms`` after the first unsynced
   write, or as soon as ``batch_size`` written records are unsynced, whichever
-  comes first, without holding up the writes. A crash of the machine loses at
-  most that window (a crash of the process alone loses nothing written).
+  comes first, without holding up the writes. A crash of the machine loses
+  what was written since the last fsync completed: about one interval plus
+  one fsync's duration (records written while an fsync runs wait for the
+  next one, so there may be more than ``batch_size``). A crash of the process
+  alone loses nothing written.
 * ``"off"``: rounds only write; fsync happens at :meth:`flush` and
   :meth:`close`.
 
 In ``batch`` and ``off`` mode a small round (at most
 ``limits.wal_inline_write_bytes_max``) that would not roll a segment is
 written by :meth:`Log.wait_for` directly on the event loop when no round is in
-flight: a ``write(2)`` of a few KiB into the page cache took 10 us at p50 and
-67 us at p99 here (max 4.4 ms with another thread fsyncing the same file),
-against ~47 us for the round trip to a worker thread plus a park and wake per
-waiter. Everything that waits for the disk -- fsync, rolling, big rounds --
-stays in a thread.
+flight: a ``write(2)`` of a few KiB into the page cache costs microseconds,
+far less than a round trip to a worker thread plus a park and wake per
+waiter (one-off measurements on the development VM, not kept as a script:
+10 us p50, 67 us p99, 4.4 ms max with another thread fsyncing the same file,
+against ~47 us for the thread round trip). Everything that waits for the
+disk -- fsync, rolling, big rounds -- stays in a thread.
 
 Waiters park on one ``trio.Event`` per round, so waking thousands of writers
 costs one ``set()``. Rounds run shielded from cancellation: once a buffer is
