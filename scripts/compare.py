@@ -10,8 +10,8 @@ a ratio measured in one run does not. This script starts the floor server
 temporary data directory) on free ports, connects one load generator
 (:mod:`bolt.bench`) to each, and runs every test on the floor and then on
 Bolt, test by test, so both see the same machine conditions. With
-``--rounds N`` it does that N times and keeps, per server and test, the run
-with the median throughput.
+``--rounds N`` it does that N times and keeps, per test, the round with the
+median Bolt/floor ratio, reporting both runs of that one round.
 
 For each pipeline depth it prints Bolt's table (the seed's columns), the
 floor's, and a comparison with the Bolt/floor throughput ratio and each
@@ -148,10 +148,20 @@ def bolt_server(address: str | None) -> Iterator[tuple[str, int, int | None]]:
             yield daemon.host, daemon.port, daemon.pid
 
 
-def median_run(runs: list[Measured]) -> Measured:
-    """The run with the median throughput (the lower middle one for an even count)."""
-    ordered = sorted(runs, key=lambda run: run.result.throughput)
-    return ordered[(len(ordered) - 1) // 2]
+def median_round(
+    floor_runs: list[Measured], bolt_runs: list[Measured]
+) -> tuple[Measured, Measured]:
+    """The round (floor run, Bolt run) with the median Bolt/floor ratio.
+
+    Both runs of the pair come from the same round, so the ratio, the
+    throughputs, the latencies and the CPU figures reported together were
+    measured together (the lower middle round for an even count).
+    """
+    rounds = sorted(
+        zip(floor_runs, bolt_runs, strict=True),
+        key=lambda pair: ratio(pair[1].result.throughput, pair[0].result.throughput),
+    )
+    return rounds[(len(rounds) - 1) // 2]
 
 
 def compare_depth(
@@ -176,9 +186,8 @@ def compare_depth(
                     file=sys.stderr,
                     flush=True,
                 )
-    floors = [median_run(runs[test.name][0]) for test in config.tests]
-    bolts = [median_run(runs[test.name][1]) for test in config.tests]
-    return floors, bolts
+    pairs = [median_round(*runs[test.name]) for test in config.tests]
+    return [floor for floor, _ in pairs], [bolt for _, bolt in pairs]
 
 
 def cpu_text(run: Measured) -> str:
@@ -254,7 +263,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("-t", "--tests", default="set,get,mset,mget,incr")
     parser.add_argument("--processes", type=int, default=default_processes())
     parser.add_argument("--keyspace", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=1, help="repeat and keep the median")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="repeat; report the round with the median ratio"
+    )
     parser.add_argument("--bolt", metavar="HOST:PORT", help="use a running server")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")

@@ -14,7 +14,9 @@ msgpack + the framing) on this machine, and Bolt's throughput divided by it
 says how much the real work costs. ``scripts/compare.py`` runs both with the
 same load generator.
 
-Usage: ``python scripts/floor_server.py [--host H] [--port P] [--value-size N]``.
+Usage: ``python scripts/floor_server.py [--host H] [--port P] [--value-size N]
+[--busy-us US]``; ``--busy-us`` makes it spin that much CPU per request, to
+calibrate what extra work per request costs in throughput here.
 It prints ``floor ready: host=H port=P`` on stderr once it listens (port 0
 picks a free port) and runs until SIGINT/SIGTERM.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -80,7 +83,19 @@ def reply_bytes(request: Any, replies: Replies) -> bytes:
     return encode_response(request.id, result)
 
 
-async def serve_connection(stream: trio.SocketStream, replies: Replies) -> None:
+def busy_reply_bytes(busy_seconds: float) -> Any:
+    """:func:`reply_bytes` after spinning ``busy_seconds`` of CPU (``--busy-us``)."""
+
+    def reply(request: Any, replies: Replies) -> bytes:
+        end = time.perf_counter() + busy_seconds
+        while time.perf_counter() < end:
+            pass
+        return reply_bytes(request, replies)
+
+    return reply
+
+
+async def serve_connection(stream: trio.SocketStream, replies: Replies, answer: Any) -> None:
     """One connection: receive, answer every complete frame, one send per receive."""
     codec = Codec(limits.frame_bytes_max)
     try:
@@ -90,7 +105,7 @@ async def serve_connection(stream: trio.SocketStream, replies: Replies) -> None:
                 return
             codec.receive_data(data)
             out = [
-                reply_bytes(message, replies)
+                answer(message, replies)
                 for message in codec.next_messages()
                 if type(message) is Request
             ]
@@ -102,12 +117,18 @@ async def serve_connection(stream: trio.SocketStream, replies: Replies) -> None:
         await trio.aclose_forcefully(stream)
 
 
-async def serve(host: str, port: int, value_size: int) -> None:
+async def serve(host: str, port: int, value_size: int, busy_us: float = 0.0) -> None:
     """Listen and serve until SIGINT or SIGTERM."""
     replies = Replies(value_size)
+    answer = busy_reply_bytes(busy_us / 1e6) if busy_us > 0 else reply_bytes
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(
-            partial(trio.serve_tcp, partial(serve_connection, replies=replies), port, host=host)
+            partial(
+                trio.serve_tcp,
+                partial(serve_connection, replies=replies, answer=answer),
+                port,
+                host=host,
+            )
         )
         sockname = listeners[0].socket.getsockname()
         print(f"floor ready: host={host} port={sockname[1]}", file=sys.stderr, flush=True)
@@ -123,8 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=0, help="port (0: any free port)")
     parser.add_argument("--value-size", type=int, default=16, help="bytes of each GET value")
+    parser.add_argument(
+        "--busy-us",
+        type=float,
+        default=0.0,
+        help="spin this many microseconds of CPU per request: what N us of extra "
+        "work per request costs in throughput on this machine (default 0: no work)",
+    )
     args = parser.parse_args(argv)
-    trio.run(serve, args.host, args.port, args.value_size)
+    trio.run(serve, args.host, args.port, args.value_size, args.busy_us)
     return 0
 
 

@@ -116,3 +116,33 @@ def test_compare_script_runs_both_servers(tmp_path: Path) -> None:
             assert [result["test"] for result in results] == ["set", "get"]
             assert all(r["throughput"] > 0 and r["errors"] == 0 for r in results)
     assert document["targets"] == []  # targets apply at 50 connections only
+
+
+def _load_compare() -> object:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("compare_script", ROOT / "scripts" / "compare.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_compare_reports_one_round_the_median_ratio_round() -> None:
+    """Floor and Bolt figures come from the same round: the one with the median ratio."""
+    from bolt.bench import TestResult
+
+    compare: object = _load_compare()
+
+    def run(throughput: float, p99_ms: float) -> object:
+        result = TestResult(
+            "get", "GET", "ops/s", 1, 0, None, 1.0, throughput, throughput,
+            1.0, p99_ms, 1.0, 1.0, 1.0, 50, 1,
+        )  # fmt: skip
+        return compare.Measured(result, None, None)  # type: ignore[attr-defined]
+
+    floors = [run(100.0, 1.0), run(200.0, 2.0), run(150.0, 3.0)]
+    bolts = [run(90.0, 10.0), run(100.0, 20.0), run(120.0, 30.0)]  # ratios 0.9, 0.5, 0.8
+    floor, bolt = compare.median_round(floors, bolts)  # type: ignore[attr-defined]
+    assert (floor.result.p99_ms, bolt.result.p99_ms) == (3.0, 30.0)  # round 3: ratio 0.8
