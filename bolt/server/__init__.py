@@ -2,7 +2,7 @@
 
 :class:`Daemon` runs a whole ``bolt`` process (engine, client port, metrics
 port, signals); :class:`Server` is the client listener over an open engine
-(usable alone in tests). See :mod:`bolt.server._server` for the hot path,
+(usable alone in tests). See :mod:`bolt.server._connection` for the hot path,
 :mod:`bolt.server._auth` for modes, roles and password hashing, and
 :mod:`bolt.server._metrics` for the Prometheus collector and HTTP endpoints.
 """

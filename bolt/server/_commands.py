@@ -38,6 +38,7 @@ from bolt.server._auth import (
     LEVEL_NONE,
     LEVELS,
     MODE_REQUIRED,
+    ROLE_OF_LEVEL,
     auth_failed,
     check_password,
     check_role,
@@ -88,7 +89,6 @@ async def cmd_hello(server: Server, session: Session, args: list[Any]) -> Result
     user, password = options.get("user"), options.get("password")
     if server.mode == MODE_REQUIRED and (user is not None or password is not None):
         await _log_in(server, session, user, password)
-    session.greeted = True
     return server.hello_info(session), -1
 
 
@@ -256,7 +256,7 @@ def refusal(command: str, session: Session, required_level: int) -> AccessError:
         return AuthenticationError(
             f"authentication required for '{command}': send HELLO with user and password, or AUTH"
         )
-    needed = {1: "readonly", 2: "readwrite", 3: "admin"}.get(required_level, "admin")
+    needed = ROLE_OF_LEVEL.get(required_level, "admin")
     return NoPermissionError(
         f"user '{session.user}' (role {session.role}) may not run '{command}': "
         f"it needs role {needed}"

@@ -235,9 +235,12 @@ class Daemon:
             _announce_unused(config)
             async with open_engine(EngineConfig.from_config(config)) as engine:
                 self.status.engine = engine
-                await bootstrap_users(engine, mode, config.admin_password, PasswordChecker())
+                checker = PasswordChecker()
+                await bootstrap_users(engine, mode, config.admin_password, checker)
                 if not self.stopping.is_set():
-                    await self._serve(engine, mode, host, ssl_context, metrics_port, on_ready)
+                    await self._serve(
+                        engine, mode, host, ssl_context, metrics_port, on_ready, checker
+                    )
                 logger.info("closing the engine: flushing and syncing the log")
             logger.info("stopped cleanly")
             nursery.cancel_scope.cancel()
@@ -250,6 +253,7 @@ class Daemon:
         ssl_context: ssl.SSLContext | None,
         metrics_port: int | None,
         on_ready: Callable[[ReadyInfo], None] | None,
+        checker: PasswordChecker,
     ) -> None:
         config = self.config
         server = Server(
@@ -258,6 +262,7 @@ class Daemon:
             max_connections=config.max_connections,
             ssl_context=ssl_context,
             shutdown_grace_seconds=self.shutdown_grace_seconds,
+            checker=checker,
         )
         server.metrics_text = self.metrics.text
         self.server = server

@@ -101,6 +101,8 @@ class Server(ConnectionLoop):
         max_connections: ``BOLT_MAX_CONNECTIONS``.
         ssl_context: TLS for the client port, or None.
         shutdown_grace_seconds: how long in-flight requests get at shutdown.
+        checker: the password hasher/verifier (shared with the daemon's
+            bootstrap, so its cache of verified logins carries over).
     """
 
     def __init__(
@@ -111,13 +113,14 @@ class Server(ConnectionLoop):
         max_connections: int = limits.max_connections_default,
         ssl_context: ssl.SSLContext | None = None,
         shutdown_grace_seconds: float = limits.shutdown_grace_ms / 1000,
+        checker: PasswordChecker | None = None,
     ) -> None:
         self.engine = engine
         self.mode = mode
         self.max_connections = max_connections
         self.ssl_context = ssl_context
         self.shutdown_grace_seconds = shutdown_grace_seconds
-        self.checker = PasswordChecker()
+        self.checker = checker or PasswordChecker()
         self.backoff = BackOff()
         self.table = build_command_table()
         self.unknown = CommandCounters("UNKNOWN", LEVELS["readonly"], "read")
@@ -129,7 +132,6 @@ class Server(ConnectionLoop):
         self.keys_hit_total = 0
         self.keys_missed_total = 0
         self.started_at = time.time()
-        self.host = ""
         self.port = 0
         self.listening = False
         self.closing = False
@@ -214,7 +216,6 @@ class Server(ConnectionLoop):
             OSError: the address cannot be bound.
         """
         listeners = await open_listeners(host, port, "BOLT_PORT")
-        self.host = host
         self.port = listeners[0].socket.getsockname()[1]
         async with trio.open_nursery() as connections:
             self._connections = connections

@@ -28,7 +28,6 @@ class Session:
         "close_after_reply",
         "connected_at",
         "current_command",
-        "greeted",
         "id",
         "idle",
         "level",
@@ -46,7 +45,6 @@ class Session:
         self.connected_at = time.monotonic()
         self.requests = 0
         self.current_command: str | None = None
-        self.greeted = False
         self.close_after_reply = False
         self.receive_scope: trio.CancelScope | None = None
         self.idle = False
