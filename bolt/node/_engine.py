@@ -54,13 +54,14 @@ from bolt.errors import (
 )
 from bolt.events import Event, KeyDeleted, UserDeleted, UserPut, encode_record
 from bolt.log import Log, LogOptions
+from bolt.log._writer import sync_directory, sync_file, write_fully
 from bolt.node._config import EngineConfig
 from bolt.node._recovery import RecoveryStatistics, bulk_load, replay
 from bolt.node._snapshots import SnapshotWriter
 from bolt.node._stats import EngineStatistics, ShardStatistics
 from bolt.state import COMMANDS, Keyspace, UserRecord, apply, split_name
 from bolt.state import _validate as check
-from bolt.state._commands import put_events
+from bolt.state._commands import delete_event, put_events
 from bolt.state._entry import CRDT_COUNTER, STRING, TOMBSTONE
 from bolt.state._snapshot import SnapshotStore
 from bolt.state._validate import plain_key, plain_value
@@ -108,8 +109,8 @@ class Engine:
         self._fast_paths = {"GET": self.get_fast, "PUT": self.put_fast, "SET": self.put_fast}
         self._warn_bytes = self._limit * config.memory_warning_threshold // 100
         self.events_total = 0
-        self.keys_written_total = 0
         self.keys_deleted_total = 0
+        self.user_events_total = 0  # users are events too, but not keys
 
     # --- opening ---------------------------------------------------------------
 
@@ -213,6 +214,11 @@ class Engine:
         path = data_dir / "NODE_ID"
         if path.exists():
             stored = path.read_text().strip()
+            if not stored:
+                raise StorageError(
+                    f"{path} is empty: this data directory's node id is lost; "
+                    "write it back into the file (the origin of the log's events)"
+                )
             if self.config.node_id and self.config.node_id != stored:
                 raise StorageError(
                     f"{data_dir} belongs to node {stored!r}, "
@@ -220,7 +226,16 @@ class Engine:
                 )
             return stored
         node_id = self.config.node_id or uuid.uuid4().hex[:12]
-        path.write_text(node_id + "\n")
+        # Written whole or not at all, and durable before any event names it.
+        temporary = data_dir / "NODE_ID.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            write_fully(fd, (node_id + "\n").encode())
+            sync_file(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+        sync_directory(data_dir)
         return node_id
 
     # --- background jobs ----------------------------------------------------------
@@ -381,11 +396,7 @@ class Engine:
             apply(keyspace, event)
             if type(event) is KeyDeleted:
                 self.keys_deleted_total += 1
-            else:
-                self.keys_written_total += 1
         self.events_total += len(events)
-        if self._snapshots is not None:
-            self._snapshots.events_since += len(events)
         if self._limit and keyspace.memory_used > self._warn_bytes:
             self._memory_warning()
         return offset
@@ -449,11 +460,7 @@ class Engine:
                 keyspace.remove(shard, name)  # nothing visible: reclaim locally
             return
         db, key = split_name(name)
-        observed: dict[str, Any] = {}
-        if entry.bodies and CRDT_COUNTER in entry.bodies:
-            observed = {o: list(pn) for o, pn in entry.bodies[CRDT_COUNTER].observed().items()}
-        seq, hlc = self.stamp()
-        self._commit([KeyDeleted(self.origin, seq, hlc, db, key, observed, "evicted")])
+        self._commit([delete_event(self, entry, db, key, "evicted")])
         if name in shard.entries and not keeps_totals:
             keyspace.remove(shard, name)  # a kept tombstone would not free memory
         keyspace.evicted_total += 1
@@ -484,14 +491,18 @@ class Engine:
     def put_user(self, name: str, password_hash: str, role: str) -> int:
         """Create or change a user (the hash is computed by the caller, off the loop)."""
         seq, hlc = self.stamp()
-        return self._commit([UserPut(self.origin, seq, hlc, "", name, password_hash, role)])
+        offset = self._commit([UserPut(self.origin, seq, hlc, "", name, password_hash, role)])
+        self.user_events_total += 1
+        return offset
 
     def delete_user(self, name: str) -> tuple[bool, int]:
         """Delete a user; ``(existed, offset)``."""
         if self.user(name) is None:
             return False, self._last_offset  # as for a write with no events
         seq, hlc = self.stamp()
-        return True, self._commit([UserDeleted(self.origin, seq, hlc, "", name)])
+        offset = self._commit([UserDeleted(self.origin, seq, hlc, "", name)])
+        self.user_events_total += 1
+        return True, offset
 
     # --- observing -----------------------------------------------------------------
 
@@ -509,7 +520,7 @@ class Engine:
             evicted_total=keyspace.evicted_total,
             expired_total=keyspace.expired_total,
             events_total=self.events_total,
-            keys_written_total=self.keys_written_total,
+            keys_written_total=self.events_total - self.keys_deleted_total - self.user_events_total,
             keys_deleted_total=self.keys_deleted_total,
             hlc=self.clock.last,
             seq=self._seq,

@@ -53,7 +53,7 @@ class SnapshotWriter:
         # After a shard count change the first round rewrites the whole
         # snapshot in the new layout in one transaction (never a mix of two).
         self._relayout = loaded is not None and loaded.shard_count != engine.keyspace.shard_count
-        self.events_since = 0
+        self._events_at_round = engine.events_total
         self._last_round = time.monotonic()
         self._lock = trio.Lock()
         self.snapshots_total = 0
@@ -76,6 +76,11 @@ class SnapshotWriter:
             ):
                 await self.snapshot()
 
+    @property
+    def events_since(self) -> int:
+        """Events committed since the last round began."""
+        return self.engine.events_total - self._events_at_round
+
     def retention_floor(self) -> int:
         """The lowest log offset still needed (replication will lower this)."""
         shard_count = self.engine.keyspace.shard_count
@@ -87,7 +92,7 @@ class SnapshotWriter:
         """Write every shard that changed; then drop log segments no longer needed."""
         async with self._lock:
             started = time.perf_counter()
-            self.events_since = 0
+            self._events_at_round = self.engine.events_total
             self._last_round = time.monotonic()
             engine = self.engine
             log = engine._log

@@ -90,13 +90,25 @@ def _expect(kind: int, *allowed: int) -> None:
         )
 
 
+def delete_event(ctx: Stamper, entry: Entry | None, db: str, key: str, cause: str = "") -> Event:
+    """The ``KeyDeleted`` of ``key`` as this node sees it now.
+
+    If the key holds a CRDT counter, the event carries the per-node totals
+    the delete observed: increments concurrent with it survive, the ones it
+    saw stay deleted (on every node, in any order).
+    """
+    observed: dict[str, Any] = {}
+    if entry is not None and entry.bodies and CRDT_COUNTER in entry.bodies:
+        observed = {o: list(pn) for o, pn in entry.bodies[CRDT_COUNTER].observed().items()}
+    seq, hlc = ctx.stamp()
+    return KeyDeleted(ctx.origin, seq, hlc, db, key, observed, cause)
+
+
 def _counter_reset(entry: Entry | None, ctx: Stamper, db: str, key: str) -> list[Event]:
     """A delete that observes the CRDT counter's totals, before a type change."""
     if entry is None or not entry.bodies or CRDT_COUNTER not in entry.bodies:
         return []
-    seq, hlc = ctx.stamp()
-    observed = {o: list(pn) for o, pn in entry.bodies[CRDT_COUNTER].observed().items()}
-    return [KeyDeleted(ctx.origin, seq, hlc, db, key, observed, "")]
+    return [delete_event(ctx, entry, db, key)]
 
 
 def _string_value(entry: Entry, kind: int) -> Any:
@@ -179,11 +191,7 @@ def _delete(ks: Keyspace, ctx: Stamper, db: str, key: str, now: int) -> tuple[An
         return None, []
     assert entry is not None
     old = _string_value(entry, kind) if kind in (STRING, COUNTER) else True
-    observed: dict[str, Any] = {}
-    if entry.bodies and CRDT_COUNTER in entry.bodies:
-        observed = {o: list(pn) for o, pn in entry.bodies[CRDT_COUNTER].observed().items()}
-    seq, hlc = ctx.stamp()
-    return old, [KeyDeleted(ctx.origin, seq, hlc, db, key, observed, "")]
+    return old, [delete_event(ctx, entry, db, key)]
 
 
 def cmd_del(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:
