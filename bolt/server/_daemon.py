@@ -112,10 +112,21 @@ async def bootstrap_users(
 
 def _announce_unused(config: Config) -> None:
     """Say so when settings are given that this build does not act on yet."""
-    if config.cluster_peers or config.cluster_secret:
+    given = [
+        variable
+        for variable, value in (
+            ("BOLT_CLUSTER_PEERS", config.cluster_peers),
+            ("BOLT_CLUSTER_SECRET", config.cluster_secret),
+            ("BOLT_CLUSTER_PORT", config.cluster_port != limits.cluster_port_default),
+        )
+        if value
+    ]
+    if given:
         logger.warning(
-            "BOLT_CLUSTER_PEERS/BOLT_CLUSTER_SECRET are set, but this node runs standalone: "
-            "peer replication is not part of this build yet"
+            "%s %s set, but this node runs standalone: peer replication is not part of "
+            "this build yet",
+            "/".join(given),
+            "is" if len(given) == 1 else "are",
         )
     if config.high_perf:
         logger.info("BOLT_HIGH_PERF is accepted for compatibility and changes nothing")
