@@ -138,6 +138,7 @@ class Server(ConnectionLoop):
         self.metrics_text: Callable[[], str] = lambda: ""
         self._next_session_id = 0
         self._handlers_running = 0
+        self._all_handlers_done = trio.Event()  # set when the last one ends at shutdown
         self._accept_scope: trio.CancelScope | None = None
         self._connections: trio.Nursery | None = None
         self._last_refusal_log = -_REFUSAL_LOG_INTERVAL_SECONDS
@@ -263,9 +264,9 @@ class Server(ConnectionLoop):
             self._connections.cancel_scope.cancel()
 
     async def _drain(self) -> None:
-        deadline = trio.current_time() + self.shutdown_grace_seconds
-        while self._handlers_running and trio.current_time() < deadline:
-            await trio.sleep(0.01)
+        if self._handlers_running:
+            with trio.move_on_after(self.shutdown_grace_seconds):
+                await self._all_handlers_done.wait()
         if self._handlers_running:
             logger.warning(
                 "%d connections still busy after %.1fs; closing them",
@@ -285,6 +286,8 @@ class Server(ConnectionLoop):
             logger.exception("connection handler failed")
         finally:
             self._handlers_running -= 1
+            if not self._handlers_running and self.closing:
+                self._all_handlers_done.set()
 
     async def _connection(self, socket_stream: trio.SocketStream) -> None:
         try:
