@@ -219,7 +219,11 @@ def decode_record(payload: bytes) -> list[Event]:
             classes = EVENT_CLASSES
             arity = _ARITY
             for raw in raw_events:
-                cls = classes.get(raw[0]) if type(raw) is tuple and raw else None
+                cls = (
+                    classes.get(raw[0])
+                    if type(raw) is tuple and raw and type(raw[0]) is int
+                    else None
+                )
                 if cls is None or len(raw) != arity[cls]:
                     break
                 events.append(_tuple_new(cls, raw[1:]))
@@ -245,6 +249,8 @@ def _raise_malformed(record: Any) -> None:
     for raw in raw_events:
         if type(raw) is not tuple or not raw:
             raise CorruptionError("an event must be a non-empty list")
+        if type(raw[0]) is not int:  # a damaged kind may even be unhashable (a map)
+            raise CorruptionError(f"an event kind must be an integer, not {raw[0]!r}")
         cls = EVENT_CLASSES.get(raw[0])
         if cls is None:
             raise FormatVersionError(f"unknown event kind {raw[0]!r} (newer Bolt?)")

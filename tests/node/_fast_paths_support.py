@@ -304,7 +304,7 @@ def _state(engine: Engine) -> dict[Any, Any]:
         "engine._failed": repr(engine._failed),
         "engine totals": (
             engine.events_total,
-            engine.keys_written_total,
+            engine.user_events_total,
             engine.keys_deleted_total,
             engine._warned_memory,
         ),

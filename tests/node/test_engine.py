@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 import trio
 
-from bolt.errors import BadRequestError, BoltError, ConfigError, StorageError, WrongTypeError
+from bolt.errors import (
+    BadRequestError,
+    BoltError,
+    ConfigError,
+    ShuttingDownError,
+    StorageError,
+    WrongTypeError,
+)
 from bolt.events import decode_record
 from bolt.log import LogReader
 from bolt.node import Engine, EngineStatistics, open_engine
@@ -122,9 +129,23 @@ async def test_users_are_events_and_survive_a_restart(tmp_path: Path) -> None:
         assert record is not None and (record.password_hash, record.role) == ("hash-3", "admin")
         assert engine.user("bob") is None
         assert [u.name for u in engine.users()] == ["alice"]
+        stats = engine.statistics()
+        # Users are events, not keys: the key counters do not move for them.
+        assert (stats.events_total, stats.keys_written_total, stats.keys_deleted_total) == (4, 0, 0)
     async with open_engine(cfg) as engine:
         assert [(u.name, u.role) for u in engine.users()] == [("alice", "admin")]
         assert engine.user("bob") is None
+
+
+@pytest.mark.trio
+async def test_an_empty_node_id_file_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    async with open_engine(config(data)) as engine:
+        await engine.execute("PUT", ["k", "v"])
+    assert not (data / "NODE_ID.tmp").exists()  # written aside, then renamed into place
+    (data / "NODE_ID").write_text("\n")
+    with pytest.raises(StorageError, match="NODE_ID is empty"):
+        await Engine.open(config(data))
 
 
 @pytest.mark.trio
@@ -192,11 +213,14 @@ async def test_close_is_idempotent_and_writes_after_close_are_refused(tmp_path: 
     engine.submit("PUT", ["k", "v"])
     await engine.close()
     await engine.close()
-    with pytest.raises(Exception) as info:
-        engine.submit("PUT", ["k2", "v"])
-    from bolt.errors import BoltError
-
-    assert isinstance(info.value, BoltError)
+    seq = engine.statistics().seq
+    for _ in range(2):  # refused alike each time: the refusal does not fail the engine
+        with pytest.raises(ShuttingDownError) as info:
+            engine.submit("PUT", ["k2", "v"])
+        assert type(info.value) is ShuttingDownError
+        assert str(info.value) == "the log is closed"
+        assert engine.statistics().seq == seq == 1  # the refused PUT's seq was given back
+    assert engine.keyspace.get("k2") is None
 
 
 @pytest.mark.trio

@@ -31,10 +31,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bolt import limits
+from bolt.crdt import hlc_from_ms
 from bolt.errors import DiskError
-from bolt.events import decode_record
+from bolt.events import CrdtCounterChanged, KeyDeleted, KeyPut, decode_record
 from bolt.log import LogReader
 from bolt.node import Engine
+from bolt.state import apply
 from bolt.state._entry import name_bytes, value_bytes
 from bolt.testing._clock import ManualClock
 from tests.node._fast_paths_support import (
@@ -43,6 +45,7 @@ from tests.node._fast_paths_support import (
     NODE_ID,
     ODD_KEYS,
     ODD_SHAPES,
+    PEER,
     PLAIN_KEYS,
     SMALL_VALUES,
     VALUE_CHARS_SAFE,
@@ -300,7 +303,8 @@ SETUPS: dict[str, list[tuple[str, list[Any]]]] = {
         ("counter", False, "PUT", ["k", "v"], True),
         ("ttl", False, "PUT", ["k", "v"], True),
         ("list", False, "PUT", ["k", "v"], True),  # the same PUT events replace it
-        ("crdt counter", False, "PUT", ["k", "v"], True),  # put_events adds the counter reset
+        # put_events adds the counter reset (its events: test_a_put_over_a_crdt_counter_...)
+        ("crdt counter", False, "PUT", ["k", "v"], True),
         ("absent", False, "PUT", ["a\0b", "v"], False),
         ("absent", False, "PUT", ["k", "é"], False),
         ("absent", False, "PUT", ["k", "v" * (VALUE_CHARS_SAFE + 1)], False),
@@ -327,6 +331,36 @@ def test_which_requests_take_the_fast_path(
     assert _outcome(lambda: method(args)) == expected
     assert watched.fallbacks == (0 if fast else 1)
     _assert_same_state(engines[0], engines[1], f"{command} {args!r:.40}")
+
+
+@pytest.mark.parametrize("path", ["put_fast", "run_command"])
+def test_a_put_over_a_crdt_counter_commits_the_observed_reset_then_the_put(path: str) -> None:
+    """The exact events, not just the same ones on both paths: both commit
+    ``put_events``, so the comparisons above cannot see a bug inside it (a lost
+    counter reset would let the counter's old increments come back)."""
+    clock = ManualClock(START)
+    engine = trio.run(Engine.open, config(None, clock, node_id=NODE_ID))
+    engine.run_command("CINCRBY", ["k", 3])  # seq 1, hlc START.0
+    engine.run_command("CDECR", ["k"])  # seq 2, hlc START.1
+    # A peer's older increments reached this node too: the reset observes them as well.
+    apply(engine.keyspace, CrdtCounterChanged(PEER, 1, hlc_from_ms(START - 1000), "", "k", 5, 2))
+    side = Side(engine)
+    if path == "put_fast":
+        assert engine.put_fast(["k", "v"]) == (None, 2)
+        assert side.fallbacks == 0
+    else:
+        assert engine.run_command("PUT", ["k", "v"]) == (None, 2)
+    observed = {NODE_ID: [3, 1], PEER: [5, 2]}  # (P, N) totals per node, lists as commands build
+    assert side.committed == [
+        [
+            KeyDeleted(NODE_ID, 3, hlc_from_ms(START, 2), "", "k", observed, ""),
+            KeyPut(NODE_ID, 4, hlc_from_ms(START, 3), "", "k", "v", 0),
+        ]
+    ]
+    assert [type(event) for event in side.committed[0]] == [KeyDeleted, KeyPut]
+    assert engine.run_command("TYPE", ["k"]) == ("string", -1)
+    engine.run_command("DEL", ["k"])
+    assert engine.run_command("CGET", ["k"]) == (0, -1)  # the old increments stay deleted
 
 
 def test_put_fast_defers_at_the_memory_limit() -> None:

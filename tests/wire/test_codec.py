@@ -7,10 +7,10 @@ from typing import Any
 
 import msgpack
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from bolt import errors, limits
+from bolt import errors
 from bolt.wire import (
     PROTOCOL_VERSION,
     Codec,
@@ -24,54 +24,7 @@ from bolt.wire import (
     encode_request,
     encode_response,
 )
-
-# --- strategies ---------------------------------------------------------------
-
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=20)
-    | st.binary(max_size=20)
-)
-values = st.recursive(
-    scalars,
-    lambda children: (
-        st.lists(children, max_size=5)
-        | st.dictionaries(st.text(max_size=8) | st.binary(max_size=8), children, max_size=5)
-    ),
-    max_leaves=20,
-)
-ids = st.integers(min_value=0, max_value=2**64 - 1)
-requests = st.builds(
-    Request,
-    ids,
-    st.text(max_size=12),
-    st.lists(values, max_size=6),
-    st.none() | st.text(max_size=8),
-)
-responses = st.builds(Response, ids, values)
-error_replies = st.builds(
-    ErrorReply,
-    ids,
-    st.integers(min_value=-(2**63), max_value=2**63 - 1),
-    st.text(max_size=12),
-    st.text(max_size=40),
-)
-pushes = st.builds(Push, st.text(max_size=12), values)
-messages = requests | responses | error_replies | pushes
-
-
-def frame(payload: bytes) -> bytes:
-    return struct.pack("<I", len(payload)) + payload
-
-
-def decode_all(data: bytes, max_frame_bytes: int = limits.frame_bytes_max) -> list[Message]:
-    codec = Codec(max_frame_bytes)
-    codec.receive_data(data)
-    return codec.next_messages()
-
+from tests.wire._support import decode_all, frame, ids, messages, values
 
 # --- round trips ---------------------------------------------------------------
 
@@ -157,58 +110,6 @@ def test_unknown_error_code_gives_a_bolt_error_with_code_and_name() -> None:
     assert (error.code, error.name, str(error)) == (9999, "FUTURE_THING", "from a newer server")
 
 
-# --- bad bytes -------------------------------------------------------------------
-
-
-@given(st.binary(max_size=200))
-@settings(suppress_health_check=[HealthCheck.too_slow])
-def test_garbage_is_incomplete_or_a_protocol_error(garbage: bytes) -> None:
-    codec = Codec(max_frame_bytes=1024)
-    try:
-        codec.receive_data(garbage)
-        messages = codec.next_messages()
-    except errors.ProtocolError:
-        return
-    # Whatever did decode is a well-formed message, never a half-parsed value.
-    assert all(isinstance(m, Request | Response | ErrorReply | Push) for m in messages)
-
-
-@given(st.binary(min_size=1, max_size=200))
-def test_garbage_payload_in_a_valid_frame_never_raises_anything_else(payload: bytes) -> None:
-    codec = Codec()
-    codec.receive_data(frame(payload))
-    try:
-        messages = codec.next_messages()
-    except errors.ProtocolError:
-        return
-    assert len(messages) == 1  # the garbage happened to be a valid message
-
-
-@given(st.integers(min_value=1, max_value=4096), st.data())
-def test_any_oversized_prefix_fails_on_its_four_bytes(limit: int, data: st.DataObject) -> None:
-    size = data.draw(st.integers(min_value=limit + 1, max_value=2**32 - 1))
-    header = struct.pack("<I", size)
-    cut = data.draw(st.integers(0, 3))
-    codec = Codec(max_frame_bytes=limit)
-    codec.receive_data(header[:cut])
-    assert codec.next_messages() == []
-    with pytest.raises(errors.ProtocolError, match="over the limit"):
-        codec.receive_data(header[cut:])  # not one payload byte was fed
-
-
-@given(st.binary(max_size=200))
-def test_garbage_through_next_message_is_incomplete_or_a_protocol_error(garbage: bytes) -> None:
-    codec = Codec(max_frame_bytes=1024)
-    decoded = []
-    try:
-        codec.receive_data(garbage)
-        while (message := codec.next_message()) is not None:
-            decoded.append(message)
-    except errors.ProtocolError:
-        return
-    assert all(isinstance(m, Request | Response | ErrorReply | Push) for m in decoded)
-
-
 def test_oversized_length_prefix_fails_before_the_payload_is_fed() -> None:
     codec = Codec(max_frame_bytes=100)
     with pytest.raises(errors.ProtocolError, match="over the limit"):
@@ -252,8 +153,12 @@ def test_frame_of_length_zero_is_invalid() -> None:
         [1, 1, "GET", [], 5],
         [2, 1],
         [2, None, "x"],
+        [2, -1, "x"],
         [3, 1, "102", "WRONGTYPE", "m"],
         [3, 1, 102, "WRONGTYPE"],
+        [3, -1, 102, "WRONGTYPE", "m"],
+        [3, 1, 102, b"WRONGTYPE", "m"],
+        [3, 1, 102, "WRONGTYPE", None],
         [4, b"topic", 1],
         [4, "topic"],
     ],
