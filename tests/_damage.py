@@ -36,3 +36,21 @@ def mutate_bytes(draw: st.DrawFn, how: str, data: bytes, donor: bytes, markers: 
         return data[:at] + donor[draw(st.integers(0, len(donor) - 1)) :]
     assert how == "repeat"
     return data[:end] + data[at:end] + data[end:]
+
+
+def edit_array(
+    draw: st.DrawFn, how: str, array: list[object], first: int, replacements: st.SearchStrategy
+) -> None:
+    """Drop, repeat, replace or insert (``how``) one element of ``array`` in place,
+    at or after index ``first`` (an array with nothing there gets an insert)."""
+    if len(array) <= first:
+        how = "insert"
+    at = draw(st.integers(first, max(len(array) - 1, first)))
+    if how == "drop":
+        del array[at]
+    elif how == "repeat":
+        array.insert(at, array[at])
+    elif how == "replace":
+        array[at] = draw(replacements)
+    else:
+        array.insert(at, draw(replacements))

@@ -38,7 +38,7 @@ from bolt.events import (
     encode_record,
     event_to_dict,
 )
-from tests._damage import BYTE_MUTATIONS, mutate_bytes
+from tests._damage import BYTE_MUTATIONS, edit_array, mutate_bytes
 
 # Valid UTF-8 text only (msgpack strings are UTF-8).
 text = st.text(st.characters(blacklist_categories=["Cs"]), max_size=12)
@@ -247,18 +247,7 @@ def _mutate_structure(draw: st.DrawFn, how: str, payload: bytes) -> bytes:
         # an event's fields decodes more often than damage to the record's header.
         arrays.reverse()
         first = 0
-    array = draw(st.sampled_from(arrays))
-    if len(array) <= first:
-        how = "insert"
-    at = draw(st.integers(first, max(len(array) - 1, first)))
-    if how == "drop":
-        del array[at]
-    elif how == "repeat":
-        array.insert(at, array[at])
-    elif how == "replace":
-        array[at] = draw(_REPLACEMENTS)
-    else:
-        array.insert(at, draw(_REPLACEMENTS))
+    edit_array(draw, how, draw(st.sampled_from(arrays)), first, _REPLACEMENTS)
     return bytes(msgpack.packb(record, use_bin_type=True))
 
 

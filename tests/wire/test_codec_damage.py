@@ -27,7 +27,7 @@ from bolt.wire import (
     Request,
     Response,
 )
-from tests._damage import BYTE_MUTATIONS, mutate_bytes
+from tests._damage import BYTE_MUTATIONS, edit_array, mutate_bytes
 from tests.wire._support import decode_all, frame, messages, values
 
 # Random bytes almost never decode (0 of 500 did), so properties over them alone
@@ -66,18 +66,7 @@ def _mutate_structure(draw: st.DrawFn, how: str, payload: bytes) -> bytes:
         elif isinstance(item, dict):
             pending.extend(item.values())
     # The message's own array first: that is where its fields are.
-    array = draw(st.sampled_from(arrays))
-    if not array:
-        how = "insert"
-    at = draw(st.integers(0, max(len(array) - 1, 0)))
-    if how == "drop":
-        del array[at]
-    elif how == "repeat":
-        array.insert(at, array[at])
-    elif how == "replace":
-        array[at] = draw(_REPLACEMENTS)
-    else:
-        array.insert(at, draw(_REPLACEMENTS))
+    edit_array(draw, how, draw(st.sampled_from(arrays)), 0, _REPLACEMENTS)
     return bytes(msgpack.packb(message, use_bin_type=True))
 
 
