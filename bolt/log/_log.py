@@ -42,6 +42,17 @@ waiter (one-off measurements on the development VM, not kept as a script:
 against ~47 us for the thread round trip). Everything that waits for the
 disk -- fsync, rolling, big rounds -- stays in a thread.
 
+In those two modes the flusher does not write merely because the buffer is
+non-empty (under load it always is): it writes what nobody waits for once
+per ``flush_interval_ms`` -- inline too when it can -- and takes a thread
+round at once only when woken for a buffer too big to write inline or a
+segment to roll. A waiter that finds a thread round in flight without its
+record writes its own round inline once that one is done. Looping on a
+non-empty buffer had turned every poll into a run of back-to-back thread
+rounds, each a hand-off to a worker thread and back, and made the waiters
+wait for them (``rounds_inline_total`` / ``rounds_threaded_total`` in
+:meth:`Log.statistics` count both kinds).
+
 Waiters park on one ``trio.Event`` per round, so waking thousands of writers
 costs one ``set()``. Rounds run shielded from cancellation: once a buffer is
 swapped out it is always written and its waiters always learn the outcome.
@@ -115,14 +126,16 @@ class Log:
         self._closed = False
         self._failure: str | None = None
         self._running = False
-        # The flusher parks on _work when the buffer is empty; append sets it.
-        self._flusher_idle = False
+        # The flusher parks on _work; _wake_flusher sets it (a no-op when set).
         self._work = trio.Event()
         self._wake_always = options.fsync == "always"
         self._inline = options.fsync != "always"
         self._round_lock = trio.Lock()
         self._next_round = trio.Event()
+        # The event of the latest round taken; set once that round is done (so
+        # it starts set: nothing is in flight).
         self._inflight_round = trio.Event()
+        self._inflight_round.set()
         self._inflight_end = offset
         # The batch-mode syncer: _unsynced once written > durable, _sync_due at batch_size.
         self._unsynced = trio.Event()
@@ -137,6 +150,8 @@ class Log:
             maxlen=limits.fsync_latency_samples_max
         )
         self._write_errors_total = 0
+        self._rounds_inline_total = 0
+        self._rounds_threaded_total = 0
 
     @classmethod
     def open(cls, options: LogOptions) -> Log:
@@ -217,9 +232,7 @@ class Log:
         return offset
 
     def _wake_flusher(self) -> None:
-        if self._flusher_idle:
-            self._flusher_idle = False
-            self._work.set()
+        self._work.set()
 
     def _refuse(self, length: int) -> None:
         if self._failure is not None:
@@ -259,6 +272,12 @@ class Log:
                 )
             if offset < self._inflight_end:
                 await self._inflight_round.wait()
+            elif self._inline and self._round_lock.locked():
+                # A thread round without our record is in flight: once it is
+                # done, write ours inline rather than wait for the flusher.
+                await self._inflight_round.wait()
+                if offset >= self._acked_offset and not self._write_inline():
+                    self._wake_flusher()
             else:
                 await self._next_round.wait()
 
@@ -285,23 +304,42 @@ class Log:
             self._running = False
 
     async def _write_loop(self) -> None:
-        sync = self._mode == "always"
-        # batch/off: records nobody waits for (no inline write took them) are
-        # written within one flush interval at the latest.
-        poll_seconds = None if sync else self.options.flush_interval_ms / 1000
+        if self._mode == "always":
+            while not self._stopped:
+                if not self._buffer:
+                    await self._park(None)
+                    continue
+                async with self._round_lock:
+                    await self._write_round(sync=True)
+            return
+        # batch/off: waiters write their own small rounds (wait_for). The
+        # flusher writes what nobody waits for once per flush interval, and at
+        # once when woken (a buffer too big to write inline, a segment to
+        # roll). It must not loop while the buffer is merely non-empty: under
+        # load it always is, and back-to-back thread rounds would take the
+        # writes away from the waiters and cost the loop a thread hand-off
+        # per round.
+        poll_seconds = self.options.flush_interval_ms / 1000
         while not self._stopped:
-            if not self._buffer:
-                self._flusher_idle = True
-                if poll_seconds is None:
-                    await self._work.wait()
-                else:
-                    with trio.move_on_after(poll_seconds):
-                        await self._work.wait()
-                if self._work.is_set():
-                    self._work = trio.Event()
-                continue
-            async with self._round_lock:
-                await self._write_round(sync=sync)
+            if len(self._buffer) <= _INLINE_WRITE_BYTES_MAX:
+                await self._park(poll_seconds)
+            if self._buffer and not self._write_inline():
+                async with self._round_lock:
+                    await self._write_round(sync=False)
+
+    async def _park(self, seconds: float | None) -> None:
+        """Wait until woken by ``_wake_flusher`` (or ``seconds`` passed).
+
+        A wake that came while the flusher was busy is not lost: ``_work``
+        stays set, so this returns at once.
+        """
+        if seconds is None:
+            await self._work.wait()
+        else:
+            with trio.move_on_after(seconds):
+                await self._work.wait()
+        if self._work.is_set():
+            self._work = trio.Event()
 
     async def _sync_loop(self) -> None:
         interval_seconds = self.options.flush_interval_ms / 1000
@@ -380,6 +418,7 @@ class Log:
         ):
             return False
         data, start, end, event = self._take_round()
+        self._rounds_inline_total += 1
         try:
             durations = self._writer.write(data, start)
         except OSError as error:
@@ -397,6 +436,7 @@ class Log:
         if self._stopped or not (self._buffer or sync):
             return
         data, start, end, event = self._take_round()
+        self._rounds_threaded_total += 1
         with trio.CancelScope(shield=True):
             try:
                 durations = await trio.to_thread.run_sync(self._write_in_thread, data, start, sync)
@@ -538,4 +578,6 @@ class Log:
             fsync_seconds_total=self._fsync_seconds_total,
             fsync_latency_ms_p99=p99,
             write_errors_total=self._write_errors_total,
+            rounds_inline_total=self._rounds_inline_total,
+            rounds_threaded_total=self._rounds_threaded_total,
         )

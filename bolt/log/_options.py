@@ -87,7 +87,9 @@ class LogStatistics:
     ``bytes_appended_total`` counts framed bytes (payload plus the 8-byte record
     header). ``fsyncs_total`` counts fsyncs of segment files, including the one
     made when a segment is rolled. ``fsync_latency_ms_p99`` is over the last
-    1024 fsyncs (0.0 if none yet).
+    1024 fsyncs (0.0 if none yet). ``rounds_inline_total`` counts writes made
+    on the event loop (batch/off mode, small rounds), ``rounds_threaded_total``
+    those made in a worker thread (fsyncs, rolls, big rounds, ``always``).
     """
 
     mode: FsyncMode
@@ -103,3 +105,5 @@ class LogStatistics:
     fsync_seconds_total: float
     fsync_latency_ms_p99: float
     write_errors_total: int
+    rounds_inline_total: int
+    rounds_threaded_total: int

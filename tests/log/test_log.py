@@ -744,3 +744,65 @@ async def test_batch_records_nobody_waits_for_are_written_within_the_interval(
         assert [p for _, p in LogReader(log_dir).read(0)] == [b"unwaited"]
     finally:
         await log.close()
+
+
+@pytest.mark.trio
+async def test_a_waiter_behind_a_backlog_too_big_to_write_inline_is_answered(
+    log_dir: Path,
+) -> None:
+    """The first round of a log is a thread round (the backlog is too big to
+    write inline); a waiter that finds it about to start waits for it, not for
+    an event no round will ever set (this hung before). Whether the waiter
+    sees that moment depends on trio's scheduling order, so try a dozen logs."""
+    payload = b"b" * 1000
+    backlog = limits.wal_inline_write_bytes_max // len(payload) + 2
+    for attempt in range(12):
+        options = LogOptions(log_dir / str(attempt), fsync="batch", flush_interval_ms=30_000)
+        log = Log.open(options)
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(log.run)
+                for _ in range(backlog):
+                    log.append(payload)  # nobody waits for these
+                offset = log.append(b"waited")
+                with trio.fail_after(2):
+                    await log.wait_for(offset)
+                nursery.cancel_scope.cancel()
+            assert log.written_offset == offset + 1
+            assert log.statistics().rounds_threaded_total >= 1
+        finally:
+            await log.close()
+
+
+@pytest.mark.trio
+@pytest.mark.parametrize("mode", ["batch", "off"])
+async def test_the_flusher_leaves_small_rounds_to_their_waiters(log_dir: Path, mode: str) -> None:
+    """Under a steady load of small waited writes, with records nobody waits for
+    always in the buffer too, every round is written inline: the flusher must
+    not fall into back-to-back thread rounds just because the buffer is never
+    empty (each costs the loop a hand-off to a worker thread)."""
+    # A 1 ms poll: the flusher wakes often and finds the buffer non-empty.
+    options = LogOptions(log_dir, fsync=mode, flush_interval_ms=1)  # type: ignore[arg-type]
+    log = Log.open(options)
+    writers, rounds_each = 20, 50
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(log.run)
+
+            async def writer(index: int) -> None:
+                for round_number in range(rounds_each):
+                    log.append(b"unwaited")
+                    offset = log.append(f"{index}:{round_number}".encode())
+                    await log.wait_for(offset)
+
+            with trio.fail_after(10):
+                async with trio.open_nursery() as writers_nursery:
+                    for index in range(writers):
+                        writers_nursery.start_soon(writer, index)
+            nursery.cancel_scope.cancel()
+        statistics = log.statistics()
+        assert statistics.written_offset == writers * rounds_each * 2
+        assert statistics.rounds_threaded_total == 0
+        assert statistics.rounds_inline_total >= rounds_each
+    finally:
+        await log.close()
