@@ -22,7 +22,9 @@ without pipelining and ≥ 0.6 x with depth 16, and p99 under 5 ms.
 
 Usage: ``python scripts/compare.py [--pipelines 1,16] [--requests 100000]
 [--rounds 1] [--json]``; ``--bolt HOST:PORT`` measures an already running
-server instead of starting one (then its CPU is not reported).
+server instead of starting one (then its CPU is not reported);
+``--bolt-env BOLT_NAME=VALUE`` (repeatable) sets the fresh daemon's
+configuration, e.g. ``BOLT_PERSIST=false`` for the engine without its log.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from bolt.bench import (
     table_rows,
 )
 from bolt.cli._output import plain_table
+from bolt.errors import BoltError
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOOR_READY = "floor ready:"
@@ -134,8 +137,14 @@ def floor_server(value_size: int) -> Iterator[tuple[int, int]]:
 
 
 @contextmanager
-def bolt_server(address: str | None) -> Iterator[tuple[str, int, int | None]]:
-    """A fresh ``bolt`` daemon (or the one at ``address``); yields ``(host, port, pid)``."""
+def bolt_server(
+    address: str | None, settings: dict[str, str] | None = None
+) -> Iterator[tuple[str, int, int | None]]:
+    """A fresh ``bolt`` daemon (or the one at ``address``); yields ``(host, port, pid)``.
+
+    ``settings`` are extra ``BOLT_*`` variables for the fresh daemon (they
+    override the defaults here, e.g. ``BOLT_PERSIST=false``).
+    """
     if address is not None:
         host, _, port = address.rpartition(":")
         yield host or "127.0.0.1", int(port), None
@@ -144,6 +153,7 @@ def bolt_server(address: str | None) -> Iterator[tuple[str, int, int | None]]:
 
     with tempfile.TemporaryDirectory(prefix="bolt-compare-") as data_dir:
         env = {"BOLT_WAL_FSYNC": "batch", "BOLT_AUTH": "false", "BOLT_LOG_LEVEL": "warning"}
+        env.update(settings or {})
         with BoltDaemon.start(Path(data_dir), env=env, timeout=START_TIMEOUT_SECONDS) as daemon:
             yield daemon.host, daemon.port, daemon.pid
 
@@ -267,9 +277,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--rounds", type=int, default=1, help="repeat; report the round with the median ratio"
     )
     parser.add_argument("--bolt", metavar="HOST:PORT", help="use a running server")
+    parser.add_argument(
+        "--bolt-env",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="a BOLT_* setting for the fresh daemon (repeatable), e.g. BOLT_PERSIST=false "
+        "to measure the engine without its log",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for setting in args.bolt_env:
+        name, equals, _ = setting.partition("=")
+        if not equals or not name.startswith("BOLT_"):
+            parser.error(f"--bolt-env takes BOLT_NAME=VALUE, not {setting!r}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,7 +312,11 @@ def main(argv: list[str] | None = None) -> int:
     document: dict[str, Any] = {"connections": args.connections, "depths": {}}
     checks: list[tuple[str, bool]] = []
     texts = []
-    with floor_server(args.value_size) as floor, bolt_server(args.bolt) as bolt_address:
+    settings = dict(setting.split("=", 1) for setting in args.bolt_env)
+    with (
+        floor_server(args.value_size) as floor,
+        bolt_server(args.bolt, settings) as bolt_address,
+    ):
         for depth in depths:
             config = replace(base, pipeline=depth)
             floors, bolts = compare_depth(config, floor, bolt_address, max(1, args.rounds))
@@ -312,4 +339,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BoltError as exc:
+        print(f"compare.py: {exc.name}: {exc}", file=sys.stderr)
+        sys.exit(1)

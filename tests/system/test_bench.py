@@ -146,3 +146,25 @@ def test_compare_reports_one_round_the_median_ratio_round() -> None:
     bolts = [run(90.0, 10.0), run(100.0, 20.0), run(120.0, 30.0)]  # ratios 0.9, 0.5, 0.8
     floor, bolt = compare.median_round(floors, bolts)  # type: ignore[attr-defined]
     assert (floor.result.p99_ms, bolt.result.p99_ms) == (3.0, 30.0)  # round 3: ratio 0.8
+
+
+def test_compare_passes_bolt_env_settings_to_its_daemon() -> None:
+    """A limit of 2 connections reaches the daemon: 4 connections are refused."""
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "compare.py"), "--pipelines", "1", "-t", "get",
+         "--requests", "100", "-c", "4", "--bolt-env", "BOLT_MAX_CONNECTIONS=2"],
+        capture_output=True, text=True, timeout=120, check=False,
+        env=clean_environment({}),
+    )  # fmt: skip
+    assert completed.returncode == 1
+    assert completed.stderr.startswith("compare.py: TOO_MANY_CONNECTIONS: too many connections")
+
+
+def test_compare_refuses_a_bolt_env_that_is_not_a_bolt_setting() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "compare.py"), "--bolt-env", "PORT=1"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env=clean_environment({}),
+    )  # fmt: skip
+    assert completed.returncode == 2
+    assert "--bolt-env takes BOLT_NAME=VALUE, not 'PORT=1'" in completed.stderr
