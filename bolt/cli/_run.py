@@ -129,15 +129,8 @@ def run(command: Command, args: argparse.Namespace) -> int:
             client.close()
     except UsageError as exc:
         return usage_error(str(exc))
-    except (BoltConnectionError, BoltTimeoutError, ProtocolError) as exc:
-        report_error(exc, as_json)
-        return EXIT_NO_ANSWER
-    except BoltError as exc:
-        report_error(exc, as_json)
-        return EXIT_REFUSED
-    except OSError as exc:  # e.g. a TLS handshake failure surfacing below the client
-        _output.write_error(_output.error_text("CONNECTION_ERROR", str(exc)))
-        return EXIT_NO_ANSWER
+    except (BoltError, OSError) as exc:
+        return report_failure(exc, as_json)
     return show(command, args, result)
 
 
@@ -151,6 +144,21 @@ def show(command: Command, args: argparse.Namespace, result: Any) -> int:
         report_error(KeyNotFoundError(message), as_json)
         return EXIT_MISSING
     return EXIT_OK
+
+
+def report_failure(error: BoltError | OSError, as_json: bool) -> int:
+    """Report a request that failed on stderr and return its exit status.
+
+    Returns:
+        4 (no answer) for a lost, timed-out or garbled connection, or an
+        ``OSError`` from below the client (e.g. a TLS handshake failure);
+        3 (refused) for every other error the server answered with.
+    """
+    if not isinstance(error, BoltError):
+        error = BoltConnectionError(str(error))
+    report_error(error, as_json)
+    no_answer = isinstance(error, BoltConnectionError | BoltTimeoutError | ProtocolError)
+    return EXIT_NO_ANSWER if no_answer else EXIT_REFUSED
 
 
 def report_error(error: BoltError, as_json: bool) -> None:

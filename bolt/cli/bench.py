@@ -13,7 +13,8 @@ rich) happen only when a benchmark runs.
 
 Exit status: 0; 2 bad options; 3 the server answered some requests with
 errors (the table shows how many; the first is printed); 4 the server could
-not be reached or stopped answering.
+not be reached, stopped answering or does not speak Bolt (the same rule as
+every ``boltctl`` command, :func:`bolt.cli._run.report_failure`).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bolt.cli._connect import UsageError, add_connection_options, resolve
-from bolt.cli._run import EXIT_NO_ANSWER, EXIT_OK, EXIT_REFUSED, report_error, usage_error
-from bolt.errors import BoltConnectionError, BoltError, BoltTimeoutError
+from bolt.cli._run import EXIT_OK, EXIT_REFUSED, report_error, report_failure, usage_error
+from bolt.errors import BoltError
 
 if TYPE_CHECKING:
     from bolt.bench import BenchConfig, TestResult
@@ -217,12 +218,8 @@ def run(args: argparse.Namespace) -> int:
         results = run_with_display(config)
     except UsageError as exc:
         return usage_error(str(exc))
-    except (BoltConnectionError, BoltTimeoutError) as exc:
-        report_error(exc, as_json)
-        return EXIT_NO_ANSWER
     except BoltError as exc:
-        report_error(exc, as_json)
-        return EXIT_REFUSED
+        return report_failure(exc, as_json)
     print_results(config, results, as_json)
     failed = [result for result in results if result.errors]
     for result in failed:

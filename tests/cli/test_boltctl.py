@@ -6,6 +6,8 @@ import json
 import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -108,6 +110,39 @@ def test_unreachable_server_with_json(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["--json", "--port", str(closed_port()), "ping"]) == 4
     error = json.loads(capsys.readouterr().err)["error"]
     assert error["name"] == "CONNECTION_ERROR" and error["code"] == 400
+
+
+@pytest.fixture
+def not_bolt_port() -> Iterator[int]:
+    """A loopback port whose listener answers every connection with HTTP, not Bolt."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.settimeout(30)
+
+        def answer() -> None:
+            while True:
+                try:
+                    connection, _ = listener.accept()
+                except OSError:
+                    return  # closed at the end of the test
+                with connection:
+                    connection.recv(1024)
+                    connection.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        yield int(listener.getsockname()[1])
+
+
+def test_a_server_that_does_not_speak_bolt_is_no_answer_for_every_command(
+    not_bolt_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options = ["--port", str(not_bolt_port), "--timeout", "5"]
+    assert main(["get", "k", *options]) == 4
+    bench = ["bench", "-c", "1", "--processes", "1", "--requests", "10", "-t", "set"]
+    assert main([*bench, *options]) == 4  # the same rule as every other command
+    assert capsys.readouterr().err.count("PROTOCOL_ERROR") == 2
 
 
 @pytest.mark.parametrize(
