@@ -17,9 +17,9 @@ network jitter does not bend the rates). Nothing is estimated:
   server sends (the bucket counts of every command, differenced between the
   two replies and summed), interpolated inside the bucket the way the
   server does it for its own percentiles;
-* a counter the server does not report (the cache hit/miss counters
-  :data:`HIT_COUNTER` and :data:`MISS_COUNTER`, for now) makes its figure
-  ``None`` too.
+* a counter the server does not report (an older server without the
+  hit/miss counters :data:`HIT_COUNTER` and :data:`MISS_COUNTER`) makes its
+  figure ``None`` too.
 
 The model does no I/O and reads no clock: the caller passes ``now`` (only
 used when a reply has no uptime), which keeps every rule unit-testable.
@@ -48,9 +48,9 @@ from bolt.tui._views import (
 HISTORY_POINTS_MAX = 600
 """Points kept per sparkline: ten minutes at the default 1 Hz."""
 HIT_COUNTER = "keys_hit_total"
-"""``STATS`` counter of reads that found their key (not reported by the server yet)."""
+"""``STATS`` counter of GET/MGET keys that were found."""
 MISS_COUNTER = "keys_missed_total"
-"""``STATS`` counter of reads that found no key (not reported by the server yet)."""
+"""``STATS`` counter of GET/MGET keys that were missing."""
 
 
 # --- reading a reply defensively ------------------------------------------------------
@@ -92,6 +92,13 @@ def _rate(new: float | None, old: float | None, seconds: float | None) -> float 
     if new is None or old is None or not seconds or new < old:
         return None
     return (new - old) / seconds
+
+
+def _counter_rate(
+    new: Mapping[str, Any], old: Mapping[str, Any], key: str, seconds: float | None
+) -> float | None:
+    """The per-second rate of counter ``key`` of one reply section (see :func:`_rate`)."""
+    return _rate(_number(new.get(key)), _number(old.get(key)), seconds)
 
 
 # --- latency histograms -----------------------------------------------------------------
@@ -258,14 +265,10 @@ def _header(stats: Mapping[str, Any], old: Mapping[str, Any], seconds: float | N
         version=_text(stats.get("version")),
         uptime_seconds=_number(stats.get("uptime_seconds")),
         auth=_text(stats.get("auth")),
-        ops_per_second=_rate(_number(ops.get("total")), _number(old_ops.get("total")), seconds),
-        reads_per_second=_rate(_number(ops.get("reads")), _number(old_ops.get("reads")), seconds),
-        writes_per_second=_rate(
-            _number(ops.get("writes")), _number(old_ops.get("writes")), seconds
-        ),
-        server_per_second=_rate(
-            _number(ops.get("server")), _number(old_ops.get("server")), seconds
-        ),
+        ops_per_second=_counter_rate(ops, old_ops, "total", seconds),
+        reads_per_second=_counter_rate(ops, old_ops, "reads", seconds),
+        writes_per_second=_counter_rate(ops, old_ops, "writes", seconds),
+        server_per_second=_counter_rate(ops, old_ops, "server", seconds),
         hit_ratio=hit_ratio(stats, old if seconds else None),
         keys=_int(stats.get("keys")),
         databases=_int(stats.get("databases")),
@@ -364,9 +367,7 @@ def _storage(
     return StorageView(
         segments=_int(wal.get("segments")),
         wal_bytes=_int(wal.get("bytes_on_disk")),
-        appended_per_second=_rate(
-            _number(wal.get("bytes_appended")), _number(old_wal.get("bytes_appended")), seconds
-        ),
+        appended_per_second=_counter_rate(wal, old_wal, "bytes_appended", seconds),
         durable_offset=_offset(wal.get("durable_offset")),
         snapshot_age_seconds=_number(snapshot.get("age_seconds")),
         snapshot_offset=_offset(snapshot.get("covered_offset")),
@@ -374,12 +375,8 @@ def _storage(
         snapshot_count=_int(snapshot.get("count")),
         evicted_total=_int(memory.get("evicted")),
         expired_total=_int(memory.get("expired")),
-        evictions_per_second=_rate(
-            _number(memory.get("evicted")), _number(old_memory.get("evicted")), seconds
-        ),
-        expirations_per_second=_rate(
-            _number(memory.get("expired")), _number(old_memory.get("expired")), seconds
-        ),
+        evictions_per_second=_counter_rate(memory, old_memory, "evicted", seconds),
+        expirations_per_second=_counter_rate(memory, old_memory, "expired", seconds),
         shards=shards,
         hot_shard=hot if hot is not None and hot.memory > 0 else None,
         imbalance=(hot.memory / mean) if hot is not None and mean > 0 else None,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bolt.testing import BoltDaemon
 from bolt.tui import EXIT_AUTH_FAILED, TopApp
+from bolt.tui._model import hit_ratio
 from bolt.tui._node import NodeView
 from bolt.tui._widgets import Banner, PanelTable
 from tests.tui._support import closed_port, make_app, run, screen_lines, wait_until
@@ -33,6 +34,19 @@ def test_header_shows_the_key_count_after_writes(daemon: BoltDaemon) -> None:
             assert view.frame is not None and view.frame.header.keys == keys
 
     run(scenario)
+
+
+def test_hit_ratio_reads_the_servers_hit_and_miss_counters(daemon: BoltDaemon) -> None:
+    client = daemon.client()
+    try:
+        client.put("hit:present", "v")
+        before = client.stats()
+        for key in ("hit:present", "hit:present", "hit:present", "hit:absent"):
+            client.get(key)
+        after = client.stats()
+    finally:
+        client.close()
+    assert hit_ratio(after, before) == 0.75  # the header's "hit" figure, not a dash
 
 
 def test_ops_per_second_rise_under_load(daemon: BoltDaemon) -> None:
