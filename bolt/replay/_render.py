@@ -217,19 +217,30 @@ def event_row(offset: int, event: Event) -> list[Any]:
     ]
 
 
-def print_event_rows(console: Console, rows: Iterable[tuple[int, Event]]) -> int:
-    """Print events as one table in chunks (bounded memory); returns how many."""
+def print_rows(
+    console: Console, columns: tuple[tuple[str, int | None], ...], rows: Iterable[list[Any]]
+) -> int:
+    """Print rows as one table in chunks of :data:`TABLE_CHUNK_ROWS` (bounded memory).
+
+    Only the first chunk has a header; the fixed column widths make the chunks
+    line up. An empty table still prints its header. Returns how many rows.
+    """
     count = 0
-    table = new_table(*EVENT_COLUMNS)
-    for offset, event in rows:
-        table.add_row(*event_row(offset, event))
+    table = new_table(*columns)
+    for cells in rows:
+        table.add_row(*cells)
         count += 1
         if table.row_count >= TABLE_CHUNK_ROWS:
             console.print(table)
-            table = new_table(*EVENT_COLUMNS, header=False)
+            table = new_table(*columns, header=False)
     if table.row_count or count == 0:
         console.print(table)
     return count
+
+
+def print_event_rows(console: Console, rows: Iterable[tuple[int, Event]]) -> int:
+    """Print events as one table in chunks (bounded memory); returns how many."""
+    return print_rows(console, EVENT_COLUMNS, (event_row(offset, event) for offset, event in rows))
 
 
 class ProgressBar:
@@ -259,13 +270,6 @@ class ProgressBar:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
-
-    def next_pass(self, description: str, total: int) -> None:
-        """Start measuring another pass (e.g. the second log of a diff)."""
-        self._description = description
-        self._total = total
-        if self._progress is not None:
-            self._progress.update(self._task, description=description, total=total, completed=0)
 
     def __call__(self, done: int) -> None:
         """Record that ``done`` bytes of the current pass have been read."""

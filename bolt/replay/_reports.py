@@ -8,7 +8,7 @@ The JSON renderings live with the data classes (``to_json``) and in the CLI.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bolt.crdt import hlc_ms
 
@@ -18,9 +18,9 @@ from ._info import DataDirInfo
 from ._points import format_ms
 from ._render import (
     EVENT_COLUMNS,
-    TABLE_CHUNK_ROWS,
     event_row,
     new_table,
+    print_rows,
     show_value,
     show_view,
     text,
@@ -137,19 +137,7 @@ def print_state(console: Console, state: RebuiltState, views: Iterable[KeyView])
         ("ttl", 8),
         ("value", None),
     )
-    table = new_table(*columns)
-    count = 0
-    for view in views:
-        ttl = "" if view.ttl_seconds < 0 else f"{view.ttl_seconds}s"
-        table.add_row(
-            text(view.db), text(view.key), text(view.type), text(ttl), text(show_value(view.value))
-        )
-        count += 1
-        if table.row_count >= TABLE_CHUNK_ROWS:
-            console.print(table)
-            table = new_table(*columns, header=False)
-    if table.row_count or count == 0:
-        console.print(table)
+    count = print_rows(console, columns, (_key_row(view) for view in views))
     console.print(text(f"{count} keys"))
     users = sorted(u.name for u in state.keyspace.users.values() if not u.deleted)
     if users:
@@ -169,19 +157,18 @@ def print_history(console: Console, found: KeyHistory, entries: Iterator[History
             )
         )
     columns = (*EVENT_COLUMNS[:4], ("effect", 11), ("details", 30), ("value after", None))
-    table = new_table(*columns)
-    count = 0
-    for entry in entries:
-        cells = event_row(entry.offset, entry.event)
-        style = "bold" if entry.effect == "changed" else "dim"
-        table.add_row(*cells[:4], text(entry.effect, style), cells[6], text(show_view(entry.after)))
-        count += 1
-        if table.row_count >= TABLE_CHUNK_ROWS:
-            console.print(table)
-            table = new_table(*columns, header=False)
-    if table.row_count or count == 0:
-        console.print(table)
-    return count
+    return print_rows(console, columns, (_history_row(entry) for entry in entries))
+
+
+def _key_row(view: KeyView) -> list[Any]:
+    ttl = "" if view.ttl_seconds < 0 else f"{view.ttl_seconds}s"
+    return [text(view.db), text(view.key), text(view.type), text(ttl), text(show_value(view.value))]
+
+
+def _history_row(entry: HistoryEntry) -> list[Any]:
+    cells = event_row(entry.offset, entry.event)
+    style = "bold" if entry.effect == "changed" else "dim"
+    return [*cells[:4], text(entry.effect, style), cells[6], text(show_view(entry.after))]
 
 
 def _last(found: LastEvent | None) -> str:
