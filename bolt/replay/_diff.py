@@ -56,9 +56,10 @@ class ShardDigest:
 
 @dataclass(frozen=True, slots=True)
 class LastEvent:
-    """The last event in a log that touched a key."""
+    """The last event in a log that touched a key: record ``offset``, ``index`` in the record."""
 
     offset: int
+    index: int
     event: Event
 
 
@@ -152,7 +153,8 @@ def diff(
         now_ms: the common moment expiry is judged at.
         shard_count: how many shards to digest (any positive number; both sides alike).
         limit: the most differing keys listed in detail (all are counted).
-        progress: called with log bytes consumed (per log).
+        progress: called with log bytes consumed, one running total over both
+            logs (the second log counts on from ``dir_a.log_bytes()``).
 
     Raises:
         bolt.errors.BadRequestError: a shard count or limit out of range.
@@ -164,7 +166,8 @@ def diff(
         raise BadRequestError("--limit must not be negative")
     moment = now_ms()
     state_a = rebuild(dir_a, None, now_ms=lambda: moment, progress=progress)
-    state_b = rebuild(dir_b, None, now_ms=lambda: moment, progress=progress)
+    progress_b = _counting_on(progress, dir_a.log_bytes())
+    state_b = rebuild(dir_b, None, now_ms=lambda: moment, progress=progress_b)
     digests_a, buckets_a = shard_digests(state_a.keyspace, moment, shard_count)
     digests_b, buckets_b = shard_digests(state_b.keyspace, moment, shard_count)
     differing = [a.index for a, b in zip(digests_a, digests_b, strict=True) if a.digest != b.digest]
@@ -198,6 +201,13 @@ def diff(
     )
 
 
+def _counting_on(progress: Progress | None, base: int) -> Progress | None:
+    """``progress`` counting on from ``base`` bytes (the second log of a diff)."""
+    if progress is None:
+        return None
+    return lambda done: progress(base + done)
+
+
 def _find_last_events(data_dir: DataDir, differences: list[KeyDifference], side: str) -> None:
     """Fill ``last_a``/``last_b`` with the last event of each differing key in one log."""
     if not differences:
@@ -205,12 +215,11 @@ def _find_last_events(data_dir: DataDir, differences: list[KeyDifference], side:
     wanted: dict[str, KeyDifference] = {key_name(d.db, d.key): d for d in differences}
     keys = {d.key for d in differences}
     last: dict[str, LastEvent] = {}
-    for offset, events in RecordStream(data_dir):
-        for event in events:
-            if event.key in keys and not isinstance(event, _USER_EVENTS):
-                name = key_name(event.db, event.key)
-                if name in wanted:
-                    last[name] = LastEvent(offset, event)
+    for offset, index, event in RecordStream(data_dir).events():
+        if event.key in keys and not isinstance(event, _USER_EVENTS):
+            name = key_name(event.db, event.key)
+            if name in wanted:
+                last[name] = LastEvent(offset, index, event)
     for name, found in last.items():
         if side == "a":
             wanted[name].last_a = found

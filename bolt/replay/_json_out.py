@@ -62,7 +62,7 @@ def write_history_json(out: IO[str], found: KeyHistory) -> None:
 
 
 def _last(found: LastEvent | None) -> dict[str, Any] | None:
-    return None if found is None else event_json(found.offset, 0, found.event)
+    return None if found is None else event_json(found.offset, found.index, found.event)
 
 
 def diff_json(result: DiffResult) -> dict[str, Any]:

@@ -6,7 +6,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bolt.replay import open_data_dir, rebuild, shard_digests
+from bolt.events import UserDeleted, UserPut
+from bolt.replay import diff, dump, open_data_dir, rebuild, shard_digests
 
 from .conftest import run_cli
 
@@ -76,3 +77,30 @@ def test_digests_are_stable_and_content_addressed(fixtures: Any) -> None:
 def test_bad_diff_arguments(fixtures: Any) -> None:
     assert run_cli("diff", fixtures.node_a, fixtures.node_b, "--shards", "0").code == 2
     assert run_cli("diff", fixtures.node_a, fixtures.root / "missing").code == 2
+
+
+def test_progress_counts_both_logs_toward_one_total(fixtures: Any) -> None:
+    # The CLI shows one bar whose total is both logs' sizes: the second log's
+    # bytes must add to the first's, not start again from zero.
+    dir_a, dir_b = open_data_dir(fixtures.full), open_data_dir(fixtures.node_b)
+    reported: list[int] = []
+    diff(dir_a, dir_b, now_ms=lambda: 0, progress=reported.append)
+    assert reported == sorted(reported)
+    assert dir_a.log_bytes() < reported[-1] <= dir_a.log_bytes() + dir_b.log_bytes()
+
+
+def test_last_event_names_its_place_in_the_record(fixtures: Any) -> None:
+    # In the full log some records hold several events (e.g. keys "b" and "c"
+    # at offset 4): the last event of a key must carry its own index.
+    document = run_cli("diff", fixtures.full, fixtures.node_b, "--json", "--limit", "1000").json()
+    last: dict[str, tuple[int, int]] = {}
+    for found in dump(open_data_dir(fixtures.full)):
+        if found.event.db == "" and not isinstance(found.event, UserPut | UserDeleted):
+            last[found.event.key] = (found.offset, found.index)
+    shown = [
+        (d["key"], (d["last_event_a"]["offset"], d["last_event_a"]["index"]))
+        for d in document["differences"]
+        if d["db"] == "" and d["last_event_a"] is not None
+    ]
+    assert any(index > 0 for _key, (_offset, index) in shown)
+    assert shown == [(key, last[key]) for key, _place in shown]
