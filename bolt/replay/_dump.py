@@ -125,7 +125,6 @@ class DumpStream:
         stop = None if event_filter.to_offset is None else event_filter.to_offset + 1
         self._stream = RecordStream(data_dir, event_filter.from_offset, stop, progress)
         self._keep = event_filter.matcher()
-        self.matched = 0
 
     @property
     def damage(self) -> Damage | None:
@@ -152,7 +151,6 @@ class DumpStream:
         for offset, events in self._stream:
             for index, event in enumerate(events):
                 if keep is None or keep(event):
-                    self.matched += 1
                     yield DumpedEvent(offset, index, event)
 
 

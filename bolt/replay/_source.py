@@ -317,7 +317,6 @@ class RecordStream:
         self.progress = progress
         self.damage: Damage | None = None
         self.next_offset = self.from_offset
-        self.bytes_read = 0
 
     def __iter__(self) -> Iterator[tuple[int, list[Event]]]:
         if self.to_offset is not None and self.to_offset <= self.from_offset:
@@ -350,7 +349,6 @@ class RecordStream:
                 yield offset, events
                 count += 1
                 if progress is not None and count % every == 0:
-                    self.bytes_read = done
                     progress(done)
         except CorruptionError as error:
             self.damage = Damage(error.path, error.position, offset + 1, str(error))
@@ -362,7 +360,6 @@ class RecordStream:
                 "the daemon's retention moved on: read again"
             ) from error
         finally:
-            self.bytes_read = done
             if progress is not None:
                 progress(done)
 
