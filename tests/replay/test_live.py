@@ -44,6 +44,8 @@ def _command(*args: str | Path) -> list[str]:
 
 
 _ENV = dict(os.environ, PYTHONPATH=str(REPO))
+_run = partial(trio.run_process, capture_stdout=True, capture_stderr=True, env=_ENV, check=False)
+"""Run a command to completion, capturing its output, whatever its exit code."""
 
 
 async def _writer(engine: Engine, first: int, count: int) -> None:
@@ -74,27 +76,9 @@ async def test_state_info_and_verify_while_the_engine_writes_and_snapshots(
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_writer, engine, 1500, 1500)
             with trio.fail_after(60):
-                state = await trio.run_process(
-                    _command("state", data_dir, "--json", "--use-snapshot"),
-                    capture_stdout=True,
-                    capture_stderr=True,
-                    env=_ENV,
-                    check=False,
-                )
-                info = await trio.run_process(
-                    _command("info", data_dir, "--json"),
-                    capture_stdout=True,
-                    capture_stderr=True,
-                    env=_ENV,
-                    check=False,
-                )
-                verify = await trio.run_process(
-                    _command("verify", data_dir, "--allow-torn-tail"),
-                    capture_stdout=True,
-                    capture_stderr=True,
-                    env=_ENV,
-                    check=False,
-                )
+                state = await _run(_command("state", data_dir, "--json", "--use-snapshot"))
+                info = await _run(_command("info", data_dir, "--json"))
+                verify = await _run(_command("verify", data_dir, "--allow-torn-tail"))
         assert state.returncode == 0, state.stderr.decode()
         document = json.loads(state.stdout)
         keys = [k["key"] for k in document["keys"]]
@@ -145,14 +129,7 @@ async def test_snapshot_reads_are_safe_while_the_engine_rewrites_it(tmp_path: Pa
         await _writer(engine, 0, 3000)
         await engine.snapshot_now()
         async with trio.open_nursery() as nursery:
-            loader = partial(
-                trio.run_process,
-                [sys.executable, "-c", _SNAPSHOT_LOADER, str(data_dir), "3"],
-                capture_stdout=True,
-                capture_stderr=True,
-                env=_ENV,
-                check=False,
-            )
+            loader = partial(_run, [sys.executable, "-c", _SNAPSHOT_LOADER, str(data_dir), "3"])
             results: list[Any] = []
 
             async def load() -> None:
