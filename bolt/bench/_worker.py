@@ -40,18 +40,25 @@ from itertools import repeat
 from multiprocessing.connection import Connection
 from typing import Any
 
-import msgpack
-
 from bolt import limits
 from bolt.errors import BoltConnectionError, BoltError, BoltTimeoutError, ProtocolError
-from bolt.wire import PROTOCOL_VERSION, Codec, ErrorReply, Push, Response, encode_request
+from bolt.wire import (
+    KIND_PUSH,
+    KIND_RESPONSE,
+    PROTOCOL_VERSION,
+    Codec,
+    ErrorReply,
+    Push,
+    Response,
+    encode_request,
+)
 
 RECEIVE_BYTES = 256 * limits.KIB
 _HEADER = struct.Struct("<I")
 _header_size = _HEADER.unpack_from
-_RESPONSE_ARRAY = 0x93  # msgpack fixarray of 3: [2, id, result]
-_KIND_RESPONSE = 2
-_KIND_PUSH = 4
+# A response and a push are msgpack arrays of 3 ([kind, id or topic, result]):
+# a fixarray byte, then the kind, a positive fixint encoded as its own value.
+_ARRAY_OF_3 = 0x93
 
 
 @dataclass(frozen=True)
@@ -174,14 +181,16 @@ class _Connection:
         self.pending = bytearray()  # bytes a partial send left over
 
 
-def _describe(payload: bytes) -> str:
-    """Text for a reply that is not a plain response (an error, usually)."""
+def _describe(frame: bytes) -> str:
+    """Text for a reply frame that is not a plain response (an error, usually)."""
+    codec = Codec(limits.reply_bytes_max)
+    codec.receive_data(frame)
     try:
-        message = msgpack.unpackb(payload, raw=False)
-    except ValueError as exc:
+        message = codec.next_message()
+    except ProtocolError as exc:
         return f"undecodable reply: {exc}"
-    if isinstance(message, list) and len(message) == 5 and message[0] == 3:
-        return f"{message[3]} {message[4]}"
+    if isinstance(message, ErrorReply):
+        return f"{message.name} {message.message}"
     return f"unexpected reply {message!r}"
 
 
@@ -350,8 +359,8 @@ class _Driver:
         if (  # the common case without pipelining: exactly one plain response
             size >= 6
             and _header_size(data)[0] == size - 4
-            and data[4] == _RESPONSE_ARRAY
-            and data[5] == _KIND_RESPONSE
+            and data[4] == _ARRAY_OF_3
+            and data[5] == KIND_RESPONSE
         ):
             now = time.monotonic()
             self.latencies.append(now - conn.sent_at.popleft())
@@ -367,11 +376,11 @@ class _Driver:
             if end > size:
                 break
             plain = (
-                data[position + 4] == _RESPONSE_ARRAY
+                data[position + 4] == _ARRAY_OF_3
                 and end - position >= 6
-                and data[position + 5] == _KIND_RESPONSE
+                and data[position + 5] == KIND_RESPONSE
             )
-            if not plain and not self.unusual(data[position + 4 : end]):
+            if not plain and not self.unusual(data[position:end]):
                 position = end
                 continue  # a push is not a reply
             position = end
@@ -389,18 +398,18 @@ class _Driver:
                 self.send(conn, more, now)
         return count
 
-    def unusual(self, payload: bytes) -> bool:
-        """Classify a payload that is not a plain response.
+    def unusual(self, frame: bytes) -> bool:
+        """Classify a frame (header and payload) that is not a plain response.
 
         Returns:
             ``False`` for a push (not a reply); ``True`` for a reply, which is
             then counted as an error (its text kept if it is the first).
         """
-        if len(payload) >= 2 and payload[0] == _RESPONSE_ARRAY and payload[1] == _KIND_PUSH:
+        if len(frame) >= 6 and frame[4] == _ARRAY_OF_3 and frame[5] == KIND_PUSH:
             return False
         self.errors += 1
         if self.first_error is None:
-            self.first_error = _describe(payload)
+            self.first_error = _describe(frame)
         return True
 
 
