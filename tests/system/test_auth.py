@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +15,8 @@ from bolt.errors import (
     KeyNotFoundError,
     NoPermissionError,
 )
-from bolt.testing import BoltDaemon, clean_environment
+from bolt.testing import BoltDaemon
+from tests.system._support import run_bolt
 
 DaemonFactory = Callable[..., BoltDaemon]
 ADMIN = {"BOLT_ADMIN_PASSWORD": "secret"}
@@ -213,17 +212,6 @@ def test_protected_mode_is_loopback_only(bolt_daemon_factory: DaemonFactory) -> 
     assert any("protected mode" in line for line in daemon.stderr_lines())
     with daemon.client(username="admin", password="anything") as client:
         assert client.whoami() == {"user": "admin", "role": "admin"}
-
-
-def run_bolt(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bolt", "--port", "0", "--metrics-port", "0"],
-        env=clean_environment({"BOLT_DATA_DIR": str(tmp_path / "data"), **env}),
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=30,
-    )
 
 
 def test_protected_mode_refuses_a_public_host(tmp_path: Path) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,24 +13,11 @@ import pytest
 from bolt import limits
 from bolt.config import SETTINGS
 from bolt.errors import NotIntegerError, TooManyConnectionsError
-from bolt.testing import READY_LINE, BoltDaemon, clean_environment
+from bolt.testing import READY_LINE, BoltDaemon
 from bolt.wire import Codec, ErrorReply, Response, encode_request
+from tests.system._support import run_bolt
 
 DaemonFactory = Callable[..., BoltDaemon]
-
-
-def run_bolt(
-    tmp_path: Path, env: dict[str, str], args: list[str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    defaults = {"BOLT_PORT": "0", "BOLT_METRICS_PORT": "0", "BOLT_DATA_DIR": str(tmp_path / "data")}
-    return subprocess.run(
-        [sys.executable, "-m", "bolt", *(args or [])],
-        env=clean_environment({**defaults, **env}),
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=30,
-    )
 
 
 def test_help_documents_every_variable(tmp_path: Path) -> None:
@@ -216,15 +201,12 @@ def test_cluster_settings_are_announced_as_not_used_yet(
         assert [v for v in variables if v in warnings[0]] == [named]  # that one, only
 
 
-def test_second_daemon_on_the_same_data_dir_is_refused(bolt_daemon_factory: DaemonFactory) -> None:
+def test_second_daemon_on_the_same_data_dir_is_refused(
+    bolt_daemon_factory: DaemonFactory, tmp_path: Path
+) -> None:
     daemon = bolt_daemon_factory()
-    result = subprocess.run(
-        [sys.executable, "-m", "bolt", "--port", "0", "--metrics-enabled", "false"],
-        env=clean_environment({"BOLT_DATA_DIR": str(daemon.data_dir)}),
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=30,
+    result = run_bolt(
+        tmp_path, {"BOLT_DATA_DIR": str(daemon.data_dir)}, ["--metrics-enabled", "false"]
     )
     assert result.returncode == 1
     assert "in use by another Bolt process" in result.stderr

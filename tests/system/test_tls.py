@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bolt.errors import BoltConnectionError
-from bolt.testing import BoltDaemon, clean_environment
+from bolt.testing import BoltDaemon
+from tests.system._support import run_bolt
 
 DaemonFactory = Callable[..., BoltDaemon]
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_test_certs.py"
@@ -70,17 +71,6 @@ def test_plain_tcp_and_untrusting_clients_fail_cleanly(
     with daemon.client(tls=True, tls_ca_file=str(certs["ca"])) as client:
         assert client.ping() == "PONG"
     daemon.wait_for_stderr("TLS handshake with .* failed")
-
-
-def run_bolt(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bolt", "--port", "0", "--metrics-port", "0"],
-        env=clean_environment({"BOLT_DATA_DIR": str(tmp_path / "data"), **env}),
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=30,
-    )
 
 
 def test_missing_certificate_stops_startup(tmp_path: Path, certs: dict[str, Path]) -> None:
