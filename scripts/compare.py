@@ -18,7 +18,8 @@ floor's, and a comparison with the Bolt/floor throughput ratio and each
 server's CPU use (share of one core, and microseconds of CPU per request,
 read from ``/proc``: a server below ~0.9 core was not the bottleneck). It
 ends with the targets: SET and GET at 50 connections ≥ 0.8 x the floor
-without pipelining and ≥ 0.6 x with depth 16, and p99 under 5 ms.
+without pipelining and ≥ 0.6 x with depth 16, and p99 under 5 ms without
+pipelining.
 
 Usage: ``python scripts/compare.py [--pipelines 1,16] [--requests 100000]
 [--rounds 1] [--json]``; ``--bolt HOST:PORT`` measures an already running

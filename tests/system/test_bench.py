@@ -129,23 +129,41 @@ def _load_compare() -> object:
     return module
 
 
+def _measured(compare: object, throughput: float, p99_ms: float, test: str = "get") -> object:
+    from bolt.bench import WORKLOADS, TestResult
+
+    result = TestResult(
+        test, WORKLOADS[test].label, "ops/s", 1, 0, None, 1.0, throughput, throughput,
+        1.0, p99_ms, 1.0, 1.0, 1.0, 50, 1,
+    )  # fmt: skip
+    return compare.Measured(result, None, None)  # type: ignore[attr-defined]
+
+
 def test_compare_reports_one_round_the_median_ratio_round() -> None:
     """Floor and Bolt figures come from the same round: the one with the median ratio."""
-    from bolt.bench import TestResult
-
     compare: object = _load_compare()
 
     def run(throughput: float, p99_ms: float) -> object:
-        result = TestResult(
-            "get", "GET", "ops/s", 1, 0, None, 1.0, throughput, throughput,
-            1.0, p99_ms, 1.0, 1.0, 1.0, 50, 1,
-        )  # fmt: skip
-        return compare.Measured(result, None, None)  # type: ignore[attr-defined]
+        return _measured(compare, throughput, p99_ms)
 
     floors = [run(100.0, 1.0), run(200.0, 2.0), run(150.0, 3.0)]
     bolts = [run(90.0, 10.0), run(100.0, 20.0), run(120.0, 30.0)]  # ratios 0.9, 0.5, 0.8
     floor, bolt = compare.median_round(floors, bolts)  # type: ignore[attr-defined]
     assert (floor.result.p99_ms, bolt.result.p99_ms) == (3.0, 30.0)  # round 3: ratio 0.8
+
+
+def test_compare_checks_the_readme_targets() -> None:
+    """SET/GET at 50 connections: >= 0.8 x floor and p99 < 5 ms at depth 1, >= 0.6 x at 16."""
+    compare: object = _load_compare()
+    check = compare.check_targets  # type: ignore[attr-defined]
+    floors = [_measured(compare, 100.0, 1.0, "set"), _measured(compare, 100.0, 1.0, "get"),
+              _measured(compare, 100.0, 1.0, "incr")]  # fmt: skip
+    bolts = [_measured(compare, 80.0, 4.9, "set"), _measured(compare, 79.0, 5.0, "get"),
+             _measured(compare, 1.0, 99.0, "incr")]  # fmt: skip
+    assert [met for _, met in check(1, floors, bolts, 50)] == [True, True, False, False]
+    assert [met for _, met in check(16, floors, bolts, 50)] == [True, True]
+    assert check(4, floors, bolts, 50) == []
+    assert check(1, floors, bolts, 49) == []
 
 
 def test_compare_passes_bolt_env_settings_to_its_daemon() -> None:
