@@ -1,4 +1,4 @@
-"""Pure parts of the daemon: latency buckets, auth helpers, TLS config, the CLI parser."""
+"""Parts of the daemon without an engine: latency, auth helpers, TLS config, the CLI parser."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 
 import pytest
+import trio
+import trio.testing
 
 from bolt.cli.daemon import build_parser, main
 from bolt.config import SETTINGS, Config
@@ -17,7 +19,9 @@ from bolt.server import (
     MODE_REQUIRED,
     BackOff,
     CommandCounters,
+    PasswordChecker,
     ReadyInfo,
+    Server,
     hash_password,
     is_loopback,
     percentile_seconds,
@@ -26,7 +30,7 @@ from bolt.server import (
     verify_password,
 )
 from bolt.server._auth import check_password, check_role, check_user_name
-from bolt.server._latency import BUCKET_COUNT, bucket_index, record_batch
+from bolt.server._latency import BUCKET_COUNT, WINDOW_SECONDS, bucket_index, record_batch
 
 # --- latency -----------------------------------------------------------------------------
 
@@ -74,6 +78,23 @@ def test_record_batch_counts_runs_of_one_command_and_mixed_ones_alike() -> None:
     assert put.seconds_total == pytest.approx(0.0012)
 
 
+@pytest.mark.trio
+async def test_a_serving_server_rotates_the_latency_windows(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    server = Server(None, mode=MODE_PROTECTED)  # type: ignore[arg-type]  # no client comes
+    ping = server.table["PING"]
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.serve, "127.0.0.1", 0)
+        record_batch([ping], 0.001)
+        await trio.sleep(WINDOW_SECONDS * 1.5)
+        assert sum(ping.window) == 0 and sum(ping.recent_counts()) == 1
+        await trio.sleep(WINDOW_SECONDS)
+        assert sum(ping.recent_counts()) == 0  # p50/p99 forget it after two windows
+        assert ping.calls == 1
+        server.shutdown()
+
+
 # --- auth ------------------------------------------------------------------------------
 
 
@@ -110,6 +131,26 @@ def test_password_hashes() -> None:
     assert hash_password("correct horse") != hash_password("correct horse")  # random salt
     for broken in ("", "md5$x", "scrypt$a$b$c$d$e", stored.replace("$8$", "$999999$")):
         assert not verify_password("correct horse", broken)
+
+
+@pytest.mark.trio
+async def test_checker_remembers_successes_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    stored = hash_password("right", salt=b"0123456789abcdef")
+    runs: list[str] = []
+
+    def counting_verify(password: str, stored_hash: str) -> bool:
+        runs.append(password)
+        return verify_password(password, stored_hash)
+
+    monkeypatch.setattr("bolt.server._auth.verify_password", counting_verify)
+    checker = PasswordChecker()
+    assert await checker.verify("right", stored) and await checker.verify("right", stored)
+    assert runs == ["right"]  # the second login did not pay the KDF again
+    assert not await checker.verify("wrong", stored)
+    assert not await checker.verify("wrong", stored)
+    assert runs == ["right", "wrong", "wrong"]  # failures are never cached
+    assert not await checker.verify("right", None)  # no such user: still one scrypt run
+    assert runs == ["right", "wrong", "wrong", "right"]
 
 
 def test_backoff_grows_and_resets() -> None:
