@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
-from bolt import errors
+from bolt import errors, limits
 from bolt.wire import (
     Codec,
     ErrorReply,
@@ -29,12 +29,6 @@ from bolt.wire import (
 )
 from tests._damage import BYTE_MUTATIONS, edit_array, mutate_bytes
 from tests.wire._support import decode_all, frame, messages, values
-
-# Random bytes almost never decode (0 of 500 did), so properties over them alone
-# never reach their "whatever decodes" half. These strategies start from valid
-# frames and damage them the ways a network or a buggy peer would (bytes, whole
-# frames) and the ways a confused encoder would (msgpack arrays), so a good
-# share still decodes.
 
 # Bytes that mean something to msgpack: small ints (message kinds), nil, bools,
 # empty and small arrays and maps, empty strings, type markers, the never-used
@@ -163,41 +157,58 @@ def _intact_frames(original: bytes, damaged: bytes) -> int:
     return count
 
 
-@given(st.binary(max_size=200) | mutated_streams().map(lambda pair: pair[1]))
-@settings(suppress_health_check=[HealthCheck.too_slow])
-def test_garbage_is_incomplete_or_a_protocol_error(garbage: bytes) -> None:
-    codec = Codec(max_frame_bytes=1024)
+def _read(stream: bytes, max_frame_bytes: int, one_at_a_time: bool) -> tuple[list[Message], bool]:
+    """Feed ``stream`` to a new Codec and take its messages with ``next_messages``
+    or, one at a time, with ``next_message``; also whether a ProtocolError came."""
+    codec = Codec(max_frame_bytes)
+    decoded: list[Message] = []
     try:
-        codec.receive_data(garbage)
-        messages = codec.next_messages()
+        codec.receive_data(stream)
+        if one_at_a_time:
+            while (message := codec.next_message()) is not None:
+                decoded.append(message)
+        else:
+            decoded = codec.next_messages()
     except errors.ProtocolError:
         event("protocol error")
-        return
-    event(["no whole frame", "1 message", "2+ messages"][min(len(messages), 2)])
-    # Whatever did decode is a well-formed message, never a half-parsed value.
-    for message in messages:
+        return decoded, True
+    event(["no whole frame", "1 message", "2+ messages"][min(len(decoded), 2)])
+    return decoded, False
+
+
+_EITHER_READER = pytest.mark.parametrize(
+    "one_at_a_time", [False, True], ids=["next_messages", "next_message"]
+)
+
+
+@_EITHER_READER
+@given(st.binary(max_size=200) | mutated_streams().map(lambda pair: pair[1]))
+@settings(suppress_health_check=[HealthCheck.too_slow])
+def test_garbage_is_incomplete_or_a_protocol_error(one_at_a_time: bool, garbage: bytes) -> None:
+    decoded, _failed = _read(garbage, 1024, one_at_a_time)
+    # Whatever did decode (with next_message, even before a bad frame) is a
+    # well-formed message, never a half-parsed value.
+    for message in decoded:
         _assert_well_formed(message)
 
 
+@_EITHER_READER
 @given(mutated_streams())
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 def test_damaged_streams_give_their_intact_frames_or_a_protocol_error(
-    pair: tuple[list[Message], bytes],
+    one_at_a_time: bool, pair: tuple[list[Message], bytes]
 ) -> None:
     batch, stream = pair
     intact = _intact_frames(Codec().encode_many(batch), stream)
-    codec = Codec()  # the default limit: an intact frame is never over it
-    try:
-        codec.receive_data(stream)
-        messages = codec.next_messages()
-    except errors.ProtocolError:
-        event("protocol error")
-        return
-    event(["no whole frame", "1 message", "2+ messages"][min(len(messages), 2)])
-    for message in messages:
+    # The default limit: an intact frame is never over it.
+    decoded, failed = _read(stream, limits.frame_bytes_max, one_at_a_time)
+    for message in decoded:
         _assert_well_formed(message)
+    if failed and not one_at_a_time:
+        return  # next_messages discards a bad frame's whole buffer (tested in test_codec)
     # The frames before the damage are decoded exactly as they were sent.
-    assert messages[:intact] == batch[:intact]
+    assert decoded[:intact] == batch[:intact]
+    assert len(decoded) >= intact, "an intact frame was not decoded"
 
 
 @given(st.binary(min_size=1, max_size=200) | mutated_payloads().map(lambda pair: pair[1]))
@@ -247,44 +258,6 @@ def test_any_oversized_prefix_fails_on_its_four_bytes(limit: int, data: st.DataO
         codec.receive_data(header[cut:])  # not one payload byte was fed
 
 
-@given(st.binary(max_size=200) | mutated_streams().map(lambda pair: pair[1]))
-def test_garbage_through_next_message_is_incomplete_or_a_protocol_error(garbage: bytes) -> None:
-    codec = Codec(max_frame_bytes=1024)
-    decoded = []
-    try:
-        codec.receive_data(garbage)
-        while (message := codec.next_message()) is not None:
-            decoded.append(message)
-    except errors.ProtocolError:
-        event("protocol error (after some messages)" if decoded else "protocol error")
-    else:
-        event("decoded" if decoded else "incomplete")
-    # Even before a bad frame, next_message hands out only well-formed messages.
-    for message in decoded:
-        _assert_well_formed(message)
-
-
-@given(mutated_streams())
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-def test_next_message_gives_the_intact_frames_before_the_damage(
-    pair: tuple[list[Message], bytes],
-) -> None:
-    batch, stream = pair
-    intact = _intact_frames(Codec().encode_many(batch), stream)
-    codec = Codec()  # the default limit: an intact frame is never over it
-    decoded = []
-    try:
-        codec.receive_data(stream)
-        while (message := codec.next_message()) is not None:
-            decoded.append(message)
-    except errors.ProtocolError:
-        event("protocol error")
-    for message in decoded:
-        _assert_well_formed(message)
-    assert decoded[:intact] == batch[:intact]
-    assert len(decoded) >= intact, "an intact frame was not decoded"
-
-
 def _outcomes(streams: st.SearchStrategy[tuple[list[Message], bytes]], count: int) -> list[str]:
     """How ``count`` damaged streams fare in a Codec (derandomized: the share is stable)."""
     outcomes: list[str] = []
@@ -300,17 +273,11 @@ def _outcomes(streams: st.SearchStrategy[tuple[list[Message], bytes]], count: in
     @given(streams)
     def sample(pair: tuple[list[Message], bytes]) -> None:
         sent, stream = pair
-        codec = Codec(max_frame_bytes=1024)
-        try:
-            codec.receive_data(stream)
-            decoded = codec.next_messages()
-        except errors.ProtocolError:
+        decoded, failed = _read(stream, 1024, one_at_a_time=False)
+        if failed:
             outcomes.append("protocol error")
-            return
-        if not decoded:
-            outcomes.append("incomplete")
         else:
-            outcomes.append("same" if decoded == sent else "decoded")
+            outcomes.append("same" if decoded == sent else "decoded" if decoded else "incomplete")
 
     sample()
     return outcomes
