@@ -11,12 +11,12 @@ Each reply is encoded at once and the largest write offset is remembered.
 Then the batch awaits durability once (``engine.wait_durable(max_offset)``)
 and sends every reply with one ``send_all``, in request order. Per request
 there is one dict lookup (the command's :class:`CommandCounters`), one
-integer comparison (permission),
-the engine call and the encoding; per batch one clock read, one
-histogram update per run of the same command, and one update of the key
-hit/miss totals. Nothing is logged per request, and no cancel scope is
-entered per receive (one costs several microseconds): the session's single
-scope is cancelled by a shutdown only while the session is idle.
+integer comparison (permission), the engine call and the encoding; per
+batch two clock reads (bytes in, replies sent), one histogram update per
+run of the same command, and one update of the key hit/miss totals.
+Nothing is logged per request, and no cancel scope is entered per receive
+(one costs several microseconds): the session's single scope is cancelled
+by a shutdown only while the session is idle.
 
 **Errors**. A refused request (bad arguments, wrong type, permission, disk)
 gets a typed error reply with its id and the connection carries on; an
