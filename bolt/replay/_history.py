@@ -34,7 +34,7 @@ from bolt.state import Keyspace, apply, key_name
 from bolt.state._snapshot import LoadedSnapshot, ShardSnapshot
 
 from ._source import Damage, DataDir, Progress, RecordStream
-from ._state import KeyView, SnapshotUse, read_key
+from ._state import KeyView, SnapshotUse, check_log_joins, read_key
 
 _USER_EVENTS = (UserPut, UserDeleted)
 
@@ -109,11 +109,7 @@ class KeyHistory:
         self._moment = hlc_ms(max_hlc)
         self.initial = read_key(self.keyspace, self.db, self.key, self._moment)
         low, high = min(self._covered.values()), max(self._covered.values())
-        if low + 1 < first:
-            raise HistoryUnavailableError(
-                f"the snapshot covers offsets up to {low} but the log starts at offset "
-                f"{first}: records {low + 1} to {first - 1} are missing"
-            )
+        check_log_joins(low, first)
         self.snapshot = SnapshotUse(snapshot.node_id, snapshot.shard_count, low, high, max_hlc)
         return max(first, low + 1)
 

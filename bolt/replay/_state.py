@@ -304,6 +304,20 @@ def _wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def check_log_joins(covered_min: int, first: int) -> None:
+    """Refuse a snapshot that the retained log does not continue.
+
+    Raises:
+        HistoryUnavailableError: records between the snapshot's lowest covered
+            offset and the log's first offset are gone.
+    """
+    if first > 0 and covered_min + 1 < first:
+        raise HistoryUnavailableError(
+            f"the snapshot covers offsets up to {covered_min} but the log starts at offset "
+            f"{first}: records {covered_min + 1} to {first - 1} are missing"
+        )
+
+
 def _choose_snapshot(
     data_dir: DataDir, at: Point | None, first: int, prefer_snapshot: bool
 ) -> LoadedSnapshot | None:
@@ -319,16 +333,14 @@ def _choose_snapshot(
             )
         return None
     covered = [shard.covered for shard in snapshot.shards.values()]
+    if len(snapshot.shards) < snapshot.shard_count:
+        covered.append(-1)  # a shard never written covers nothing (as in recovery)
     snapshot_hlc = max(shard.hlc for shard in snapshot.shards.values())
     usable = at is None or (
         (at.offset is None or at.offset >= max(covered))
         and (at.hlc is None or snapshot_hlc <= at.hlc)
     )
-    if first > 0 and min(covered) + 1 < first:
-        raise HistoryUnavailableError(
-            f"the snapshot covers offsets up to {min(covered)} but the log starts at offset "
-            f"{first}: records {min(covered) + 1} to {first - 1} are missing"
-        )
+    check_log_joins(min(covered), first)
     if usable:
         return snapshot
     if first == 0:

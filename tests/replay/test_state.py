@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+import struct
 from pathlib import Path
 from typing import Any
+
+import lmdb
 
 from bolt.replay import Point, open_data_dir, rebuild
 
@@ -119,3 +123,22 @@ def test_library_rebuild_reports_how(fixtures: Any) -> None:
     assert snap.snapshot is not None
     assert snap.snapshot.covered_max == fixtures.live_states["snapshot_covered"]
     assert "snapshot" in snap.describe()
+
+
+def test_a_partial_snapshot_behind_a_trimmed_log_is_refused(
+    fixtures: Any, tmp_path: Path
+) -> None:
+    """A shard the snapshot never wrote (a crash in its first round) covers
+    nothing, as in recovery: with the log trimmed, its keys cannot be rebuilt,
+    so state and history refuse rather than leave them out silently."""
+    data_dir = tmp_path / "partial"
+    shutil.copytree(fixtures.snapshotted, data_dir)
+    env = lmdb.open(str(data_dir / "snapshot"), max_dbs=16, subdir=True)
+    with env.begin(write=True) as txn:
+        shards = env.open_db(b"shards", txn=txn)
+        assert txn.delete(struct.pack("<I", 0), db=shards)
+    env.close()
+    for args in (("state", data_dir), ("history", data_dir, "greeting")):
+        result = run_cli(*args)
+        assert result.code == 2, (args, result.err)
+        assert "the snapshot covers offsets up to -1 but the log starts at offset 302" in result.err
