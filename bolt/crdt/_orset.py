@@ -136,10 +136,10 @@ class ORSet:
 
     @classmethod
     def from_wire(cls, data: list[object]) -> ORSet:
-        members, pending = data[0], data[1]
+        members, pending, floor = data
         result = cls()
-        result.floor = data[2] if len(data) > 2 else 0  # type: ignore[assignment]
-        assert isinstance(members, list) and isinstance(pending, list)
+        assert isinstance(members, list) and isinstance(pending, list) and isinstance(floor, int)
+        result.floor = floor
         for member, tags in members:
             live = {(t[0], t[1]) for t in tags}
             result.members[member] = live if len(live) > 1 else next(iter(live))

@@ -144,10 +144,10 @@ class Sequence:
 
     @classmethod
     def from_wire(cls, data: list[object]) -> Sequence:
-        items, pending = data[0], data[1]
+        items, pending, floor = data
         result = cls()
-        result.floor = data[2] if len(data) > 2 else 0  # type: ignore[assignment]
-        assert isinstance(items, list) and isinstance(pending, list)
+        assert isinstance(items, list) and isinstance(pending, list) and isinstance(floor, int)
+        result.floor = floor
         for p, v in items:
             position = (p[0], p[1], p[2])
             result.order.append(position)

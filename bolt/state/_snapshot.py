@@ -44,7 +44,9 @@ from bolt.crdt import ORSet, PNCounter, Sequence
 from bolt.errors import FormatVersionError, StorageError
 from bolt.state._entry import CRDT_COUNTER, LIST, SET, Entry
 
-SNAPSHOT_FORMAT = 1
+# 2: one LMDB database per shard (1 kept every shard in one "data" database),
+# and list/set bodies with (member, tag) tombstones and their own reset floor.
+SNAPSHOT_FORMAT = 2
 _U32 = struct.Struct(">I")
 _BODY_CLASSES: dict[int, Any] = {LIST: Sequence, SET: ORSet, CRDT_COUNTER: PNCounter}
 
@@ -150,6 +152,8 @@ class SnapshotStore:
         """
         for _ in range(5):
             with self._env.begin() as txn:
+                if not self._check_format(txn):
+                    return None
                 indexes = [
                     _U32.unpack(k)[0]
                     for k in txn.cursor(db=self._shards).iternext(keys=True, values=False)
@@ -164,14 +168,8 @@ class SnapshotStore:
     def _load_once(self) -> LoadedSnapshot | bool | None:
         """One consistent read; False if a shard appeared mid-way (try again)."""
         with self._env.begin() as txn:
-            fmt = txn.get(b"format", db=self._meta)
-            if fmt is None:
+            if not self._check_format(txn):
                 return None
-            if int(fmt) > SNAPSHOT_FORMAT:
-                raise FormatVersionError(
-                    f"snapshot in {self.path} has format {int(fmt)}; "
-                    f"this Bolt reads {SNAPSHOT_FORMAT}"
-                )
             node = txn.get(b"node_id", db=self._meta)
             count = int(txn.get(b"shard_count", db=self._meta) or b"0")
             shards: dict[int, ShardSnapshot] = {}
@@ -189,6 +187,27 @@ class SnapshotStore:
                     for value in txn.cursor(db=data).iternext(keys=False, values=True)
                 ]
         return LoadedSnapshot(node.decode() if node else None, count, shards)
+
+    def _check_format(self, txn: Any) -> bool:
+        """False if no snapshot was ever written; raise if it is not this format."""
+        fmt = txn.get(b"format", db=self._meta)
+        if fmt is None:
+            return False
+        version = int(fmt)
+        if version > SNAPSHOT_FORMAT:
+            raise FormatVersionError(
+                f"snapshot in {self.path} has format {version}; this Bolt reads {SNAPSHOT_FORMAT}"
+            )
+        if version < SNAPSHOT_FORMAT:
+            # Read as this layout, an older snapshot would look like empty
+            # shards that still claim their covered offsets: keys lost silently.
+            raise FormatVersionError(
+                f"snapshot in {self.path} has format {version}, written by an older Bolt; "
+                f"this Bolt reads {SNAPSHOT_FORMAT}. Move the snapshot directory away to "
+                "rebuild the state from the log (recovery refuses if the log no longer "
+                "reaches back far enough)"
+            )
+        return True
 
     def _shard_db(self, index: int) -> Any:
         """The LMDB database holding shard ``index``'s entries."""

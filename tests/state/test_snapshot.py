@@ -3,16 +3,18 @@
 ``encode_entry``/``decode_entry`` keep every part of an entry (reset stamp,
 value, expiry, list/set/counter bodies with their pending removals);
 ``SnapshotStore`` keeps each shard's covered offset, dots, HLC, users and
-entries, replaces a shard whole, refuses a newer format, and grows its map
+entries, replaces a shard whole, refuses a newer or an older format, and grows its map
 when LMDB reports it full.
 """
 
 from __future__ import annotations
 
 import random
+import struct
 from pathlib import Path
 
 import lmdb
+import msgpack
 import pytest
 
 from bolt import limits
@@ -136,6 +138,29 @@ def test_newer_format_is_refused(tmp_path: Path) -> None:
     store = SnapshotStore(tmp_path / "snap")
     try:
         with pytest.raises(FormatVersionError):
+            store.load()
+    finally:
+        store.close()
+
+
+def test_a_snapshot_of_the_older_layout_is_refused_not_read_as_empty(tmp_path: Path) -> None:
+    # Format 1 kept every shard's entries in one "data" database (u32 shard
+    # index + name -> entry). Read as the per-shard layout it looked like
+    # shards with no entries that still claim their covered offsets, so
+    # recovery would skip the log records holding those keys: silent loss.
+    env = lmdb.open(str(tmp_path / "snap"), max_dbs=4)
+    with env.begin(write=True) as txn:
+        meta = env.open_db(b"meta", txn=txn)
+        txn.put(b"format", b"1", db=meta)
+        txn.put(b"node_id", b"n", db=meta)
+        txn.put(b"shard_count", b"1", db=meta)
+        shard_meta = {"covered": 41, "dots": [{"n": 42}, []], "hlc": 5, "users": [], "keys": 1}
+        txn.put(struct.pack(">I", 0), msgpack.packb(shard_meta), db=env.open_db(b"shards", txn=txn))
+        txn.put(struct.pack(">I", 0) + b"k", b"entry", db=env.open_db(b"data", txn=txn))
+    env.close()
+    store = SnapshotStore(tmp_path / "snap")
+    try:
+        with pytest.raises(FormatVersionError, match="format 1"):
             store.load()
     finally:
         store.close()
