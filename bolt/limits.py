@@ -46,9 +46,9 @@ segment_bytes_min = 256
 log_index_interval_bytes = 64 * KIB
 """Bytes between entries of a segment's in-memory offset-to-position index."""
 fsync_latency_samples_max = 1024
+"""How many recent fsync latencies the log keeps for its p99 statistic."""
 wal_inline_write_bytes_max = 64 * KIB
 """``batch``/``off`` rounds up to this size are written on the event loop (no thread hop)."""
-"""How many recent fsync latencies the log keeps for its p99 statistic."""
 
 # --- state -----------------------------------------------------------------
 shard_count_default = 64
