@@ -9,7 +9,8 @@ does and applies the events it returns; ``deliver`` applies a peer's event
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import random
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bolt.crdt import HybridClock
@@ -60,6 +61,55 @@ class SimNode:
         for event in events:
             self.hlc.observe(event.hlc)
             apply(self.keyspace, event)
+
+
+WRITE_COMMANDS = (
+    "PUT",
+    "SETEX",
+    "DEL",
+    "MSET",
+    "MDEL",
+    "INCR",
+    "INCRBY",
+    "CINCR",
+    "CDECR",
+    "CINCRBY",
+    "LPUSH",
+    "RPUSH",
+    "LPOP",
+    "RPOP",
+    "SADD",
+    "SREM",
+)
+"""The write commands of random histories: every event kind a key can get."""
+
+
+def random_write(
+    rnd: random.Random, keys: Sequence[str], values: Sequence[Any], members: Sequence[str]
+) -> tuple[str, list[Any]]:
+    """A random write command and its arguments, drawn from ``keys``, ``values``
+    and ``members`` (some are refused when run: wrong type, not an integer)."""
+    command = rnd.choice(WRITE_COMMANDS)
+    key = rnd.choice(keys)
+    some = min(3, len(keys))
+    if command == "PUT":
+        return command, [key, rnd.choice(values)]
+    if command == "SETEX":
+        return command, [key, rnd.choice(values), rnd.choice([1, 2, 60])]
+    if command in ("DEL", "INCR", "CINCR", "CDECR", "LPOP", "RPOP"):
+        return command, [key]
+    if command == "MSET":
+        pairs: list[Any] = []
+        for chosen in rnd.sample(keys, rnd.randint(1, some)):
+            pairs += [chosen, rnd.choice(values)]
+        return command, pairs
+    if command == "MDEL":
+        return command, rnd.sample(keys, rnd.randint(1, some))
+    if command in ("INCRBY", "CINCRBY"):
+        return command, [key, rnd.randint(-9, 9)]
+    if command in ("LPUSH", "RPUSH"):
+        return command, [key, *rnd.choices(values, k=rnd.randint(1, 3))]
+    return command, [key, *rnd.sample(members, rnd.randint(1, min(3, len(members))))]
 
 
 class _NoStamps:

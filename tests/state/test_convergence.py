@@ -13,7 +13,6 @@ same ``memory_used``, and keep the exact memory invariant.
 from __future__ import annotations
 
 import random
-from typing import Any
 
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
@@ -22,58 +21,17 @@ from bolt.errors import RequestError
 from bolt.events import Event
 from bolt.state import Keyspace, apply
 from bolt.testing._clock import ManualClock
-from tests.state._support import SimNode, assert_memory_exact, view
+from tests.state._support import SimNode, assert_memory_exact, random_write, view
 
 KEYS = ("k1", "k2", "k3")
 DBS = ("", "db1")
 VALUES = ("a", "b", "7", "-3", "", b"\x00z")
 MEMBERS = ("m1", "m2", "m3")
 
-COMMAND_NAMES = (
-    "PUT",
-    "SETEX",
-    "DEL",
-    "MSET",
-    "MDEL",
-    "INCR",
-    "INCRBY",
-    "CINCR",
-    "CDECR",
-    "CINCRBY",
-    "LPUSH",
-    "RPUSH",
-    "LPOP",
-    "RPOP",
-    "SADD",
-    "SREM",
-)
-
 # Each node's random choices come from one seeded Random, so a failing
 # example is reproduced by its seed (shrinking a history is slow and seldom
 # clearer than the history itself, so it is skipped).
 NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
-
-
-def _args(rnd: random.Random, command: str) -> list[Any]:
-    key = rnd.choice(KEYS)
-    if command == "PUT":
-        return [key, rnd.choice(VALUES)]
-    if command == "SETEX":
-        return [key, rnd.choice(VALUES), rnd.choice([1, 2, 60])]
-    if command in ("DEL", "INCR", "CINCR", "CDECR", "LPOP", "RPOP"):
-        return [key]
-    if command == "MSET":
-        pairs: list[Any] = []
-        for chosen in rnd.sample(KEYS, rnd.randint(1, 3)):
-            pairs += [chosen, rnd.choice(VALUES)]
-        return pairs
-    if command == "MDEL":
-        return rnd.sample(KEYS, rnd.randint(1, 3))
-    if command in ("INCRBY", "CINCRBY"):
-        return [key, rnd.randint(-5, 5)]
-    if command in ("LPUSH", "RPUSH"):
-        return [key, *rnd.choices(VALUES, k=rnd.randint(1, 3))]
-    return [key, *rnd.sample(MEMBERS, rnd.randint(1, 3))]  # SADD / SREM
 
 
 def _history(
@@ -92,9 +50,9 @@ def _history(
             target.deliver(batch)
             continue
         node = rnd.choice(nodes)
-        command = rnd.choice(COMMAND_NAMES)
+        command, args = random_write(rnd, KEYS, VALUES, MEMBERS)
         try:
-            _, made = node.run(command, *_args(rnd, command), db=rnd.choice(DBS))
+            _, made = node.run(command, *args, db=rnd.choice(DBS))
         except RequestError:
             continue  # wrong type, not an integer...: refused, nothing made
         events.extend(made)

@@ -20,53 +20,13 @@ from bolt.errors import OutOfMemoryError, RequestError
 from bolt.node import Engine, EngineConfig
 from bolt.state._entry import ELEMENT_BYTES, element_bytes, name_bytes, value_bytes
 from bolt.testing._clock import ManualClock
-from tests.state._support import SimNode, assert_memory_exact
+from tests.state._support import SimNode, assert_memory_exact, random_write
 
 START = 1_700_000_000_000
 NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
 KEYS = ("a", "b", "c", "d")
-
-
-def _random_command(rnd: random.Random) -> tuple[str, list[object]]:
-    key = rnd.choice(KEYS)
-    value = rnd.choice(["", "x", "12", "y" * 50, b"\x01" * 9])
-    command = rnd.choice(
-        [
-            "PUT",
-            "SETEX",
-            "DEL",
-            "MSET",
-            "MDEL",
-            "INCR",
-            "INCRBY",
-            "CINCR",
-            "CDECR",
-            "LPUSH",
-            "RPUSH",
-            "LPOP",
-            "RPOP",
-            "SADD",
-            "SREM",
-        ]
-    )
-    args: list[object]
-    if command == "PUT":
-        args = [key, value]
-    elif command == "SETEX":
-        args = [key, value, rnd.randint(1, 3)]
-    elif command in ("DEL", "INCR", "CINCR", "CDECR", "LPOP", "RPOP"):
-        args = [key]
-    elif command == "MSET":
-        args = [rnd.choice(KEYS), value, rnd.choice(KEYS), "v"]
-    elif command == "MDEL":
-        args = rnd.sample(KEYS, 2)
-    elif command == "INCRBY":
-        args = [key, rnd.randint(-9, 9)]
-    elif command in ("LPUSH", "RPUSH"):
-        args = [key, value, "z"]
-    else:
-        args = [key, rnd.choice(["m", "n", "o"]), "p"]
-    return command, args
+VALUES = ("", "x", "12", "y" * 50, b"\x01" * 9)
+MEMBERS = ("m", "n", "o", "p")
 
 
 @settings(max_examples=80, deadline=None, phases=NO_SHRINK)
@@ -76,7 +36,7 @@ def test_invariant_after_every_command(seed: int, keep_tombstones: bool) -> None
     node = SimNode("n", ManualClock(START), keep_tombstones=keep_tombstones)
     for _ in range(60):
         node.clock.advance(rnd.choice([0, 10, 1500]))
-        command, args = _random_command(rnd)
+        command, args = random_write(rnd, KEYS, VALUES, MEMBERS)
         try:
             node.run(command, *args)
         except RequestError:
@@ -134,7 +94,7 @@ def test_invariant_with_eviction_and_expiry_reclaim(policy: str, seed: int) -> N
     engine = _open(policy, 4_000, clock)
     for _ in range(120):
         clock.advance(rnd.choice([0, 10, 700, 1500]))
-        command, args = _random_command(rnd)
+        command, args = random_write(rnd, KEYS, VALUES, MEMBERS)
         try:
             engine.submit(command, args)
         except (RequestError, OutOfMemoryError):
