@@ -12,17 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bolt.crdt import ORSet
+from tests.crdt._support import NO_SHRINK, delivery_orders
 
 MEMBERS = ("x", "y", "z", b"w")
-
-
-# Shrinking these multi-replica histories can take minutes; the minimal cases
-# of the bugs found so far are written out as plain tests below instead.
-NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
 
 
 class Replica:
@@ -97,22 +93,12 @@ def _run(order: list[int], ops: list[tuple[Any, ...]]) -> ORSet:
     return replica.orset
 
 
-def _orders(ops: list[tuple[Any, ...]], rnd: Any) -> list[list[int]]:
-    ids = list(range(len(ops)))
-    orders = [ids, ids[::-1]]
-    for _ in range(3):
-        shuffled = ids + [rnd.choice(ids) for _ in range(3)] if ids else []
-        rnd.shuffle(shuffled)
-        orders.append(shuffled)
-    return orders
-
-
 @settings(max_examples=200, deadline=None, phases=NO_SHRINK)
 @given(histories(), st.randoms(use_true_random=False))
 def test_members_converge_in_any_order_with_duplicates(
     ops: list[tuple[Any, ...]], rnd: Any
 ) -> None:
-    results = [_members(_run(order, ops)) for order in _orders(ops, rnd)]
+    results = [_members(_run(order, ops)) for order in delivery_orders(len(ops), rnd)]
     assert all(result == results[0] for result in results), results
 
 
@@ -121,7 +107,7 @@ def test_members_converge_in_any_order_with_duplicates(
 def test_internal_state_converges_in_any_order(ops: list[tuple[Any, ...]], rnd: Any) -> None:
     # Pending removals decide whether an emptied key's entry is kept, and so
     # its memory: they must not depend on delivery order either.
-    results = [_run(order, ops).to_wire() for order in _orders(ops, rnd)]
+    results = [_run(order, ops).to_wire() for order in delivery_orders(len(ops), rnd)]
     normalised = [repr(sorted(repr(m) for m in r[0])) + repr(r[1:]) for r in results]  # type: ignore[attr-defined]
     assert all(n == normalised[0] for n in normalised), normalised
 

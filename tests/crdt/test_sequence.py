@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from hypothesis import Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bolt.crdt import Sequence, position_hlc
+from tests.crdt._support import NO_SHRINK, delivery_orders
 
 VALUES = ("p", "q", "r", b"s")
 
@@ -90,11 +91,6 @@ def test_range_follows_python_slicing_rules(values: list[Any], start: int, stop:
     assert sequence.range(start, stop) == expected
 
 
-# Shrinking these multi-replica histories can take minutes; the minimal cases
-# of the bugs found so far are written out as plain tests below instead.
-NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
-
-
 class Replica:
     """One node's list plus the key's reset floor; skips duplicate ops."""
 
@@ -149,16 +145,6 @@ def histories(draw: st.DrawFn, replica_count: int = 3) -> list[tuple[Any, ...]]:
     return ops
 
 
-def _orders(count: int, rnd: Any) -> list[list[int]]:
-    ids = list(range(count))
-    orders = [ids, ids[::-1]]
-    for _ in range(3):
-        shuffled = ids + [rnd.choice(ids) for _ in range(3)] if ids else []
-        rnd.shuffle(shuffled)
-        orders.append(shuffled)
-    return orders
-
-
 def _run(order: list[int], ops: list[tuple[Any, ...]]) -> Sequence:
     replica = Replica()
     for op_id in order:
@@ -171,7 +157,7 @@ def _run(order: list[int], ops: list[tuple[Any, ...]]) -> Sequence:
 def test_elements_converge_in_any_order_with_duplicates(
     ops: list[tuple[Any, ...]], rnd: Any
 ) -> None:
-    results = [list(_run(order, ops).items()) for order in _orders(len(ops), rnd)]
+    results = [list(_run(order, ops).items()) for order in delivery_orders(len(ops), rnd)]
     assert all(result == results[0] for result in results), results
 
 
@@ -180,7 +166,7 @@ def test_elements_converge_in_any_order_with_duplicates(
 def test_internal_state_converges_in_any_order(ops: list[tuple[Any, ...]], rnd: Any) -> None:
     # Pending removals keep an emptied key's entry (and its memory) alive:
     # they must not depend on the delivery order either.
-    results = [_run(order, ops).to_wire() for order in _orders(len(ops), rnd)]
+    results = [_run(order, ops).to_wire() for order in delivery_orders(len(ops), rnd)]
     assert all(result == results[0] for result in results), results
 
 
