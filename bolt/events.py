@@ -23,7 +23,7 @@ A record from a newer ``FORMAT_VERSION``, or an unknown event kind, raises
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import msgpack
 
@@ -230,10 +230,9 @@ def decode_record(payload: bytes) -> list[Event]:
             else:
                 return events
     _raise_malformed(record)
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _raise_malformed(record: Any) -> None:
+def _raise_malformed(record: Any) -> NoReturn:
     """Raise the precise error for a record the fast path refused."""
     if type(record) is not tuple or len(record) != 2:
         raise CorruptionError("a record must be [format_version, events]")
