@@ -86,7 +86,6 @@ def test_allkeys_lru_evicts_in_least_recently_used_order() -> None:
         engine.submit("PUT", [key, VALUE])
     engine.submit("GET", ["k0"])
     engine.submit("GET", ["k1"])
-    engine.keyspace.memory_used  # noqa: B018 - no eviction yet
     engine._limit = engine.keyspace.memory_used  # now at the limit: next growing write evicts
     engine.submit("PUT", ["new", VALUE])
     assert _alive(engine, keys) == keys[:2] + keys[3:]  # k2 was least recently used
