@@ -135,7 +135,7 @@ class DataDir:
         per shard), so a shard that was being rewritten is simply read again.
 
         Raises:
-            bolt.errors.FormatVersionError: the snapshot is from a newer Bolt.
+            bolt.errors.FormatVersionError: the snapshot is in another format (a newer or an older Bolt).
             bolt.errors.StorageError: the snapshot cannot be read.
         """
         if not self.has_snapshot():
