@@ -186,3 +186,39 @@ def test_compare_refuses_a_bolt_env_that_is_not_a_bolt_setting() -> None:
     )  # fmt: skip
     assert completed.returncode == 2
     assert "--bolt-env takes BOLT_NAME=VALUE, not 'PORT=1'" in completed.stderr
+
+
+def test_loop_server_serves_bolts_loop_with_no_engine_work() -> None:
+    """scripts/loop_server.py answers like a server (canned GET value, writes
+    acknowledged) and compare.py can measure it against the floor."""
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "loop_server.py"), "--port", "0",
+         "--value-size", "8"],
+        stderr=subprocess.PIPE, text=True, env=clean_environment({}),
+    )  # fmt: skip
+    try:
+        assert server.stderr is not None
+        line = server.stderr.readline()
+        match = re.search(r"loop ready: host=\S+ port=(\d+)", line)
+        assert match, line
+        port = match.group(1)
+        completed = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "compare.py"), "--json", "--pipelines", "1",
+             "-t", "set,get", "--requests", "500", "-c", "4", "--bolt", f"127.0.0.1:{port}"],
+            capture_output=True, text=True, timeout=120, check=False,
+            env=clean_environment({}),
+        )  # fmt: skip
+        assert completed.returncode == 0, completed.stderr
+        results = json.loads(completed.stdout)["depths"]["1"]["bolt"]
+        assert [r["test"] for r in results] == ["set", "get"]
+        assert all(r["requests"] == 500 and r["errors"] == 0 for r in results)
+        got = subprocess.run(
+            [sys.executable, "-m", "bolt.cli.boltctl", "-p", port, "get", "anything"],
+            capture_output=True, text=True, timeout=30, check=False, env=clean_environment({}),
+        )  # fmt: skip
+        assert got.returncode == 0 and len(got.stdout.strip()) == 8, (got.stdout, got.stderr)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if server.stderr is not None:
+            server.stderr.close()
