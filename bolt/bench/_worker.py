@@ -376,8 +376,8 @@ class _Driver:
             if end > size:
                 break
             plain = (
-                data[position + 4] == _ARRAY_OF_3
-                and end - position >= 6
+                end - position >= 6  # first: an empty frame may end the buffer
+                and data[position + 4] == _ARRAY_OF_3
                 and data[position + 5] == KIND_RESPONSE
             )
             if not plain and not self.unusual(data[position:end]):

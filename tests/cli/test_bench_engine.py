@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
@@ -198,6 +199,38 @@ def test_drive_reports_a_closed_connection() -> None:
                 drive([client], pool, 5, 1, timeout=5)
         finally:
             client.close()
+
+
+def test_drive_counts_an_empty_reply_frame_as_an_undecodable_reply() -> None:
+    """A zero-length frame (invalid) ending the buffer is a bad reply, not an IndexError."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client = socket.create_connection(server.getsockname())
+        accepted, _ = server.accept()
+        codec = Codec()
+
+        def answer_with_empty_frames() -> None:
+            answered = 0
+            while answered < 3:
+                data = accepted.recv(65536)
+                if not data:
+                    return
+                codec.receive_data(data)
+                for _ in codec.next_messages():
+                    accepted.sendall(b"\x00\x00\x00\x00")
+                    answered += 1
+
+        responder = threading.Thread(target=answer_with_empty_frames, daemon=True)
+        responder.start()
+        try:
+            pool = build_frames(WORKLOADS["get"], keyspace=100, value_size=1, pool_size=4)
+            result = drive([client], pool, 3, 1, timeout=5)
+            assert result.requests == 3 and result.errors == 3
+            assert result.first_error is not None
+            assert result.first_error.startswith("undecodable reply")
+        finally:
+            responder.join(timeout=5)
+            client.close()
+            accepted.close()
 
 
 def test_run_benchmark_with_two_processes(floor_port: int) -> None:
