@@ -184,8 +184,8 @@ class _Connection:
 def _describe(frame: bytes) -> str:
     """Text for a reply frame that is not a plain response (an error, usually)."""
     codec = Codec(limits.reply_bytes_max)
-    codec.receive_data(frame)
     try:
+        codec.receive_data(frame)  # checks the length prefix: it may raise too
         message = codec.next_message()
     except ProtocolError as exc:
         return f"undecodable reply: {exc}"
