@@ -135,7 +135,8 @@ class DataDir:
         per shard), so a shard that was being rewritten is simply read again.
 
         Raises:
-            bolt.errors.FormatVersionError: the snapshot is in another format (a newer or an older Bolt).
+            bolt.errors.FormatVersionError: the snapshot is in another format
+                (from a newer or an older Bolt).
             bolt.errors.StorageError: the snapshot cannot be read.
         """
         if not self.has_snapshot():
