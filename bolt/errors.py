@@ -271,6 +271,48 @@ class ConfigError(BoltError, builtins.ValueError):
     name = "CONFIG_ERROR"
 
 
+# --- tasks (bolt.agents) -----------------------------------------------------
+
+
+class TaskNotFoundError(KeyNotFoundError):
+    """No task has this id (in this database)."""
+
+    code = 140
+    name = "TASK_NOT_FOUND"
+
+
+class StaleAttemptError(RequestError):
+    """The attempt (fencing token) is not the task's current claim.
+
+    The lease expired and the task went back to pending (and may be claimed by
+    another agent): the old holder's completion, failure or renewal is refused.
+    """
+
+    code = 141
+    name = "STALE_ATTEMPT"
+
+
+class TaskStateError(RequestError):
+    """The task's status does not allow this (complete a cancelled task, retry a pending one)."""
+
+    code = 142
+    name = "TASK_STATE"
+
+
+class TaskExistsError(RequestError):
+    """A task with this id already exists."""
+
+    code = 143
+    name = "TASK_EXISTS"
+
+
+class TaskTimeoutError(BoltError, builtins.TimeoutError):
+    """``wait_for_task`` (or a blocking claim) ran out of time; the task is unchanged."""
+
+    code = 340
+    name = "TASK_TIMEOUT"
+
+
 def _all_classes() -> list[type[BoltError]]:
     found: list[type[BoltError]] = []
     pending: list[type[BoltError]] = [BoltError]

@@ -91,3 +91,34 @@ shutdown_grace_ms = 5_000
 client_push_queue_max = 1000
 """Pushes a client holds unread: the sync client then drops the oldest (and
 counts them), the trio client stops reading its connection (back-pressure)."""
+
+# --- tasks (bolt.agents) ----------------------------------------------------
+task_id_bytes_max = 256
+task_type_bytes_max = 256
+task_agent_id_bytes_max = 256
+task_data_bytes_max = 1 * MIB
+"""Largest task data, msgpack-encoded (``TOO_LARGE`` beyond)."""
+task_result_bytes_max = 1 * MIB
+"""Largest task result, msgpack-encoded."""
+task_error_chars_max = 8192
+"""A failure's text is cut to this many characters."""
+task_parents_max = 256
+task_priority_abs_max = 1_000_000
+task_lease_ms_default = 30_000
+task_lease_ms_min = 100
+task_lease_ms_max = 24 * 3600 * 1000
+task_max_attempts_default = 3
+task_max_attempts_max = 1000
+task_list_max = 10_000
+"""Most tasks one TASK.LIST reply carries."""
+task_sweep_interval_ms = 100
+"""How often the node looks for expired leases."""
+task_sweep_tasks_max = 1000
+"""Most expired leases handled by one sweep command."""
+task_wait_ms_max = 10_000
+"""Longest one blocking task command (wait, blocking claim) holds its connection;
+clients wait longer by repeating it."""
+task_wait_slice_ms = 1000
+"""A blocking task command re-checks server shutdown and delayed tasks this often."""
+task_credit_default = 1
+"""Tasks a subscribed agent holds at once."""

@@ -11,7 +11,7 @@ event it finds the shard the event's key belongs to *in the snapshot's
 sharding* (``crc32(name) % snapshot_shard_count``, so a changed
 ``BOLT_SHARD_COUNT`` is handled) and skips the event if that shard already
 covers its offset — recording only its dot. Every other event goes through the
-same pure ``apply`` as a live write. Users are kept with shard 0.
+same pure ``apply`` as a live write. Users and tasks are kept with shard 0.
 
 Runs in a worker thread (it is all blocking work) and reports progress
 through the ``progress`` callback so the daemon can log it.
@@ -33,6 +33,7 @@ from bolt.events import Event, UserDeleted, UserPut, decode_record
 from bolt.log import Log
 from bolt.state import Keyspace, UserRecord, apply, key_name
 from bolt.state._snapshot import LoadedSnapshot, decode_entry
+from bolt.state._tasks import TASK_HANDLERS
 
 logger = logging.getLogger("bolt.recovery")
 
@@ -91,6 +92,7 @@ def load_snapshot(keyspace: Keyspace, snapshot: LoadedSnapshot) -> tuple[dict[in
     if first is not None:
         for name, password_hash, role, hlc, origin, deleted in first.users:
             keyspace.users[name] = UserRecord(name, password_hash, role, hlc, origin, deleted)
+        keyspace.tasks.load_wire(first.tasks)
     for shard_snapshot in shards.values():
         for name, data in shard_snapshot.entries:
             entry = decode_entry(data)
@@ -178,8 +180,8 @@ def replay_record(
 
 def covering_offset(covered: dict[int, int], old_count: int, event: object) -> int:
     """The covered offset of the snapshot shard that held ``event``'s key."""
-    if isinstance(event, UserPut | UserDeleted):
-        return covered.get(0, -1)
+    if isinstance(event, UserPut | UserDeleted) or type(event) in TASK_HANDLERS:
+        return covered.get(0, -1)  # users and tasks are kept with shard 0
     name = key_name(event.db, event.key)  # type: ignore[attr-defined]
     index = zlib.crc32(name.encode("utf-8", "surrogatepass")) % old_count
     return covered.get(index, -1)

@@ -137,6 +137,8 @@ class SnapshotWriter:
         )
         if changed:
             snap.entries = [(n, encode_entry(e)) for n, e in shard.entries.items()]
+        if shard.index == 0:
+            snap.tasks = engine.keyspace.tasks.to_wire()  # tasks are kept with shard 0
         if snap.covered >= log.durable_offset:
             await log.flush()  # everything the shard holds is durable first
         return snap

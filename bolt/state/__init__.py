@@ -10,6 +10,9 @@ from bolt.state._commands import COMMANDS, CommandSpec, Stamper
 from bolt.state._entry import TYPE_NAMES, Entry
 from bolt.state._glob import compile_glob, glob_to_regex
 from bolt.state._keyspace import Keyspace, Shard, UserRecord, key_name, split_name
+from bolt.state._task_commands import TASK_COMMANDS
+
+COMMANDS.update(TASK_COMMANDS)  # the task commands (bolt.state._task_commands)
 
 __all__ = [
     "COMMANDS",

@@ -7,7 +7,8 @@ databases:
 
 * ``meta``: ``format`` (version), ``node_id``, ``shard_count``.
 * ``shards``: shard index (u32 big-endian) → msgpack
-  ``{"covered": offset, "dots": dotset, "hlc": int, "users": [...], "keys": n}``.
+  ``{"covered": offset, "dots": dotset, "hlc": int, "users": [...], "keys": n}``
+  (shard 0 also ``"tasks": [...]``, the task view: ``bolt.state._tasks``).
   ``covered`` is the log offset the shard's contents include: every event at
   or below it that touches the shard is in the snapshot.
 * ``data:N``: one database per shard ``N``: u32 sequence number →
@@ -88,6 +89,7 @@ class ShardSnapshot:
     hlc: int
     users: list[Any]
     entries: list[tuple[str, bytes]] = field(default_factory=list)
+    tasks: list[Any] = field(default_factory=list)  # kept with shard 0, as the users
 
 
 @dataclass
@@ -182,6 +184,7 @@ class SnapshotStore:
                 shard = shards[index] = ShardSnapshot(
                     index, meta["covered"], meta["dots"], meta["hlc"], meta["users"]
                 )
+                shard.tasks = meta.get("tasks", [])
                 shard.entries = [
                     _split_item(value)
                     for value in txn.cursor(db=data).iternext(keys=False, values=True)
@@ -305,6 +308,8 @@ class SnapshotStore:
                     "users": shard.users,
                     "keys": len(shard.entries),
                 }
+                if shard.tasks:
+                    meta["tasks"] = shard.tasks
                 txn.put(
                     _U32.pack(shard.index), msgpack.packb(meta, use_bin_type=True), db=self._shards
                 )

@@ -1,0 +1,377 @@
+"""The task view: tasks as data in the store, and the pure apply of task events.
+
+Theory of operation
+-------------------
+A task is changed only by its events (``TaskCreated``, ``TaskClaimed``,
+``TaskLeaseRenewed``, ``TaskCompleted``, ``TaskFailed``, ``TaskRetried``,
+``TaskDeadLettered``, ``TaskCancelled``), applied here by the same pure
+``apply`` as every other event: live, at recovery and (later) from peers.
+Each event is a fact -- the attempt it belongs to, the lease expiry, the
+result bytes -- decided by the command handler that made it
+(:mod:`bolt.state._task_commands`), so replaying it gives the same task.
+
+The life of a task::
+
+    pending --claim--> claimed --complete--> completed
+       ^                 |  \\--fail--> failed --(attempts left, retry)--> pending
+       |                 |                   \\--(none left)--> dead
+       +--lease expired--+ (attempt + 1; dead after the attempt limit)
+    pending/claimed --cancel--> cancelled;  dead/failed/cancelled --retry--> pending
+
+``attempt`` is the fencing token: it grows by one every time the task goes
+back to pending, so a holder whose lease expired carries a stale attempt and
+is refused.
+
+The view keeps, beside ``tasks`` (``(db, id)`` → :class:`TaskRecord`), a
+sorted pending index per ``(db, type)`` -- ``(-priority, created hlc, id)``,
+so a claim takes the first ready entry -- and a heap of lease expiries,
+checked lazily like the key expiry heap. The whole view is snapshotted with
+shard 0, as the users are (:meth:`TaskView.to_wire`).
+
+``on_change`` is the seam the server's blocking waits listen on (called
+after each task event applied; it does no I/O and changes no state).
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import msgpack
+
+from bolt.events import (
+    TaskCancelled,
+    TaskClaimed,
+    TaskCompleted,
+    TaskCreated,
+    TaskDeadLettered,
+    TaskFailed,
+    TaskLeaseRenewed,
+    TaskRetried,
+)
+
+if TYPE_CHECKING:
+    from bolt.state._keyspace import Keyspace
+
+PENDING = "pending"
+CLAIMED = "claimed"
+COMPLETED = "completed"
+FAILED = "failed"
+DEAD = "dead"
+CANCELLED = "cancelled"
+STATUSES = (PENDING, CLAIMED, COMPLETED, FAILED, DEAD, CANCELLED)
+FINISHED = frozenset({COMPLETED, FAILED, DEAD, CANCELLED})
+"""Statuses ``wait_for_task`` returns on."""
+
+TaskKey = tuple[str, str]  # (db, task id)
+
+
+@dataclass(slots=True)
+class TaskRecord:
+    """One task as the view holds it (data and result stay msgpack bytes)."""
+
+    db: str
+    id: str
+    task_type: str
+    data: bytes
+    priority: int
+    max_attempts: int
+    run_at_ms: int
+    parents: tuple[str, ...]
+    created_at_ms: int
+    created_hlc: int
+    status: str = PENDING
+    agent_id: str = ""
+    attempt: int = 1
+    attempt_limit: int = 0
+    lease_expires_at_ms: int = 0
+    result: bytes | None = None
+    error: str = ""
+    updated_at_ms: int = 0
+    claimed_at_ms: int = 0
+
+    def order(self) -> tuple[int, int, str]:
+        """Its place in the pending index: higher priority first, then oldest."""
+        return (-self.priority, self.created_hlc, self.id)
+
+    def to_reply(self) -> dict[str, Any]:
+        """The task as a command reply (data and result decoded)."""
+        return {
+            "id": self.id,
+            "database": self.db,
+            "type": self.task_type,
+            "data": _decode(self.data),
+            "status": self.status,
+            "agent_id": self.agent_id or None,
+            "attempt": self.attempt,
+            "max_attempts": self.max_attempts,
+            "attempt_limit": self.attempt_limit,
+            "lease_expires_at_ms": self.lease_expires_at_ms or None,
+            "result": None if self.result is None else _decode(self.result),
+            "error": self.error or None,
+            "priority": self.priority,
+            "run_at_ms": self.run_at_ms or None,
+            "parents": list(self.parents),
+            "created_at_ms": self.created_at_ms,
+            "updated_at_ms": self.updated_at_ms,
+            "claimed_at_ms": self.claimed_at_ms or None,
+        }
+
+
+def _decode(blob: bytes) -> Any:
+    return msgpack.unpackb(blob, raw=False, strict_map_key=False)
+
+
+_WIRE_FIELDS = TaskRecord.__dataclass_fields__.keys()
+
+
+@dataclass
+class TaskView:
+    """Every task, the pending index and the lease heap (see the module docstring)."""
+
+    tasks: dict[TaskKey, TaskRecord] = field(default_factory=dict)
+    pending: dict[tuple[str, str], list[tuple[int, int, str]]] = field(default_factory=dict)
+    leases: list[tuple[int, str, str, int]] = field(default_factory=list)
+    on_change: Callable[[TaskRecord], None] | None = None
+    claims_total: int = 0
+    completions_total: int = 0
+    failures_total: int = 0
+    retries_total: int = 0
+    dead_letters_total: int = 0
+
+    # --- reading ---------------------------------------------------------------
+
+    def get(self, db: str, task_id: str) -> TaskRecord | None:
+        """The task ``task_id`` of ``db``, or None."""
+        return self.tasks.get((db, task_id))
+
+    def pending_of(self, db: str, task_type: str) -> Iterator[TaskRecord]:
+        """Pending tasks of a type, in claim order (priority, then age)."""
+        for _, _, task_id in list(self.pending.get((db, task_type), ())):
+            task = self.tasks.get((db, task_id))
+            if task is not None and task.status == PENDING:
+                yield task
+
+    def ready(self, task: TaskRecord, now_ms: int) -> bool:
+        """Whether a pending task may be claimed now (due, and its parents completed)."""
+        if task.run_at_ms > now_ms:
+            return False
+        for parent_id in task.parents:
+            parent = self.tasks.get((task.db, parent_id))
+            if parent is None or parent.status != COMPLETED:
+                return False
+        return True
+
+    def next_lease_expiry(self) -> int | None:
+        """The earliest lease expiry of a claimed task (stale heap items dropped)."""
+        heap = self.leases
+        while heap:
+            expires, db, task_id, attempt = heap[0]
+            task = self.tasks.get((db, task_id))
+            if (
+                task is not None
+                and task.status == CLAIMED
+                and task.attempt == attempt
+                and task.lease_expires_at_ms == expires
+            ):
+                return expires
+            heapq.heappop(heap)
+        return None
+
+    def expired(self, now_ms: int, limit: int) -> list[TaskRecord]:
+        """Claimed tasks whose lease is due, earliest first (the heap is not changed)."""
+        self.next_lease_expiry()
+        due: list[TaskRecord] = []
+        for expires, db, task_id, attempt in sorted(self.leases)[: limit * 4]:
+            if expires > now_ms or len(due) >= limit:
+                break
+            task = self.tasks.get((db, task_id))
+            if (
+                task is not None
+                and task.status == CLAIMED
+                and task.attempt == attempt
+                and task.lease_expires_at_ms == expires
+                and task not in due
+            ):
+                due.append(task)
+        return due
+
+    # --- changing (only from the apply handlers below) ---------------------------
+
+    def _index(self, task: TaskRecord) -> None:
+        bisect.insort(self.pending.setdefault((task.db, task.task_type), []), task.order())
+
+    def _unindex(self, task: TaskRecord) -> None:
+        entries = self.pending.get((task.db, task.task_type))
+        if not entries:
+            return
+        order = task.order()
+        position = bisect.bisect_left(entries, order)
+        if position < len(entries) and entries[position] == order:
+            del entries[position]
+        if not entries:
+            del self.pending[(task.db, task.task_type)]
+
+    def _set_status(self, task: TaskRecord, status: str) -> None:
+        if task.status == PENDING and status != PENDING:
+            self._unindex(task)
+        elif status == PENDING and task.status != PENDING:
+            self._index(task)
+        task.status = status
+
+    def _changed(self, task: TaskRecord) -> None:
+        if self.on_change is not None:
+            self.on_change(task)
+
+    # --- snapshots ------------------------------------------------------------------
+
+    def to_wire(self) -> list[list[Any]]:
+        """Every task as plain lists, for the snapshot (with shard 0)."""
+        return [[getattr(t, name) for name in _WIRE_FIELDS] for t in self.tasks.values()]
+
+    def load_wire(self, rows: list[list[Any]]) -> None:
+        """Add the tasks of :meth:`to_wire` rows (recovery from a snapshot)."""
+        for row in rows:
+            values = dict(zip(_WIRE_FIELDS, row, strict=True))
+            values["parents"] = tuple(values["parents"])
+            task = TaskRecord(**values)
+            self.tasks[(task.db, task.id)] = task
+            if task.status == PENDING:
+                self._index(task)
+            elif task.status == CLAIMED:
+                heapq.heappush(
+                    self.leases, (task.lease_expires_at_ms, task.db, task.id, task.attempt)
+                )
+
+
+# --- apply handlers -------------------------------------------------------------------
+
+
+def _task_created(keyspace: Keyspace, event: TaskCreated) -> None:
+    view = keyspace.tasks
+    if (event.db, event.key) in view.tasks:
+        return  # ids are refused twice by the command; a replayed duplicate changes nothing
+    task = TaskRecord(
+        db=event.db,
+        id=event.key,
+        task_type=event.task_type,
+        data=event.data,
+        priority=event.priority,
+        max_attempts=event.max_attempts,
+        run_at_ms=event.run_at_ms,
+        parents=tuple(event.parents),
+        created_at_ms=event.at_ms,
+        created_hlc=event.hlc,
+        attempt_limit=event.max_attempts,
+        updated_at_ms=event.at_ms,
+        status="",
+    )
+    view.tasks[(task.db, task.id)] = task
+    view._set_status(task, PENDING)
+    view._changed(task)
+
+
+def _found(keyspace: Keyspace, event: Any) -> tuple[TaskView, TaskRecord | None]:
+    view = keyspace.tasks
+    task = view.tasks.get((event.db, event.key))
+    if task is not None:
+        task.updated_at_ms = event.at_ms
+    return view, task
+
+
+def _task_claimed(keyspace: Keyspace, event: TaskClaimed) -> None:
+    view, task = _found(keyspace, event)
+    if task is None:
+        return
+    view._set_status(task, CLAIMED)
+    task.agent_id = event.agent_id
+    task.attempt = event.attempt
+    task.lease_expires_at_ms = event.lease_expires_at_ms
+    task.claimed_at_ms = event.at_ms
+    heapq.heappush(view.leases, (event.lease_expires_at_ms, task.db, task.id, event.attempt))
+    view.claims_total += 1
+    view._changed(task)
+
+
+def _task_lease_renewed(keyspace: Keyspace, event: TaskLeaseRenewed) -> None:
+    view, task = _found(keyspace, event)
+    if task is None or task.attempt != event.attempt:
+        return
+    task.lease_expires_at_ms = event.lease_expires_at_ms
+    heapq.heappush(view.leases, (event.lease_expires_at_ms, task.db, task.id, event.attempt))
+
+
+def _task_completed(keyspace: Keyspace, event: TaskCompleted) -> None:
+    view, task = _found(keyspace, event)
+    if task is None:
+        return
+    view._set_status(task, COMPLETED)
+    task.result = event.result
+    task.lease_expires_at_ms = 0
+    view.completions_total += 1
+    view._changed(task)
+
+
+def _task_failed(keyspace: Keyspace, event: TaskFailed) -> None:
+    view, task = _found(keyspace, event)
+    if task is None:
+        return
+    view._set_status(task, FAILED)
+    task.error = event.error
+    task.lease_expires_at_ms = 0
+    view.failures_total += 1
+    view._changed(task)
+
+
+def _task_retried(keyspace: Keyspace, event: TaskRetried) -> None:
+    view, task = _found(keyspace, event)
+    if task is None:
+        return
+    task.attempt = event.attempt
+    task.attempt_limit = event.attempt_limit
+    task.agent_id = ""
+    task.lease_expires_at_ms = 0
+    if event.reason and task.status != FAILED:
+        task.error = event.reason
+    view._set_status(task, PENDING)
+    view.retries_total += 1
+    view._changed(task)
+
+
+def _task_dead_lettered(keyspace: Keyspace, event: TaskDeadLettered) -> None:
+    view, task = _found(keyspace, event)
+    if task is None:
+        return
+    view._set_status(task, DEAD)
+    task.lease_expires_at_ms = 0
+    if event.reason and not task.error:
+        task.error = event.reason
+    view.dead_letters_total += 1
+    view._changed(task)
+
+
+def _task_cancelled(keyspace: Keyspace, event: TaskCancelled) -> None:
+    view, task = _found(keyspace, event)
+    if task is None:
+        return
+    view._set_status(task, CANCELLED)
+    task.lease_expires_at_ms = 0
+    if event.reason:
+        task.error = event.reason
+    view._changed(task)
+
+
+TASK_HANDLERS: dict[type, Callable[[Keyspace, Any], None]] = {
+    TaskCreated: _task_created,
+    TaskClaimed: _task_claimed,
+    TaskLeaseRenewed: _task_lease_renewed,
+    TaskCompleted: _task_completed,
+    TaskFailed: _task_failed,
+    TaskRetried: _task_retried,
+    TaskDeadLettered: _task_dead_lettered,
+    TaskCancelled: _task_cancelled,
+}
+"""Registered into ``bolt.state._apply``'s handler table."""
