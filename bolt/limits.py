@@ -122,3 +122,7 @@ task_wait_slice_ms = 1000
 """A blocking task command re-checks server shutdown and delayed tasks this often."""
 task_credit_default = 1
 """Tasks a subscribed agent holds at once."""
+task_worker_claim_wait_ms = 1000
+"""One blocking claim of a subscribed worker: how soon it notices ``stop()``."""
+task_worker_backoff_ms_max = 2000
+"""Longest pause of a worker between reconnection attempts to a lost server."""

@@ -1,0 +1,201 @@
+"""Task coordination against the real daemon: push, exactly-once claims, waits,
+callbacks that raise, fencing, dead letters, reconnects and permissions."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bolt.agents import Task, TaskCoordinator, TaskStatus
+from bolt.errors import (
+    NoPermissionError,
+    StaleAttemptError,
+    TaskNotFoundError,
+    TaskTimeoutError,
+    TooLargeError,
+)
+from bolt.testing import BoltDaemon
+
+DaemonFactory = Callable[..., BoltDaemon]
+AUTH = {"BOLT_ADMIN_PASSWORD": "secret"}
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def test_a_subscriber_gets_each_new_task_and_wait_for_task_returns_it(
+    bolt_daemon_factory: DaemonFactory,
+) -> None:
+    daemon = bolt_daemon_factory(env=AUTH)
+    with daemon.client() as client, daemon.client() as agent_client:
+        coord = TaskCoordinator(client)
+        early = coord.create_task("echo", {"n": 0})  # pending before anyone subscribed
+        agent = TaskCoordinator(agent_client)
+        seen: list[str] = []
+
+        def handle(task: Task) -> Any:
+            seen.append(task.id)
+            return {"echo": task.data["n"]}
+
+        agent.subscribe("echo", agent_id="a1", callback=handle)
+        try:
+            done = coord.wait_for_task(early.id, timeout=20)
+            assert done.status == TaskStatus.COMPLETED and done.result == {"echo": 0}
+            started = time.monotonic()
+            later = coord.create_task("echo", {"n": 1})
+            done = coord.wait_for_task(later.id, timeout=20)
+            assert time.monotonic() - started < 2.0  # pushed, not found by a slow poll
+            assert done.result == {"echo": 1} and done.agent_id == "a1"
+            assert seen == [early.id, later.id]
+        finally:
+            agent.stop()
+
+
+def test_twenty_agents_claim_each_task_exactly_once(bolt_daemon_factory: DaemonFactory) -> None:
+    daemon = bolt_daemon_factory(env=AUTH)
+    count = 10_000
+    handled: Counter[str] = Counter()
+    lock = threading.Lock()
+    clients = [daemon.client() for _ in range(20)]
+    coordinators = [TaskCoordinator(c) for c in clients]
+
+    def handle(task: Task) -> None:
+        with lock:
+            handled[task.id] += 1
+
+    try:
+        for index, coord in enumerate(coordinators):
+            coord.subscribe("job", agent_id=f"agent-{index}", callback=handle)
+        with daemon.client() as client:
+            creator = TaskCoordinator(client)
+            ids = [t.id for t in creator.create_tasks([("job", {"i": i}) for i in range(count)])]
+            creator.wait_for_all(ids, timeout=120)
+            completed = creator.list_tasks("job", "completed", limit=count)
+        assert len(completed) == count
+        assert set(handled) == set(ids)
+        assert max(handled.values()) == 1  # exactly one run per task
+        assert len({t.agent_id for t in completed}) > 1  # shared among the agents
+    finally:
+        for coord in coordinators:
+            for worker in coord._workers.values():
+                worker.stop()  # all at once: each stop waits out a blocking claim
+        for coord in coordinators:
+            coord.stop()
+        for c in clients:
+            c.close()
+
+
+def test_a_callback_that_raises_fails_the_task_and_the_worker_goes_on(
+    bolt_daemon_factory: DaemonFactory,
+) -> None:
+    daemon = bolt_daemon_factory(env=AUTH)
+    with daemon.client() as client, daemon.client() as agent_client:
+        coord = TaskCoordinator(client)
+        agent = TaskCoordinator(agent_client)
+
+        def handle(task: Task) -> str:
+            if task.data["bad"]:
+                raise ValueError(f"cannot do {task.data['bad']}")
+            return "ok"
+
+        agent.subscribe("flaky", agent_id="a", callback=handle)
+        try:
+            bad = coord.create_task("flaky", {"bad": "this"}, max_attempts=2)
+            good = coord.create_task("flaky", {"bad": ""})
+            dead = coord.wait_for_task(bad.id, timeout=20)
+            assert dead.status == "dead" and dead.attempt == 2
+            assert dead.error == "ValueError: cannot do this"
+            assert coord.wait_for_task(good.id, timeout=20).result == "ok"
+            assert [t.id for t in coord.dead_letters("flaky")] == [bad.id]
+        finally:
+            agent.stop()
+
+
+def test_an_expired_lease_goes_to_another_agent_and_fences_the_first(
+    bolt_daemon_factory: DaemonFactory,
+) -> None:
+    daemon = bolt_daemon_factory(env=AUTH)
+    with daemon.client() as client:
+        coord = TaskCoordinator(client)
+        task = coord.create_task("slow", {})
+        first = TaskCoordinator(client, lease_ms=300)
+        held = first.claim_next("slow", "sleepy", wait=5)
+        assert held is not None and held.attempt == 1
+        second = TaskCoordinator(client)
+        # The node's sweep returns the task to pending with attempt 2 ...
+        again = second.claim_next("slow", "fresh", wait=5)
+        assert again is not None and again.id == task.id and again.attempt == 2
+        # ... and the first holder's completion is refused: fencing.
+        with pytest.raises(StaleAttemptError):
+            first.complete_task(task.id, "late")
+        assert second.complete_task(task.id, "on time") is True
+        done = coord.get_task(task.id)
+        assert done is not None and done.result == "on time" and done.agent_id == "fresh"
+
+
+def test_wait_for_task_times_out_with_a_typed_error_and_unknown_ids_are_none(
+    bolt_daemon_factory: DaemonFactory,
+) -> None:
+    daemon = bolt_daemon_factory(env=AUTH)
+    with daemon.client() as client:
+        coord = TaskCoordinator(client)
+        task = coord.create_task("nobody", {})
+        started = time.monotonic()
+        with pytest.raises(TaskTimeoutError):
+            coord.wait_for_task(task.id, timeout=0.5)
+        assert 0.4 < time.monotonic() - started < 5
+        assert coord.get_task("no-such-task") is None
+        with pytest.raises(TaskNotFoundError):
+            coord.wait_for_task("no-such-task", timeout=1)
+        with pytest.raises(TooLargeError):
+            coord.create_task("big", {"blob": "x" * (2 << 20)})
+        assert client.execute_command("PING") == "PONG"  # the connection carries on
+
+
+def test_task_writes_need_readwrite_and_reads_readonly(bolt_daemon_factory: DaemonFactory) -> None:
+    daemon = bolt_daemon_factory(env=AUTH)
+    with daemon.client() as admin:
+        admin.useradd("reader", "reader-pass", "readonly")
+        task = TaskCoordinator(admin).create_task("t", {})
+    with daemon.client(username="reader", password="reader-pass") as reader:
+        coord = TaskCoordinator(reader)
+        assert coord.get_task(task.id) is not None
+        with pytest.raises(TaskTimeoutError):  # waiting is a read: allowed
+            coord.wait_for_task(task.id, timeout=0.2)
+        with pytest.raises(NoPermissionError):
+            coord.create_task("t", {})
+        with pytest.raises(NoPermissionError):
+            coord.claim_next("t", "agent", wait=0)
+        with pytest.raises(NoPermissionError):
+            coord.complete_task(task.id, 1)
+
+
+def test_a_subscriber_survives_a_daemon_restart(bolt_daemon_factory: DaemonFactory) -> None:
+    daemon = bolt_daemon_factory(env=AUTH)
+    data_dir = daemon.data_dir
+    port = daemon.port
+    with daemon.client() as agent_client:
+        agent = TaskCoordinator(agent_client)
+        agent.subscribe("r", agent_id="a", callback=lambda task: task.data["x"] * 2)
+        try:
+            with daemon.client() as client:
+                first = TaskCoordinator(client).create_task("r", {"x": 1})
+                assert TaskCoordinator(client).wait_for_task(first.id, timeout=20).result == 2
+            assert daemon.terminate() == 0
+            daemon = bolt_daemon_factory(env=AUTH, data_dir=data_dir, args=["--port", str(port)])
+            with daemon.client() as client:
+                coord = TaskCoordinator(client)
+                assert coord.get_task(first.id).result == 2  # type: ignore[union-attr]
+                second = coord.create_task("r", {"x": 21})
+                assert coord.wait_for_task(second.id, timeout=30).result == 42
+        finally:
+            agent.stop()
