@@ -15,7 +15,8 @@ wait, so agents never poll:
 A waiter registers a ``trio.Event`` under what it waits for *before* it
 looks at the view, so a change between the look and the wait is never
 missed; the task view's ``on_change`` seam (called as each task event is
-applied) sets the events of the tasks and types that changed. One request
+applied) sets the events of the tasks and types that changed (one claim
+waiter per new pending task: see :class:`TaskWaiters`). One request
 holds its connection at most ``limits.task_wait_ms_max``; clients repeat it
 to wait longer. A waiter also wakes every ``limits.task_wait_slice_ms`` to
 notice a server shutdown and delayed tasks (``run_at``) becoming due.
@@ -40,7 +41,7 @@ from bolt import limits
 from bolt.errors import BadRequestError, BoltError, TaskNotFoundError
 from bolt.server._auth import LEVELS
 from bolt.state import _validate as check
-from bolt.state._tasks import FINISHED, PENDING, TaskRecord
+from bolt.state._tasks import COMPLETED, FINISHED, PENDING, TaskRecord
 
 if TYPE_CHECKING:
     from bolt.node import Engine
@@ -53,38 +54,66 @@ WaitKey = tuple[str, str, str]  # ("id" or "type", db, task id or type)
 
 
 class TaskWaiters:
-    """Who waits for which task or task type; woken by the view's ``on_change``."""
+    """Who waits for which task or task type; woken by the view's ``on_change``.
+
+    A task that becomes pending wakes ONE claim waiter of its type (the
+    longest waiting), not all of them: N new tasks wake N agents, so a burst
+    of creations never has every idle agent race for each task. A waiter that
+    was woken but leaves without claiming (cancelled, connection lost) passes
+    the wake on. A completed parent wakes the claim waiters of every type
+    with pending tasks in its database (a child may be ready now).
+    """
 
     def __init__(self, engine: Engine) -> None:
-        self._waiting: dict[WaitKey, set[trio.Event]] = {}
-        engine.keyspace.tasks.on_change = self.changed
+        self._waiting: dict[WaitKey, dict[trio.Event, None]] = {}  # insertion order: FIFO
+        self._view = engine.keyspace.tasks
+        self._view.on_change = self.changed
 
     def changed(self, task: TaskRecord) -> None:
         """Wake the waiters a change of ``task`` concerns (called from ``apply``)."""
         if task.status == PENDING:
-            self._wake(("type", task.db, task.task_type))
+            self.wake_one(("type", task.db, task.task_type))
         elif task.status in FINISHED:
-            self._wake(("id", task.db, task.id))
+            self._wake_all(("id", task.db, task.id))
+            if task.status == COMPLETED and (task.db, task.id) in self._view.parents:
+                for db, task_type in list(self._view.pending):
+                    if db == task.db:
+                        self._wake_all(("type", db, task_type))
 
-    def _wake(self, key: WaitKey) -> None:
-        events = self._waiting.pop(key, None)
+    def wake_one(self, key: WaitKey) -> None:
+        """Set the oldest unset event waiting on ``key``."""
+        events = self._waiting.get(key)
         if events:
             for event in events:
-                event.set()
+                if not event.is_set():
+                    event.set()
+                    return
+
+    def _wake_all(self, key: WaitKey) -> None:
+        for event in self._waiting.pop(key, {}):
+            event.set()
 
     @contextmanager
     def waiter(self, key: WaitKey) -> Iterator[trio.Event]:
         """An event set at the next relevant change of ``key`` (registered now)."""
         event = trio.Event()
-        self._waiting.setdefault(key, set()).add(event)
+        self._waiting.setdefault(key, {})[event] = None
         try:
             yield event
+        except BaseException:
+            if event.is_set() and key[0] == "type":
+                self._forget(key, event)
+                self.wake_one(key)  # the wake was meant for a claim: hand it on
+            raise
         finally:
-            events = self._waiting.get(key)
-            if events is not None:
-                events.discard(event)
-                if not events:
-                    del self._waiting[key]
+            self._forget(key, event)
+
+    def _forget(self, key: WaitKey, event: trio.Event) -> None:
+        events = self._waiting.get(key)
+        if events is not None:
+            events.pop(event, None)
+            if not events:
+                del self._waiting[key]
 
     def count(self) -> int:
         """How many requests are waiting now."""

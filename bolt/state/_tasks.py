@@ -135,6 +135,7 @@ class TaskView:
     tasks: dict[TaskKey, TaskRecord] = field(default_factory=dict)
     pending: dict[tuple[str, str], list[tuple[int, int, str]]] = field(default_factory=dict)
     leases: list[tuple[int, str, str, int]] = field(default_factory=list)
+    parents: set[TaskKey] = field(default_factory=set)  # tasks some other task depends on
     on_change: Callable[[TaskRecord], None] | None = None
     claims_total: int = 0
     completions_total: int = 0
@@ -149,11 +150,14 @@ class TaskView:
         return self.tasks.get((db, task_id))
 
     def pending_of(self, db: str, task_type: str) -> Iterator[TaskRecord]:
-        """Pending tasks of a type, in claim order (priority, then age)."""
-        for _, _, task_id in list(self.pending.get((db, task_type), ())):
-            task = self.tasks.get((db, task_id))
-            if task is not None and task.status == PENDING:
-                yield task
+        """Pending tasks of a type, in claim order (priority, then age).
+
+        The index is read in place (no copy: a claim stops at the first ready
+        task), so nothing may change the view while the iterator is in use.
+        """
+        tasks = self.tasks
+        for _, _, task_id in self.pending.get((db, task_type), ()):
+            yield tasks[(db, task_id)]
 
     def ready(self, task: TaskRecord, now_ms: int) -> bool:
         """Whether a pending task may be claimed now (due, and its parents completed)."""
@@ -239,6 +243,7 @@ class TaskView:
             values["parents"] = tuple(values["parents"])
             task = TaskRecord(**values)
             self.tasks[(task.db, task.id)] = task
+            self.parents.update((task.db, parent) for parent in task.parents)
             if task.status == PENDING:
                 self._index(task)
             elif task.status == CLAIMED:
@@ -270,6 +275,7 @@ def _task_created(keyspace: Keyspace, event: TaskCreated) -> None:
         status="",
     )
     view.tasks[(task.db, task.id)] = task
+    view.parents.update((task.db, parent) for parent in task.parents)
     view._set_status(task, PENDING)
     view._changed(task)
 

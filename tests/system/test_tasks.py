@@ -199,3 +199,49 @@ def test_a_subscriber_survives_a_daemon_restart(bolt_daemon_factory: DaemonFacto
                 assert coord.wait_for_task(second.id, timeout=30).result == 42
         finally:
             agent.stop()
+
+
+def test_a_pipeline_step_starts_when_its_parent_completes_with_its_result(
+    bolt_daemon_factory: DaemonFactory,
+) -> None:
+    daemon = bolt_daemon_factory(env=AUTH)
+    with daemon.client() as client, daemon.client() as agent_client:
+        coord = TaskCoordinator(client)
+        agent = TaskCoordinator(agent_client)
+        starts: dict[str, float] = {}
+
+        def step(task: Task) -> Any:
+            starts[task.id] = time.monotonic()
+            previous = list(task.parent_results.values())
+            return (previous[0] if previous else "") + task.data["letter"]
+
+        agent.subscribe("step", agent_id="a", callback=step, credit=2)
+        try:
+            first, second, third = coord.pipeline(
+                ("step", {"letter": "a"}), ("step", {"letter": "b"}), ("step", {"letter": "c"})
+            )
+            assert second.parents == [first.id] and third.parents == [second.id]
+            done = coord.wait_for_task(third.id, timeout=20)
+            assert done.result == "abc"
+            # Each step was handed out on its parent's completion, not by a 1 s re-check.
+            assert starts[third.id] - starts[first.id] < 0.9
+        finally:
+            agent.stop()
+
+
+def test_priorities_delays_and_fan_out(bolt_daemon_factory: DaemonFactory) -> None:
+    daemon = bolt_daemon_factory(env=AUTH)
+    with daemon.client() as client:
+        coord = TaskCoordinator(client)
+        later = coord.create_task("p", {"n": "later"}, run_at=time.time() + 1.0, priority=9)
+        low = coord.create_task("p", {"n": "low"})
+        high = coord.create_task("p", {"n": "high"}, priority=5)
+        order = [coord.claim_next("p", "x", wait=0) for _ in range(2)]
+        assert [t.id for t in order if t] == [high.id, low.id]
+        assert coord.claim_next("p", "x", wait=0) is None  # not due yet
+        due = coord.claim_next("p", "x", wait=5)  # the blocking claim gets it when due
+        assert due is not None and due.id == later.id and time.time() >= later.run_at - 0.01
+        fan = coord.create_tasks([("fan", {"i": i}) for i in range(5)])
+        for task in fan:
+            coord.complete_task(task.id, task.data["i"] * 10)
+        assert [t.result for t in coord.wait_for_all(fan, timeout=5)] == [0, 10, 20, 30, 40]
