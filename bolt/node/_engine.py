@@ -37,7 +37,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +48,25 @@ from bolt.crdt import HybridClock
 from bolt.errors import (
     BadRequestError,
     DiskError,
+    FeedDroppedError,
+    LogTrimmedError,
     OutOfMemoryError,
     StorageError,
     UnknownCommandError,
 )
-from bolt.events import Event, KeyDeleted, UserDeleted, UserPut, encode_record
+from bolt.events import (
+    EVENT_KINDS,
+    Event,
+    KeyDeleted,
+    UserDeleted,
+    UserPut,
+    decode_record,
+    encode_record,
+)
 from bolt.log import Log, LogOptions
 from bolt.log._writer import sync_directory, sync_file, write_fully
 from bolt.node._config import EngineConfig
+from bolt.node._feed import Change, ChangeFeed
 from bolt.node._recovery import RecoveryStatistics, bulk_load, replay
 from bolt.node._snapshots import SnapshotWriter
 from bolt.node._stats import EngineStatistics, ShardStatistics
@@ -111,6 +122,8 @@ class Engine:
         self.events_total = 0
         self.keys_deleted_total = 0
         self.user_events_total = 0  # users are events too, but not keys
+        self.ingested_events_total = 0
+        self.feed = ChangeFeed(lambda: self._last_offset + 1)
 
     # --- opening ---------------------------------------------------------------
 
@@ -377,15 +390,28 @@ class Engine:
         return self.run_command("PUT", args)
 
     def _commit(self, events: list[Event]) -> int:
+        """Append and apply events stamped here (a failed append gives back their seqs)."""
+        try:
+            return self._append_and_apply(events)
+        except BaseException:
+            # Nothing was written: give back the seqs, so no gap is left.
+            self._seq = min(e.seq for e in events) - 1
+            raise
+
+    def _append_and_apply(self, events: Sequence[Event]) -> int:
+        """The one path by which events reach the log and the views.
+
+        Local writes (:meth:`_commit`) and events from peers (:meth:`ingest`)
+        both come here: one record, appended first, then applied with the pure
+        ``apply``, then announced on the change feed. If the append raises,
+        nothing was applied or announced.
+        """
         log = self._log
         if log is not None:
             try:
                 offset = log.append(encode_record(events))
-            except BaseException as exc:
-                # Nothing was written: give back the seqs, so no gap is left.
-                self._seq = min(e.seq for e in events) - 1
-                if isinstance(exc, DiskError):
-                    self._failed = exc
+            except DiskError as exc:
+                self._failed = exc
                 raise
         else:
             offset = self._last_offset + 1
@@ -399,7 +425,135 @@ class Engine:
         self.events_total += len(events)
         if self._limit and keyspace.memory_used > self._warn_bytes:
             self._memory_warning()
+        feed = self.feed
+        if feed.subscribers:
+            feed.publish(offset, events)
         return offset
+
+    # --- events from elsewhere, and the change feed ------------------------------------
+
+    def ingest(self, events: Sequence[Event]) -> int:
+        """Append and apply events stamped on another node (replication).
+
+        Events whose dot this node already has are skipped (so a batch may be
+        delivered twice, or relayed by a third node); the rest are checked
+        against the clock first: if any HLC is more than
+        ``max_clock_offset_ms`` ahead of the local wall clock, nothing is
+        applied. Then the clock observes the newest HLC, and the new events
+        are appended as one record and applied, exactly as a local write.
+
+        Returns:
+            The offset of the record written, or the last offset if every
+            event was already here (wait for it before acknowledging).
+
+        Raises:
+            ClockSkewError: an event's HLC is too far ahead (counted in
+                ``clock.rejected_total``); nothing was applied.
+            DiskError: the log failed; nothing was applied.
+            BadRequestError: ``events`` is not a sequence of events.
+        """
+        dots = self.keyspace.dots
+        fresh: list[Event] = []
+        seen: set[tuple[str, int]] = set()
+        for event in events:
+            if type(event) not in EVENT_KINDS:
+                raise BadRequestError(f"not an event: {type(event).__name__}")
+            dot = (event.origin, event.seq)
+            if dot in seen or dot in dots:
+                continue
+            seen.add(dot)
+            fresh.append(event)
+        if not fresh:
+            return self._last_offset
+        if self._failed is not None:
+            raise DiskError(f"the log failed ({self._failed}); this node takes no writes")
+        self.clock.observe(max(event.hlc for event in fresh))  # raises, changing nothing
+        offset = self._append_and_apply(fresh)
+        # Our own events coming back (a peer kept them while this node lost its
+        # data): never reuse their seqs, or new writes would look like duplicates.
+        own = [event.seq for event in fresh if event.origin == self.origin]
+        if own:
+            self._seq = max(self._seq, *own)
+        self.ingested_events_total += len(fresh)
+        return offset
+
+    @property
+    def last_offset(self) -> int:
+        """The offset of the last record appended (-1: none yet)."""
+        return self._last_offset
+
+    def version_vector(self) -> dict[str, int]:
+        """For each origin, the highest seq up to which every event is applied here."""
+        return self.keyspace.dots.vector.to_dict()
+
+    def read_changes(
+        self, from_offset: int, max_records: int = limits.feed_read_records_max
+    ) -> list[Change]:
+        """Committed records from ``from_offset`` on, read back from the log.
+
+        Only records already written to the OS are read; to read up to a
+        subscription's ``start_offset``, first ``await
+        wait_durable(start_offset - 1)``. Reading is file I/O: for many
+        records call it through ``trio.to_thread.run_sync``.
+
+        Raises:
+            LogTrimmedError: ``from_offset`` is no longer in the log (or this
+                node keeps no log at all, ``BOLT_PERSIST=false``).
+        """
+        if from_offset > self._last_offset:
+            return []
+        log = self._log
+        if log is None:
+            raise LogTrimmedError(
+                f"offset {from_offset} is not kept: this node has no log (BOLT_PERSIST=false)"
+            )
+        changes: list[Change] = []
+        try:
+            for offset, payload in log.read(from_offset):
+                changes.append(Change(offset, tuple(decode_record(payload))))
+                if len(changes) >= max_records:
+                    break
+        except ValueError as exc:
+            raise LogTrimmedError(str(exc)) from exc
+        return changes
+
+    async def follow(
+        self, from_offset: int, *, capacity: int = limits.feed_subscriber_records_max
+    ) -> AsyncIterator[Change]:
+        """Every committed record from ``from_offset`` on, forever, in order.
+
+        Reads the log up to the live feed, then follows the feed; a drop
+        (the consumer fell ``capacity`` records behind) resumes from the log,
+        so a consumer of this iterator never misses a record and never slows
+        writers. Close it when done (``async with contextlib.aclosing(...)``).
+
+        Raises:
+            LogTrimmedError: records needed are no longer in the log.
+        """
+        next_offset = from_offset
+        while True:
+            with self.feed.subscribe(capacity, name=f"follow@{next_offset}") as subscription:
+                start = subscription.start_offset
+                while next_offset < start:
+                    await self.wait_durable(start - 1)
+                    batch = await trio.to_thread.run_sync(self.read_changes, next_offset)
+                    if not batch:
+                        raise LogTrimmedError(
+                            f"records {next_offset}..{start - 1} are not in the log"
+                        )
+                    for change in batch:
+                        if change.offset >= start:
+                            break
+                        yield change
+                        next_offset = change.offset + 1
+                try:
+                    while True:
+                        change = await subscription.receive()
+                        if change.offset >= next_offset:
+                            yield change
+                            next_offset = change.offset + 1
+                except FeedDroppedError:
+                    pass  # fell behind: subscribe again and read the gap from the log
 
     async def wait_durable(self, offset: int) -> None:
         """Wait until the record at ``offset`` is durable per the fsync mode."""
