@@ -63,19 +63,27 @@ from bolt.events import (
     decode_record,
     encode_record,
 )
-from bolt.log import Log, LogOptions
-from bolt.log._writer import sync_directory, sync_file, write_fully
+from bolt.log import Log, LogOptions, sync_directory, sync_file, write_fully
 from bolt.node._config import EngineConfig
 from bolt.node._feed import Change, ChangeFeed
 from bolt.node._recovery import RecoveryStatistics, bulk_load, replay
 from bolt.node._snapshots import SnapshotWriter
 from bolt.node._stats import EngineStatistics, ShardStatistics
-from bolt.state import COMMANDS, Keyspace, UserRecord, apply, split_name
-from bolt.state import _validate as check
-from bolt.state._commands import delete_event, put_events
-from bolt.state._entry import CRDT_COUNTER, STRING, TOMBSTONE
-from bolt.state._snapshot import SnapshotStore
-from bolt.state._validate import plain_key, plain_value
+from bolt.state import (
+    COMMANDS,
+    SLOW,
+    Keyspace,
+    UserRecord,
+    after_eviction,
+    apply,
+    eviction_events,
+    fast_get,
+    fast_put_events,
+    reclaim_expired,
+    validate_database,
+    write_growth,
+)
+from bolt.state.snapshot import SnapshotStore
 
 logger = logging.getLogger("bolt.engine")
 
@@ -270,21 +278,8 @@ class Engine:
             self._reclaim_expired(self._now_ms(), limits.expiry_sweep_keys_max)
 
     def _reclaim_expired(self, now_ms: int, limit: int | None) -> int:
-        """Free the memory of expired keys (they are already invisible)."""
-        keyspace = self.keyspace
-        reclaimed = 0
-        for name in keyspace.pop_expired(now_ms, limit or 1 << 62):
-            shard = keyspace.shard_of(name)
-            entry = shard.entries.get(name)
-            if entry is None or entry.kind == TOMBSTONE:
-                continue
-            entry.kind = TOMBSTONE
-            entry.value = None
-            keyspace.set_expiry(shard, name, entry, 0)
-            keyspace.settle(shard, name, entry)
-            keyspace.expired_total += 1
-            reclaimed += 1
-        return reclaimed
+        """Free the memory of expired keys (already invisible; see bolt.state.reclaim_expired)."""
+        return reclaim_expired(self.keyspace, now_ms, limit)
 
     # --- the hot path -----------------------------------------------------------------
 
@@ -324,7 +319,7 @@ class Engine:
         spec = COMMANDS.get(command)
         if spec is None:
             raise UnknownCommandError(f"unknown command '{command}'")
-        database = check.database(db) if db else ""
+        database = validate_database(db) if db else ""
         if type(args) is not list:
             if isinstance(args, str | bytes) or not isinstance(args, Sequence):
                 raise BadRequestError("arguments must be a list")
@@ -334,9 +329,8 @@ class Engine:
             return spec.handler(self.keyspace, self, database, args, now)[0], -1
         if self._failed is not None:
             raise DiskError(f"the log failed ({self._failed}); this node takes no writes")
-        limit = self._limit
-        if limit and spec.grows_memory and self.keyspace.memory_used >= limit:
-            self._make_room(now)
+        if self._limit and spec.grows_memory:
+            self._make_room(now, write_growth(command, args))
         reply, events = spec.handler(self.keyspace, self, database, args, now)
         if not events:
             # Nothing to write, but the reply was read off state that may hold
@@ -348,45 +342,30 @@ class Engine:
     def get_fast(self, args: Any) -> tuple[Any, int]:
         """``run_command("GET", args)`` in the default database, faster when usual.
 
-        A plain key (:func:`bolt.state._validate.plain_key`) that is absent,
-        or holds a plain string with no TTL, is answered here with one shard
-        lookup and no clock read; anything else (bad arguments, counters,
-        TTLs, other types, CRDT bodies) goes to :meth:`run_command`, so
-        replies and errors are the general path's.
+        :func:`bolt.state.fast_get` answers a plain key that is absent or holds
+        a plain string (one shard lookup, no clock read); anything else goes to
+        :meth:`run_command`, so replies and errors are the general path's.
         """
         if type(args) is list and len(args) == 1:
-            key = args[0]
-            if plain_key(key):
-                keyspace = self.keyspace
-                shard = keyspace.shard_of(key)
-                entry = shard.entries.get(key)
-                if entry is None:
-                    return None, -1
-                if entry.kind == STRING and entry.bodies is None and not entry.expires_at:
-                    if keyspace.track_lru:
-                        keyspace.touch(shard, key, entry)
-                    return entry.value, -1
+            value = fast_get(self.keyspace, args[0])
+            if value is not SLOW:
+                return value, -1
         return self.run_command("GET", args)
 
     def put_fast(self, args: Any) -> tuple[Any, int]:
         """``run_command("PUT", args)`` in the default database, faster when usual.
 
-        With a plain key and value (so ``PUT``'s checks would pass them as
-        they are), a working log and no eviction due, it commits the events
-        of the PUT handler (:func:`bolt.state._commands.put_events`) without
-        the lookup, argument checks and clock read of the general path.
-        Anything else goes to :meth:`run_command`.
+        With a working log, room for the write under the memory limit and a
+        key and value :func:`bolt.state.fast_put_events` takes, it commits
+        those events without the lookup, argument checks and clock read of the
+        general path. Anything else goes to :meth:`run_command`.
         """
-        limit = self._limit
-        if (
-            type(args) is list
-            and len(args) == 2
-            and self._failed is None
-            and not (limit and self.keyspace.memory_used >= limit)
-        ):
-            key, value = args
-            if plain_key(key) and plain_value(value):
-                return None, self._commit(put_events(self, self.keyspace, "", key, value, 0))
+        if type(args) is list and len(args) == 2 and self._failed is None:
+            limit = self._limit
+            if not limit or self.keyspace.memory_used + write_growth("PUT", args) <= limit:
+                events = fast_put_events(self, self.keyspace, args[0], args[1])
+                if events is not None:
+                    return None, self._commit(events)
         return self.run_command("PUT", args)
 
     def _commit(self, events: list[Event]) -> int:
@@ -577,47 +556,37 @@ class Engine:
 
     # --- memory ------------------------------------------------------------------------
 
-    def _make_room(self, now_ms: int) -> None:
+    def _make_room(self, now_ms: int, growth: int) -> None:
+        """Evict until a write adding up to ``growth`` bytes fits under the limit.
+
+        Raises:
+            OutOfMemoryError: ``noeviction``, or the policy finds nothing more
+                to evict (the write is refused and nothing was written).
+        """
         keyspace = self.keyspace
         limit = self._limit
-        if keyspace.memory_used < limit:
+        if keyspace.memory_used + growth <= limit:
             return
         policy = self.config.eviction_policy
         if policy == "noeviction":
             raise OutOfMemoryError(
-                f"memory limit reached ({keyspace.memory_used} of {limit} bytes) "
-                "and BOLT_EVICTION_POLICY=noeviction"
+                f"memory limit reached ({keyspace.memory_used} of {limit} bytes, "
+                f"and this write may add {growth}) and BOLT_EVICTION_POLICY=noeviction"
             )
         self._reclaim_expired(now_ms, limits.expiry_sweep_keys_max)
         attempts = keyspace.key_count() + 1
-        while keyspace.memory_used >= limit:
+        while keyspace.memory_used + growth > limit:
             attempts -= 1
             name = keyspace.eviction_candidate(policy, now_ms) if attempts >= 0 else None
             if name is None:
                 raise OutOfMemoryError(
-                    f"memory limit reached ({keyspace.memory_used} of {limit} bytes) "
-                    f"and {policy} finds nothing to evict"
+                    f"memory limit reached ({keyspace.memory_used} of {limit} bytes, "
+                    f"and this write may add {growth}) and {policy} finds nothing to evict"
                 )
-            self._evict(name, now_ms)
-
-    def _evict(self, name: str, now_ms: int) -> None:
-        keyspace = self.keyspace
-        shard = keyspace.shard_of(name)
-        entry = shard.entries[name]
-        keeps_totals = bool(entry.bodies and CRDT_COUNTER in entry.bodies)
-        if entry.visible_kind(now_ms) == TOMBSTONE:
-            if keeps_totals:
-                # A deleted CRDT counter's per-node totals must survive, or
-                # later increments would restart below them and diverge.
-                keyspace.touch(shard, name, entry)
-            else:
-                keyspace.remove(shard, name)  # nothing visible: reclaim locally
-            return
-        db, key = split_name(name)
-        self._commit([delete_event(self, entry, db, key, "evicted")])
-        if name in shard.entries and not keeps_totals:
-            keyspace.remove(shard, name)  # a kept tombstone would not free memory
-        keyspace.evicted_total += 1
+            events = eviction_events(keyspace, self, name, now_ms)
+            if events:
+                self._commit(events)
+                after_eviction(keyspace, name)
 
     def _memory_warning(self) -> None:
         if not self._warned_memory:

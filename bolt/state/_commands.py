@@ -128,6 +128,43 @@ def cmd_get(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> R
     return _string_value(entry, kind), None
 
 
+SLOW = object()
+"""What a fast path returns when the request must take the general path."""
+
+
+def fast_get(ks: Keyspace, key: Any) -> Any:
+    """``GET key`` in the default database when the answer is plain, else :data:`SLOW`.
+
+    A plain key (:func:`bolt.state._validate.plain_key`) that is absent, or
+    holds a plain string with no TTL, is answered with one shard lookup and no
+    clock read; anything else (counters, TTLs, other types, CRDT bodies, keys
+    that need checking) is :data:`SLOW`, so the caller runs :func:`cmd_get`
+    and replies and errors stay the general path's.
+    """
+    if check.plain_key(key):
+        shard = ks.shard_of(key)
+        entry = shard.entries.get(key)
+        if entry is None:
+            return None
+        if entry.kind == STRING and entry.bodies is None and not entry.expires_at:
+            if ks.track_lru:
+                ks.touch(shard, key, entry)
+            return entry.value
+    return SLOW
+
+
+def fast_put_events(ctx: Stamper, ks: Keyspace, key: Any, value: Any) -> list[Event] | None:
+    """The events of ``PUT key value`` in the default database, or None.
+
+    With a key and value that ``PUT``'s checks would pass as they are
+    (:func:`bolt.state._validate.plain_key`/``plain_value``), the events of
+    :func:`put_events`; otherwise None: run :func:`cmd_put`.
+    """
+    if check.plain_key(key) and check.plain_value(value):
+        return put_events(ctx, ks, "", key, value, 0)
+    return None
+
+
 def put_events(
     ctx: Stamper, ks: Keyspace, db: str, key: str, value: Any, expires: int
 ) -> list[Event]:
