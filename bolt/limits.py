@@ -126,3 +126,13 @@ task_worker_claim_wait_ms = 1000
 """One blocking claim of a subscribed worker: how soon it notices ``stop()``."""
 task_worker_backoff_ms_max = 2000
 """Longest pause of a worker between reconnection attempts to a lost server."""
+task_feed_records_max = 10_000
+"""Records the task waiters' feed subscription may fall behind before it is dropped
+(every waiter then re-reads the view)."""
+
+# --- the change feed -------------------------------------------------------
+feed_subscriber_records_max = 10_000
+"""Committed records a change-feed subscriber may hold unread before it is dropped
+(it then resumes from the log); a slow subscriber never slows writers."""
+feed_read_records_max = 1_000
+"""Most records one ``Engine.read_changes`` call returns."""

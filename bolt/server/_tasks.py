@@ -14,14 +14,18 @@ wait, so agents never poll:
 
 A waiter registers a ``trio.Event`` under what it waits for *before* it
 looks at the view, so a change between the look and the wait is never
-missed; the task view's ``on_change`` seam (called as each task event is
-applied) sets the events of the tasks and types that changed (one claim
-waiter per new pending task: see :class:`TaskWaiters`). One request
+missed. :func:`run_task_service` follows the engine's change feed and, for
+each task event committed, sets the events of the task and type it changed
+(one claim waiter per new pending task: see :class:`TaskWaiters`). Waiters
+re-read the view when woken, so they need no particular record, only a
+wake-up: if the feed drops this subscriber (it fell behind), every waiter is
+woken to look again and the service subscribes anew -- nothing to read back
+from the log. One request
 holds its connection at most ``limits.task_wait_ms_max``; clients repeat it
 to wait longer. A waiter also wakes every ``limits.task_wait_slice_ms`` to
 notice a server shutdown and delayed tasks (``run_at``) becoming due.
 
-The lease sweep (:func:`run_task_sweeper`) is the node deciding expiry: when
+The lease sweep (also in :func:`run_task_service`) is the node deciding expiry: when
 the earliest lease is due it submits ``TASK.EXPIRE``, whose events put the
 tasks back to pending with attempt + 1 (or dead). Being events, expiries
 are logged, replayed and (later) replicated like everything else.
@@ -38,13 +42,13 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from bolt import limits
-from bolt.errors import BadRequestError, BoltError, TaskNotFoundError
+from bolt.errors import BadRequestError, BoltError, FeedDroppedError, TaskNotFoundError
 from bolt.server._auth import LEVELS
 from bolt.state import _validate as check
-from bolt.state._tasks import COMPLETED, FINISHED, PENDING, TaskRecord
+from bolt.state._tasks import COMPLETED, FINISHED, PENDING, TASK_HANDLERS, TaskRecord
 
 if TYPE_CHECKING:
-    from bolt.node import Engine
+    from bolt.node import Change, Engine
     from bolt.server._server import Server
     from bolt.server._session import Session
 
@@ -67,10 +71,23 @@ class TaskWaiters:
     def __init__(self, engine: Engine) -> None:
         self._waiting: dict[WaitKey, dict[trio.Event, None]] = {}  # insertion order: FIFO
         self._view = engine.keyspace.tasks
-        self._view.on_change = self.changed
+
+    def committed(self, change: Change) -> None:
+        """Wake the waiters the task events of one committed record concern."""
+        view = self._view
+        for event in change.events:
+            if type(event) in TASK_HANDLERS:
+                task = view.get(event.db, event.key)
+                if task is not None:
+                    self.changed(task)
+
+    def wake_everyone(self) -> None:
+        """Wake every waiter to look at the view again (after a feed drop)."""
+        for key in list(self._waiting):
+            self._wake_all(key)
 
     def changed(self, task: TaskRecord) -> None:
-        """Wake the waiters a change of ``task`` concerns (called from ``apply``)."""
+        """Wake the waiters a change of ``task`` concerns (its status now)."""
         if task.status == PENDING:
             self.wake_one(("type", task.db, task.task_type))
         elif task.status in FINISHED:
@@ -165,7 +182,7 @@ async def cmd_task_wait(server: Server, session: Session, args: list[Any]) -> tu
                 raise TaskNotFoundError(f"no task '{task_id}'")
             if task.status in FINISHED:
                 # What was read may be in records not yet durable: acknowledge after them.
-                return task.to_reply(), engine._last_offset
+                return task.to_reply(), engine.last_offset
             if trio.current_time() >= deadline or server.closing:
                 return None, -1
             await _sleep_until_woken(event, deadline)
@@ -191,11 +208,28 @@ async def cmd_task_claim_wait(server: Server, session: Session, args: list[Any])
             await _sleep_until_woken(event, deadline)
 
 
-async def run_task_sweeper(server: Server) -> None:
-    """Expire due leases (``TASK.EXPIRE``) until the server shuts down."""
+async def run_task_service(server: Server) -> None:
+    """Wake task waiters from the change feed and expire due leases, until shutdown."""
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_follow_feed, server.engine)
+        await _sweep_leases(server)
+        nursery.cancel_scope.cancel()
+
+
+async def _follow_feed(engine: Engine) -> None:
+    waiters = waiters_of(engine)
+    while True:
+        with engine.feed.subscribe(limits.task_feed_records_max, name="task waiters") as feed:
+            try:
+                while True:
+                    waiters.committed(await feed.receive())
+            except FeedDroppedError:
+                waiters.wake_everyone()  # they re-read the view: no record is needed
+
+
+async def _sweep_leases(server: Server) -> None:
     engine = server.engine
     view = engine.keyspace.tasks
-    waiters_of(engine)  # hook the view before the first client waits
     interval = limits.task_sweep_interval_ms / 1000
     while not server.closing:
         await trio.sleep(interval)

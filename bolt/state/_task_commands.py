@@ -48,7 +48,7 @@ from bolt.events import (
     TaskRetried,
 )
 from bolt.state import _validate as check
-from bolt.state._commands import CommandSpec, Reply, Stamper
+from bolt.state._handlers import CommandSpec, Reply, Stamper
 from bolt.state._keyspace import Keyspace
 from bolt.state._tasks import (
     CANCELLED,

@@ -28,8 +28,8 @@ so a claim takes the first ready entry -- and a heap of lease expiries,
 checked lazily like the key expiry heap. The whole view is snapshotted with
 shard 0, as the users are (:meth:`TaskView.to_wire`).
 
-``on_change`` is the seam the server's blocking waits listen on (called
-after each task event applied; it does no I/O and changes no state).
+The server's blocking waits learn of changes from the engine's change feed
+(``bolt.server._tasks``); nothing here knows about them.
 """
 
 from __future__ import annotations
@@ -136,7 +136,6 @@ class TaskView:
     pending: dict[tuple[str, str], list[tuple[int, int, str]]] = field(default_factory=dict)
     leases: list[tuple[int, str, str, int]] = field(default_factory=list)
     parents: set[TaskKey] = field(default_factory=set)  # tasks some other task depends on
-    on_change: Callable[[TaskRecord], None] | None = None
     claims_total: int = 0
     completions_total: int = 0
     failures_total: int = 0
@@ -226,10 +225,6 @@ class TaskView:
             self._index(task)
         task.status = status
 
-    def _changed(self, task: TaskRecord) -> None:
-        if self.on_change is not None:
-            self.on_change(task)
-
     # --- snapshots ------------------------------------------------------------------
 
     def to_wire(self) -> list[list[Any]]:
@@ -277,7 +272,6 @@ def _task_created(keyspace: Keyspace, event: TaskCreated) -> None:
     view.tasks[(task.db, task.id)] = task
     view.parents.update((task.db, parent) for parent in task.parents)
     view._set_status(task, PENDING)
-    view._changed(task)
 
 
 def _found(keyspace: Keyspace, event: Any) -> tuple[TaskView, TaskRecord | None]:
@@ -299,7 +293,6 @@ def _task_claimed(keyspace: Keyspace, event: TaskClaimed) -> None:
     task.claimed_at_ms = event.at_ms
     heapq.heappush(view.leases, (event.lease_expires_at_ms, task.db, task.id, event.attempt))
     view.claims_total += 1
-    view._changed(task)
 
 
 def _task_lease_renewed(keyspace: Keyspace, event: TaskLeaseRenewed) -> None:
@@ -318,7 +311,6 @@ def _task_completed(keyspace: Keyspace, event: TaskCompleted) -> None:
     task.result = event.result
     task.lease_expires_at_ms = 0
     view.completions_total += 1
-    view._changed(task)
 
 
 def _task_failed(keyspace: Keyspace, event: TaskFailed) -> None:
@@ -329,7 +321,6 @@ def _task_failed(keyspace: Keyspace, event: TaskFailed) -> None:
     task.error = event.error
     task.lease_expires_at_ms = 0
     view.failures_total += 1
-    view._changed(task)
 
 
 def _task_retried(keyspace: Keyspace, event: TaskRetried) -> None:
@@ -344,7 +335,6 @@ def _task_retried(keyspace: Keyspace, event: TaskRetried) -> None:
         task.error = event.reason
     view._set_status(task, PENDING)
     view.retries_total += 1
-    view._changed(task)
 
 
 def _task_dead_lettered(keyspace: Keyspace, event: TaskDeadLettered) -> None:
@@ -356,7 +346,6 @@ def _task_dead_lettered(keyspace: Keyspace, event: TaskDeadLettered) -> None:
     if event.reason and not task.error:
         task.error = event.reason
     view.dead_letters_total += 1
-    view._changed(task)
 
 
 def _task_cancelled(keyspace: Keyspace, event: TaskCancelled) -> None:
@@ -367,7 +356,6 @@ def _task_cancelled(keyspace: Keyspace, event: TaskCancelled) -> None:
     task.lease_expires_at_ms = 0
     if event.reason:
         task.error = event.reason
-    view._changed(task)
 
 
 TASK_HANDLERS: dict[type, Callable[[Keyspace, Any], None]] = {
