@@ -13,10 +13,15 @@ the agents do not share one GIL); then:
    ``create_task`` to the start of the callback in the agent process
    (same machine, same clock): p50 and p99.
 
+With ``--celery`` the same workload also runs on Celery with a Redis broker
+(``scripts/bench_tasks_celery.py``; ``pip install -e '.[bench]'`` and the OS
+package ``redis-server``) right after each Bolt run, and the ratio is printed.
+
 Usage::
 
     python scripts/bench_tasks.py                     # 1, 10, 50 agents, 10,000 tasks
     python scripts/bench_tasks.py --agents 10 --tasks 2000 --json
+    python scripts/bench_tasks.py --agents 10 --celery
 """
 
 from __future__ import annotations
@@ -135,6 +140,13 @@ def run_one(agents: int, tasks: int, latency_tasks: int, rate: float, procs: int
                     last = _latency_phase(coord, latency_tasks, rate)
                     coord.wait_for_task(last.id, timeout=60)
                     coord.stop()
+            except BaseException:
+                time.sleep(1)  # let the daemon's last log lines arrive
+                print(
+                    f"--- bolt (exit {daemon.process.poll()}) stderr ---\n{daemon.stderr_text()}",
+                    file=sys.stderr,
+                )
+                raise
             finally:
                 latencies: list[float] = []
                 for process in processes:
@@ -165,12 +177,22 @@ def main() -> None:
     parser.add_argument("--latency-tasks", type=int, default=500)
     parser.add_argument("--rate", type=float, default=200.0, help="tasks/s of the latency run")
     parser.add_argument("--procs", type=int, default=2, help="agent processes")
+    parser.add_argument("--celery", action="store_true", help="also run it on Celery + Redis")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    results = [
-        run_one(int(n), args.tasks, args.latency_tasks, args.rate, args.procs)
-        for n in args.agents.split(",")
-    ]
+    results = []
+    for n in args.agents.split(","):
+        result = run_one(int(n), args.tasks, args.latency_tasks, args.rate, args.procs)
+        if args.celery:
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from bench_tasks_celery import run_celery
+
+            celery = run_celery(int(n), args.tasks, args.latency_tasks, args.rate)
+            result["celery"] = celery
+            result["ratio_vs_celery"] = round(
+                result["tasks_per_second"] / max(1, celery["tasks_per_second"]), 2
+            )
+        results.append(result)
     if args.json:
         print(json.dumps(results, indent=2))
         return
@@ -181,6 +203,13 @@ def main() -> None:
             f"{r['agents']:>6} {r['tasks']:>7} {r['tasks_per_second']:>9} "
             f"{r['dispatch_p50_ms']:>8} {r['dispatch_p99_ms']:>8}"
         )
+        celery = r.get("celery")
+        if celery:
+            print(
+                f"{'celery':>6} {celery['tasks']:>7} {celery['tasks_per_second']:>9} "
+                f"{celery['dispatch_p50_ms']:>8} {celery['dispatch_p99_ms']:>8}"
+                f"  (Bolt/Celery tasks/s: {r['ratio_vs_celery']}x)"
+            )
 
 
 if __name__ == "__main__":

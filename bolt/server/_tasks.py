@@ -223,6 +223,8 @@ async def _follow_feed(engine: Engine) -> None:
             try:
                 while True:
                     waiters.committed(await feed.receive())
+                    for change in feed.receive_nowait():  # a burst: one wake-up for all
+                        waiters.committed(change)
             except FeedDroppedError:
                 waiters.wake_everyone()  # they re-read the view: no record is needed
 
