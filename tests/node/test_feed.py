@@ -8,11 +8,12 @@ that falls behind is dropped (memory back at once), told where to resume, and
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
+import trio.lowlevel
 import trio.testing
 
 from bolt.errors import BadRequestError, FeedDroppedError, LogTrimmedError
@@ -155,6 +156,6 @@ async def test_a_drop_while_a_woken_receiver_yields_raises_feed_dropped() -> Non
             nursery.start_soon(receive)
             await trio.testing.wait_all_tasks_blocked()
             feed.publish(0, ())
-            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
             feed.publish(1, ())
         assert outcome == [] or isinstance(outcome[0], FeedDroppedError), outcome
