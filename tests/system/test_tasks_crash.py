@@ -209,3 +209,52 @@ def test_tasks_are_rebuilt_from_the_log_alone(
     restarted = bolt_daemon_factory(env=AUTH, data_dir=daemon.data_dir)
     assert _replayed_records(restarted) > 0
     assert _states(restarted) == before
+
+
+SLOW_AGENT = """
+import sys, time
+from bolt_client import BoltClient
+from bolt_agents import TaskCoordinator
+
+client = BoltClient(host=sys.argv[1], port=int(sys.argv[2]), username="admin", password="secret")
+coord = TaskCoordinator(client)
+
+def handle(task):
+    print("started", task.id, flush=True)
+    time.sleep(1.5)
+    return "finished after SIGTERM"
+
+coord.subscribe("slow", agent_id="polite", callback=handle)
+"""
+
+
+def test_sigterm_lets_the_running_callback_finish_then_exits(
+    bolt_daemon_factory: DaemonFactory, tmp_path: Path
+) -> None:
+    daemon = bolt_daemon_factory(env=AUTH)
+    script = tmp_path / "slow_agent.py"
+    script.write_text(textwrap.dedent(SLOW_AGENT))
+    agent = subprocess.Popen(
+        [sys.executable, "-u", str(script), daemon.host, str(daemon.port)],
+        env=clean_environment({"PYTHONPATH": ROOT}),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with daemon.client() as client:
+            coord = TaskCoordinator(client)
+            task = coord.create_task("slow", {})
+            waiting = coord.create_task("slow", {})
+            assert agent.stdout is not None
+            assert agent.stdout.readline().split() == ["started", task.id]
+            agent.send_signal(signal.SIGTERM)
+            assert agent.wait(20) == 0
+            done = coord.get_task(task.id)
+            assert done is not None and done.status == "completed"
+            assert done.result == "finished after SIGTERM"
+            untouched = coord.get_task(waiting.id)  # never claimed after the signal
+            assert untouched is not None and untouched.status == "pending"
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+        agent.communicate(timeout=10)
