@@ -68,6 +68,24 @@ FINISHED = frozenset({COMPLETED, FAILED, DEAD, CANCELLED})
 
 TaskKey = tuple[str, str]  # (db, task id)
 
+DISPATCH_BOUNDS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 60_000)
+"""Upper bounds of the dispatch latency histogram (pending → claimed), in ms."""
+
+
+@dataclass(frozen=True)
+class TaskStatistics:
+    """A snapshot of the task view for metrics (see :meth:`TaskView.statistics`)."""
+
+    depth: dict[tuple[str, str], int]  # (type, status) -> tasks, every database
+    claims_total: int
+    completions_total: int
+    failures_total: int
+    retries_total: int
+    dead_letters_total: int
+    leases_active: int
+    dispatch_buckets: tuple[int, ...]  # cumulative counts per DISPATCH_BOUNDS_MS, then +Inf
+    dispatch_sum_ms: int
+
 
 @dataclass(slots=True)
 class TaskRecord:
@@ -141,6 +159,8 @@ class TaskView:
     failures_total: int = 0
     retries_total: int = 0
     dead_letters_total: int = 0
+    dispatch_counts: list[int] = field(default_factory=lambda: [0] * (len(DISPATCH_BOUNDS_MS) + 1))
+    dispatch_sum_ms: int = 0
 
     # --- reading ---------------------------------------------------------------
 
@@ -201,6 +221,36 @@ class TaskView:
             ):
                 due.append(task)
         return due
+
+    def statistics(self) -> TaskStatistics:
+        """Queue depth per type and status, the totals, the dispatch histogram (O(tasks))."""
+        depth: dict[tuple[str, str], int] = {}
+        leases = 0
+        for task in self.tasks.values():
+            key = (task.task_type, task.status)
+            depth[key] = depth.get(key, 0) + 1
+            leases += task.status == CLAIMED
+        cumulative: list[int] = []
+        running = 0
+        for count in self.dispatch_counts:
+            running += count
+            cumulative.append(running)
+        return TaskStatistics(
+            depth=depth,
+            claims_total=self.claims_total,
+            completions_total=self.completions_total,
+            failures_total=self.failures_total,
+            retries_total=self.retries_total,
+            dead_letters_total=self.dead_letters_total,
+            leases_active=leases,
+            dispatch_buckets=tuple(cumulative),
+            dispatch_sum_ms=self.dispatch_sum_ms,
+        )
+
+    def _count_dispatch(self, waited_ms: int) -> None:
+        waited = max(0, waited_ms)
+        self.dispatch_counts[bisect.bisect_left(DISPATCH_BOUNDS_MS, waited)] += 1
+        self.dispatch_sum_ms += waited
 
     # --- changing (only from the apply handlers below) ---------------------------
 
@@ -283,9 +333,12 @@ def _found(keyspace: Keyspace, event: Any) -> tuple[TaskView, TaskRecord | None]
 
 
 def _task_claimed(keyspace: Keyspace, event: TaskClaimed) -> None:
+    waiting = keyspace.tasks.get(event.db, event.key)
+    since = waiting.updated_at_ms if waiting is not None else event.at_ms  # pending since
     view, task = _found(keyspace, event)
     if task is None:
         return
+    view._count_dispatch(event.at_ms - since)
     view._set_status(task, CLAIMED)
     task.agent_id = event.agent_id
     task.attempt = event.attempt

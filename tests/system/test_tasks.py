@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -245,3 +246,26 @@ def test_priorities_delays_and_fan_out(bolt_daemon_factory: DaemonFactory) -> No
         for task in fan:
             coord.complete_task(task.id, task.data["i"] * 10)
         assert [t.result for t in coord.wait_for_all(fan, timeout=5)] == [0, 10, 20, 30, 40]
+
+
+def test_task_metrics_are_exported(bolt_daemon_factory: DaemonFactory) -> None:
+    daemon = bolt_daemon_factory(env=AUTH)
+    with daemon.client() as client:
+        coord = TaskCoordinator(client, lease_ms=200)
+        done = coord.create_task("m", {})
+        coord.create_task("m", {})
+        doomed = coord.create_task("m2", {}, max_attempts=1)
+        claimed = coord.claim_next("m", "a")
+        assert claimed is not None and claimed.id == done.id
+        coord.complete_task(done.id, 1)
+        assert coord.claim_next("m2", "a") is not None
+        coord.wait_for_task(doomed.id, timeout=10)  # the lease expires: dead
+    with urllib.request.urlopen(daemon.metrics_url + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    assert 'bolt_tasks{status="completed",type="m"} 1.0' in text
+    assert 'bolt_tasks{status="pending",type="m"} 1.0' in text
+    assert 'bolt_tasks{status="dead",type="m2"} 1.0' in text
+    assert "bolt_task_claims_total 2.0" in text
+    assert "bolt_task_completions_total 1.0" in text
+    assert "bolt_task_dead_letters_total 1.0" in text
+    assert "bolt_task_dispatch_seconds_count 2.0" in text
