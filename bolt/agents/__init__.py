@@ -8,6 +8,7 @@ trio :class:`AsyncTaskCoordinator` over :class:`~bolt.client.AsyncBoltClient`.
 """
 
 from bolt.agents._async import AsyncTaskCoordinator
+from bolt.agents._budget import Budget
 from bolt.agents._coordinator import TaskCoordinator
 from bolt.agents._task import Task, TaskStatus
 from bolt.agents._worker import Worker
@@ -21,6 +22,7 @@ from bolt.errors import (
 
 __all__ = [
     "AsyncTaskCoordinator",
+    "Budget",
     "StaleAttemptError",
     "Task",
     "TaskCoordinator",

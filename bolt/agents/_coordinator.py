@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from bolt import limits
+from bolt.agents._budget import Budget
 from bolt.agents._task import Task, TaskStatus
 from bolt.client import BoltClient
 from bolt.errors import TaskTimeoutError
@@ -358,6 +359,7 @@ class TaskCoordinator:
         *,
         credit: int = limits.task_credit_default,
         lease_ms: int | None = None,
+        budget: Budget | None = None,
     ) -> Any:
         """Run ``callback(task)`` for each task of ``task_type``, in background threads.
 
@@ -368,16 +370,28 @@ class TaskCoordinator:
         its ``max_attempts``. The threads keep the process alive (a script
         whose last line is ``subscribe`` keeps serving) until :meth:`stop`,
         SIGTERM or Ctrl-C; then running callbacks finish (a second signal
-        releases their tasks). Returns the :class:`~bolt.agents.Worker`.
+        releases their tasks). With ``budget`` (:meth:`budget`,
+        :meth:`rate_limit`) the agent claims only while the budget has units
+        left. Returns the :class:`~bolt.agents.Worker`.
         """
         from bolt.agents._worker import Worker  # the worker imports this module
 
         if task_type in self._workers:
             raise ValueError(f"already subscribed to '{task_type}'")
-        worker = Worker(self, task_type, agent_id, callback, credit, lease_ms or self.lease_ms)
+        worker = Worker(
+            self, task_type, agent_id, callback, credit, lease_ms or self.lease_ms, budget
+        )
         self._workers[task_type] = worker
         worker.start()
         return worker
+
+    def budget(self, name: str, tokens_per_minute: int) -> Budget:
+        """A token budget shared by every agent (charge it with ``budget.spend(n)``)."""
+        return Budget(self, name, tokens_per_minute)
+
+    def rate_limit(self, name: str, tasks_per_minute: int) -> Budget:
+        """A claim rate limit: each task claimed under it costs one unit."""
+        return Budget(self, name, tasks_per_minute, cost_per_task=1)
 
     def unsubscribe(self, task_type: str) -> None:
         """Stop the subscription to ``task_type`` (its running callbacks finish)."""

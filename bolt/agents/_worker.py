@@ -38,6 +38,7 @@ from bolt.agents._task import Task
 from bolt.errors import BoltConnectionError, BoltError, BoltTimeoutError
 
 if TYPE_CHECKING:
+    from bolt.agents._budget import Budget
     from bolt.agents._coordinator import Callback, TaskCoordinator
 
 logger = logging.getLogger("bolt.agents")
@@ -82,6 +83,7 @@ class Worker:
         callback: Callback,
         credit: int,
         lease_ms: int,
+        budget: Budget | None = None,
     ) -> None:
         if credit < 1:
             raise ValueError("credit must be at least 1")
@@ -91,6 +93,7 @@ class Worker:
         self.callback = callback
         self.credit = credit
         self.lease_ms = lease_ms
+        self.budget = budget
         self.tasks_run = 0
         self.tasks_failed = 0
         self._stop = threading.Event()
@@ -143,6 +146,9 @@ class Worker:
                 if not self._slots.acquire(timeout=0.5):
                     continue
                 try:
+                    if self.budget is not None and not self.budget.wait(self._stop):
+                        self._slots.release()
+                        continue
                     task = self.coordinator.claim_next(
                         self.task_type,
                         self.agent_id,
@@ -166,6 +172,8 @@ class Worker:
                 elif self._stop.is_set():
                     self._give_back(task)
                 else:
+                    if self.budget is not None and self.budget.cost_per_task:
+                        self._charge(task)
                     self._spawn(task)
         finally:
             with self._lock:
@@ -174,6 +182,13 @@ class Worker:
                 thread.join()
             if self in _workers:
                 _workers.remove(self)
+
+    def _charge(self, task: Task) -> None:
+        assert self.budget is not None
+        try:
+            self.budget.spend(self.budget.cost_per_task)
+        except BoltError as exc:
+            logger.warning("task %s: rate limit not charged: %s", task.id, exc)
 
     def _give_back(self, task: Task) -> None:
         try:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bolt.agents import Task, TaskCoordinator, TaskStatus
+from bolt.agents import Budget, Task, TaskCoordinator, TaskStatus
 from bolt.errors import (
     NoPermissionError,
     StaleAttemptError,
@@ -269,3 +269,44 @@ def test_task_metrics_are_exported(bolt_daemon_factory: DaemonFactory) -> None:
     assert "bolt_task_completions_total 1.0" in text
     assert "bolt_task_dead_letters_total 1.0" in text
     assert "bolt_task_dispatch_seconds_count 2.0" in text
+
+
+class FakeMinute:
+    """A wall clock for budgets that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_rate_limit_and_a_token_budget_hold_claims_back_until_the_next_minute(
+    bolt_daemon_factory: DaemonFactory,
+) -> None:
+    daemon = bolt_daemon_factory(env=AUTH)
+    clock = FakeMinute()
+    with daemon.client() as client, daemon.client() as agent_client:
+        coord = TaskCoordinator(client)
+        agent = TaskCoordinator(agent_client)
+        limit = Budget(agent, "limited", 3, cost_per_task=1, clock=clock)
+        tokens = Budget(agent, "openai", 100, clock=clock)
+
+        def use_tokens(task: Task) -> None:
+            tokens.spend(60)
+
+        agent.subscribe("limited", agent_id="a", callback=lambda task: None, budget=limit)
+        agent.subscribe("llm", agent_id="b", callback=use_tokens, budget=tokens)
+        try:
+            limited = coord.create_tasks([("limited", {}) for _ in range(5)])
+            llm = coord.create_tasks([("llm", {}) for _ in range(3)])
+            wait_until(lambda: len(coord.list_tasks("limited", "completed")) == 3)
+            wait_until(lambda: len(coord.list_tasks("llm", "completed")) == 2)
+            time.sleep(1.5)  # nothing more runs in this minute
+            assert len(coord.list_tasks("limited", "pending")) == 2
+            assert len(coord.list_tasks("llm", "pending")) == 1
+            assert limit.remaining() == 0 and tokens.spent() == 120
+            clock.now += 60  # the next minute
+            coord.wait_for_all([*limited, *llm], timeout=20)
+        finally:
+            agent.stop()
