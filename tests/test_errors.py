@@ -46,6 +46,12 @@ EXPECTED: dict[str, tuple[int, str, tuple[type, ...]]] = {
     "HistoryUnavailableError": (504, "HISTORY_UNAVAILABLE", ()),
     "LogTrimmedError": (505, "LOG_TRIMMED", ()),
     "ConfigError": (600, "CONFIG_ERROR", (builtins.ValueError,)),
+    # tasks (bolt.agents)
+    "TaskNotFoundError": (140, "TASK_NOT_FOUND", (builtins.KeyError,)),
+    "StaleAttemptError": (141, "STALE_ATTEMPT", ()),
+    "TaskStateError": (142, "TASK_STATE", ()),
+    "TaskExistsError": (143, "TASK_EXISTS", ()),
+    "TaskTimeoutError": (340, "TASK_TIMEOUT", (builtins.TimeoutError,)),
 }
 
 
