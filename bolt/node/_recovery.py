@@ -33,7 +33,7 @@ from bolt.events import Event, UserDeleted, UserPut, decode_record
 from bolt.log import Log
 from bolt.state import Keyspace, UserRecord, apply, key_name
 from bolt.state._snapshot import LoadedSnapshot, decode_entry
-from bolt.state._tasks import TASK_HANDLERS
+from bolt.state._task_apply import TASK_HANDLERS
 
 logger = logging.getLogger("bolt.recovery")
 

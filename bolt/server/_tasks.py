@@ -45,7 +45,8 @@ from bolt import limits
 from bolt.errors import BadRequestError, BoltError, FeedDroppedError, TaskNotFoundError
 from bolt.server._auth import LEVELS
 from bolt.state import _validate as check
-from bolt.state._tasks import COMPLETED, FINISHED, PENDING, TASK_HANDLERS, TaskRecord
+from bolt.state._task_apply import TASK_HANDLERS
+from bolt.state._tasks import COMPLETED, FINISHED, PENDING, TaskRecord
 
 if TYPE_CHECKING:
     from bolt.node import Change, Engine

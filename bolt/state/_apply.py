@@ -49,7 +49,7 @@ from bolt.state._entry import (
     value_bytes,
 )
 from bolt.state._keyspace import Keyspace, Shard, UserRecord, key_name
-from bolt.state._tasks import TASK_HANDLERS
+from bolt.state._task_apply import TASK_HANDLERS
 
 
 def apply(keyspace: Keyspace, event: Event) -> bool:
