@@ -21,7 +21,7 @@ from typing import Any
 import trio
 
 from bolt import limits
-from bolt.agents._coordinator import TaskRef, create_args
+from bolt.agents._requests import TaskRef, create_args
 from bolt.agents._task import Task, TaskStatus
 from bolt.client import AsyncBoltClient
 from bolt.errors import BoltConnectionError, BoltError, BoltTimeoutError, TaskTimeoutError

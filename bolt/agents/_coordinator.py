@@ -23,73 +23,24 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
 from bolt import limits
 from bolt.agents._budget import Budget
+from bolt.agents._requests import (
+    Callback,
+    TaskRef,
+    clone_client,
+    close_all,
+    create_args,
+    task_id_of,
+)
 from bolt.agents._task import Task, TaskStatus
 from bolt.client import BoltClient
 from bolt.errors import TaskTimeoutError
-
-Callback = Callable[[Task], Any]
-TaskRef = str | Task
-
-
-def _id(task: TaskRef) -> str:
-    return task.id if isinstance(task, Task) else task
-
-
-def _close_all(clients: list[BoltClient]) -> None:
-    for client in clients:
-        client.close()
-    clients.clear()
-
-
-def clone_client(client: BoltClient, timeout: float | None) -> BoltClient:
-    """A new client with ``client``'s nodes, credentials, database and TLS."""
-    settings = client._settings
-    nodes = settings.ring.nodes
-    host, port = nodes[0]
-    return BoltClient(
-        host=host,
-        port=port,
-        nodes=[f"{h}:{p}" for h, p in nodes] if len(nodes) > 1 else None,
-        username=settings.username,
-        password=settings.password,
-        database=client.database,
-        timeout=timeout,
-        ssl_context=settings.ssl_context,
-        client_name=(settings.client_name or "bolt-agents") + ":wait",
-    )
-
-
-def create_args(
-    task_type: str,
-    data: Any,
-    *,
-    task_id: str | None,
-    priority: int,
-    max_attempts: int | None,
-    run_at: float | None,
-    depends_on: Sequence[TaskRef] | None,
-) -> list[Any]:
-    """The ``TASK.CREATE`` arguments (an id is chosen here: uuid4)."""
-    if not isinstance(task_type, str) or not task_type:
-        raise TypeError("task_type must be a non-empty str")
-    options: dict[str, Any] = {}
-    if priority:
-        options["priority"] = priority
-    if max_attempts is not None:
-        options["max_attempts"] = max_attempts
-    if run_at is not None:
-        options["run_at_ms"] = int(run_at * 1000)
-    if depends_on:
-        options["parents"] = [_id(t) for t in depends_on]
-    return [task_id or uuid.uuid4().hex, task_type, {} if data is None else data, options or None]
 
 
 class TaskCoordinator:
@@ -116,7 +67,7 @@ class TaskCoordinator:
         # Connections for blocking commands: every one made, and those free now.
         self._waiting_clients: list[BoltClient] = []
         self._idle_clients: list[BoltClient] = []
-        weakref.finalize(self, _close_all, self._waiting_clients)
+        weakref.finalize(self, close_all, self._waiting_clients)
         self._workers: dict[str, Any] = {}
         self._stopping = threading.Event()
 
@@ -259,11 +210,13 @@ class TaskCoordinator:
             slice_ms = limits.task_wait_ms_max
             if deadline is not None:
                 slice_ms = max(0, min(slice_ms, int((deadline - time.monotonic()) * 1000)))
-            reply = self._wait_call("TASK.WAIT", _id(task_id), slice_ms)
+            reply = self._wait_call("TASK.WAIT", task_id_of(task_id), slice_ms)
             if reply is not None:
                 return Task.from_reply(reply)
             if deadline is not None and time.monotonic() >= deadline:
-                raise TaskTimeoutError(f"task '{_id(task_id)}' did not finish within {timeout}s")
+                raise TaskTimeoutError(
+                    f"task '{task_id_of(task_id)}' did not finish within {timeout}s"
+                )
 
     def wait_for_all(self, tasks: Iterable[TaskRef], timeout: float | None = None) -> list[Task]:
         """:meth:`wait_for_task` for each (gather); the timeout covers them all."""
@@ -411,7 +364,7 @@ class TaskCoordinator:
             worker.join()
         with self._held_lock:
             self._idle_clients.clear()
-            _close_all(self._waiting_clients)
+            close_all(self._waiting_clients)
 
     def wait(self) -> None:
         """Block until every subscription stopped (SIGTERM, Ctrl-C or :meth:`stop`)."""

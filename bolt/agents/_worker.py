@@ -39,7 +39,8 @@ from bolt.errors import BoltConnectionError, BoltError, BoltTimeoutError
 
 if TYPE_CHECKING:
     from bolt.agents._budget import Budget
-    from bolt.agents._coordinator import Callback, TaskCoordinator
+    from bolt.agents._coordinator import TaskCoordinator
+    from bolt.agents._requests import Callback
 
 logger = logging.getLogger("bolt.agents")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bolt.agents import Task, TaskStatus
-from bolt.agents._coordinator import create_args
+from bolt.agents._requests import create_args
 
 REPLY = {
     "id": "t1", "database": "", "type": "research", "data": {"query": "q"},
