@@ -288,6 +288,12 @@ class Engine:
         self._seq += 1
         return self._seq, self.clock.tick()
 
+    def stamps(self, count: int) -> tuple[int, int]:
+        """The first of ``count`` consecutive ``(seq, hlc)`` stamps, reserved at once."""
+        seq = self._seq + 1
+        self._seq += count
+        return seq, self.clock.tick_many(count)
+
     def submit(self, command: str, args: Sequence[Any], db: str | None = None) -> tuple[Any, int]:
         """Run one command now; return ``(reply, offset)`` to wait for (-1: nothing).
 
