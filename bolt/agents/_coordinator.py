@@ -31,6 +31,7 @@ from typing import Any, Self
 from bolt import limits
 from bolt.agents._budget import Budget
 from bolt.agents._requests import (
+    READ_COMMANDS,
     Callback,
     TaskRef,
     clone_client,
@@ -40,7 +41,7 @@ from bolt.agents._requests import (
 )
 from bolt.agents._task import Task, TaskStatus
 from bolt.client import BoltClient
-from bolt.errors import TaskTimeoutError
+from bolt.errors import BoltConnectionError, BoltTimeoutError, TaskTimeoutError
 
 
 class TaskCoordinator:
@@ -74,7 +75,10 @@ class TaskCoordinator:
     # --- plumbing ------------------------------------------------------------------
 
     def _call(self, command: str, *args: Any) -> Any:
-        return self.client.execute_command(command, list(args), self.database or "")
+        retry_safe = command in READ_COMMANDS  # a read may be re-sent after a reconnect
+        return self.client.execute_command(
+            command, list(args), self.database or "", retry_safe=retry_safe
+        )
 
     def _wait_call(self, command: str, *args: Any) -> Any:
         """Send a blocking command on a connection of the pool (never the caller's)."""
@@ -86,7 +90,10 @@ class TaskCoordinator:
                 self._waiting_clients.append(client)
         try:
             return client.execute_command(
-                command, [*args, self.database or ""], self.database or ""
+                command,
+                [*args, self.database or ""],
+                self.database or "",
+                retry_safe=command in READ_COMMANDS,
             )
         finally:
             with self._held_lock:
@@ -199,18 +206,30 @@ class TaskCoordinator:
     def wait_for_task(self, task_id: TaskRef, timeout: float | None = None) -> Task:
         """Block until the task is finished (completed, failed, dead or cancelled).
 
-        The server answers the moment the task finishes (no polling).
+        The server answers the moment the task finishes (no polling). A lost
+        connection (a daemon restart) is retried with a growing pause until
+        the timeout: the wait is a read, so asking again is safe.
 
         Raises:
             TaskTimeoutError: ``timeout`` seconds passed first.
             TaskNotFoundError: no such task.
+            BoltConnectionError: the server stayed unreachable until the timeout.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 0.05
         while True:
             slice_ms = limits.task_wait_ms_max
             if deadline is not None:
                 slice_ms = max(0, min(slice_ms, int((deadline - time.monotonic()) * 1000)))
-            reply = self._wait_call("TASK.WAIT", task_id_of(task_id), slice_ms)
+            try:
+                reply = self._wait_call("TASK.WAIT", task_id_of(task_id), slice_ms)
+            except (BoltConnectionError, BoltTimeoutError):
+                if deadline is not None and time.monotonic() + pause >= deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, limits.task_worker_backoff_ms_max / 1000)
+                continue
+            pause = 0.05
             if reply is not None:
                 return Task.from_reply(reply)
             if deadline is not None and time.monotonic() >= deadline:

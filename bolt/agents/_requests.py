@@ -10,6 +10,9 @@ from typing import Any
 from bolt.agents._task import Task
 from bolt.client import BoltClient
 
+READ_COMMANDS = frozenset({"TASK.GET", "TASK.LIST", "TASK.STATS", "TASK.WAIT"})
+"""Task commands that change nothing: re-sent once after a lost connection."""
+
 Callback = Callable[[Task], Any]
 TaskRef = str | Task
 

@@ -310,3 +310,23 @@ def test_a_rate_limit_and_a_token_budget_hold_claims_back_until_the_next_minute(
             coord.wait_for_all([*limited, *llm], timeout=20)
         finally:
             agent.stop()
+
+
+def test_wait_for_task_carries_on_across_a_daemon_restart(
+    bolt_daemon_factory: DaemonFactory,
+) -> None:
+    daemon = bolt_daemon_factory(env=AUTH)
+    data_dir, port = daemon.data_dir, daemon.port
+    with daemon.client() as client:
+        coord = TaskCoordinator(client)
+        task = coord.create_task("later", {})
+        result: list[Any] = []
+        waiter = threading.Thread(target=lambda: result.append(coord.wait_for_task(task.id, 30)))
+        waiter.start()
+        time.sleep(0.3)
+        assert daemon.terminate() == 0  # the wait's connection breaks: it is a read, re-sent
+        restarted = bolt_daemon_factory(env=AUTH, data_dir=data_dir, args=["--port", str(port)])
+        with restarted.client() as other:
+            TaskCoordinator(other).complete_task(task.id, "after the restart")
+        waiter.join(30)
+        assert result and result[0].result == "after the restart"
