@@ -74,3 +74,23 @@ def test_tasks_subcommands(bolt_daemon_factory: DaemonFactory) -> None:
 
     missing = boltctl(daemon, "show", "no-such-task")
     assert missing.returncode == 1 and "TASK_NOT_FOUND" in missing.stderr
+
+
+def test_replay_history_lists_a_tasks_events(bolt_daemon_factory: DaemonFactory) -> None:
+    daemon = bolt_daemon_factory(env={"BOLT_ADMIN_PASSWORD": "secret"})
+    with daemon.client() as client:
+        coord = TaskCoordinator(client)
+        task = coord.create_task("research", {"query": "x"})
+        claimed = coord.claim_next("research", "agent-1")
+        assert claimed is not None
+        coord.complete_task(task.id, {"ok": True})
+    assert daemon.terminate() == 0
+    result = subprocess.run(
+        [sys.executable, "-m", "bolt.cli.boltctl", "replay", "history", str(daemon.data_dir),
+         task.id, "--json"],
+        env=clean_environment({}), capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["type"] for e in events] == ["TaskCreated", "TaskClaimed", "TaskCompleted"]
+    assert events[1]["agent_id"] == "agent-1" and events[2]["attempt"] == 1
