@@ -2,7 +2,8 @@
 
 Theory of operation
 -------------------
-A :class:`Worker` has one loop thread and up to ``credit`` callback threads.
+A :class:`Worker` has one loop thread and up to ``credit`` callback threads
+(with a credit of 1, the default, the callback runs on the loop thread).
 The loop takes a credit slot, then sends a blocking claim
 (``TASK.CLAIMWAIT``): the server answers the moment a task of the type is
 ready -- a push in effect, no polling -- or after
@@ -180,7 +181,8 @@ class Worker:
             with self._lock:
                 running = list(self._running.values())
             for thread in running:
-                thread.join()
+                if thread is not threading.current_thread():
+                    thread.join()
             if self in _workers:
                 _workers.remove(self)
 
@@ -200,6 +202,13 @@ class Worker:
             self._slots.release()
 
     def _spawn(self, task: Task) -> None:
+        if self.credit == 1:
+            # One task at a time: run it on the loop thread (no thread per task);
+            # the loop claims again only after it, as the credit says anyway.
+            with self._lock:
+                self._running[task.id] = threading.current_thread()
+            self._execute(task)
+            return
         thread = threading.Thread(
             target=self._execute, args=(task,), name=f"bolt-task-{task.id}", daemon=False
         )
