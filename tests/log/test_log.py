@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import itertools
 import logging
 import os
@@ -27,7 +26,6 @@ from bolt.errors import (
     BadRequestError,
     ConfigError,
     CorruptionError,
-    DiskError,
     ShuttingDownError,
     StorageError,
     TooLargeError,
@@ -39,7 +37,6 @@ from bolt.log import (
     LogReader,
     RecoveryReport,
     TornTail,
-    _writer,
     encode_record,
     segment_file_name,
 )
@@ -488,79 +485,6 @@ async def test_a_cancelled_waiter_does_not_disturb_the_others(log_dir: Path) -> 
         with trio.fail_after(5):
             await log.wait_for(second)
         await log.close()
-
-
-# --- failures --------------------------------------------------------------------------
-
-
-def broken_io(*_args: object) -> None:
-    raise OSError(errno.EIO, "injected I/O error")
-
-
-@pytest.mark.trio
-async def test_a_failed_write_fails_waiters_and_later_appends(
-    log_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    log = Log.open(LogOptions(directory=log_dir))
-    async with trio.open_nursery() as nursery:
-        await nursery.start(log.run)
-        good = log.append(b"good")
-        await log.wait_for(good)
-        monkeypatch.setattr(_writer, "write_fully", broken_io)
-        doomed = log.append(b"doomed")
-        with pytest.raises(DiskError):
-            await log.wait_for(doomed)
-        with pytest.raises(DiskError):
-            log.append(b"more")
-        with pytest.raises(DiskError):
-            await log.flush()
-        await log.wait_for(good)  # acknowledged before the failure
-        assert log.statistics().write_errors_total == 1
-    # run() returned by itself after the failure.
-    await log.close()
-    monkeypatch.undo()
-    assert list(LogReader(log_dir).read()) == [(0, b"good")]
-
-
-@pytest.mark.trio
-async def test_a_failed_fsync_in_always_mode_fails_every_waiter(
-    log_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    log = Log.open(LogOptions(directory=log_dir, fsync="always"))
-    monkeypatch.setattr(_writer, "sync_file", broken_io)
-    failures: list[int] = []
-
-    async def writer(name: int) -> None:
-        offset = log.append(f"writer {name}".encode())
-        with pytest.raises(DiskError):
-            await log.wait_for(offset)
-        failures.append(name)
-
-    async with trio.open_nursery() as nursery:
-        await nursery.start(log.run)
-        for name in range(10):
-            nursery.start_soon(writer, name)
-    assert sorted(failures) == list(range(10))
-    assert log.durable_offset == 0
-    await log.close()
-
-
-@pytest.mark.trio
-async def test_a_failed_fsync_in_batch_mode_fails_later_appends(
-    log_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    log = Log.open(LogOptions(directory=log_dir, fsync="batch", batch_size=1))
-    monkeypatch.setattr(_writer, "sync_file", broken_io)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(log.run)
-        offset = log.append(b"written, never synced")
-        await log.wait_for(offset)  # batch acknowledges the write
-        with trio.fail_after(5):
-            while log.statistics().write_errors_total == 0:
-                await trio.sleep(0.005)
-        with pytest.raises(DiskError):
-            log.append(b"refused")
-    await log.close()
 
 
 # --- a real crash ------------------------------------------------------------------------
