@@ -103,3 +103,12 @@ shutdown_grace_ms = 5_000
 client_push_queue_max = 1000
 """Pushes a client holds unread: the sync client then drops the oldest (and
 counts them), the trio client stops reading its connection (back-pressure)."""
+
+# --- the change feed -------------------------------------------------------
+feed_subscriber_records_max = 10_000
+"""Committed records a change-feed subscriber may hold unread before it is dropped
+(it then resumes from the log); a slow subscriber never slows writers."""
+feed_read_records_max = 1_000
+"""Most records one ``Engine.read_changes`` call returns."""
+shard_memo_names_max = 4096
+"""Names whose shard the keyspace remembers (a write looks its key up twice)."""
