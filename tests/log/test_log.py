@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
+from crc32c import crc32c
 
 import bolt
 from bolt import limits
@@ -40,6 +41,7 @@ from bolt.log import (
     encode_record,
     segment_file_name,
 )
+from bolt.log._record import RECORD_HEADER
 from bolt.log._segment import encode_segment_header
 
 from .conftest import payload_for, read_all, write_records
@@ -135,23 +137,45 @@ def test_a_cut_at_every_byte_of_the_last_record_recovers_the_others(
     assert read_all(log_dir)[-1] == (4, b"after")
 
 
-def test_a_flipped_bit_in_the_last_record_recovers_the_previous_one(log_dir: Path) -> None:
+def test_a_flipped_bit_in_the_last_complete_record_is_corruption_not_a_torn_tail(
+    log_dir: Path,
+) -> None:
+    # A complete final record with a bad CRC was written whole (and probably
+    # acknowledged): an interrupted append leaves a short record, never that.
     records = [payload_for(index) for index in range(5)]
     write_records(log_dir, records)
     path = log_dir / segment_file_name(0)
     original = path.read_bytes()
     last_start = len(original) - len(encode_record(records[-1]))
     rng = random.Random(1234)
-    for byte in range(last_start, len(original)):
+    for byte in range(last_start + 4, len(original)):  # the CRC and the payload
         damaged = bytearray(original)
         damaged[byte] ^= 1 << rng.randrange(8)
         path.write_bytes(damaged)
-        log = Log.open(LogOptions(directory=log_dir))
-        try:
-            assert log.next_offset == 4
-            assert log.recovery.torn_tail == TornTail(path, last_start, len(original) - last_start)
-        finally:
-            trio.run(log.close)
+        with pytest.raises(CorruptionError, match="complete but fails its checksum") as caught:
+            Log.open(LogOptions(directory=log_dir))
+        assert caught.value.path == str(path) and caught.value.position == last_start
+    path.write_bytes(original)
+    assert len(read_all(log_dir)) == 5  # nothing was changed by the refusals
+
+
+def test_a_last_record_ending_in_unwritten_zero_blocks_is_a_torn_tail(log_dir: Path) -> None:
+    records = [payload_for(index) for index in range(3)]
+    write_records(log_dir, records)
+    path = log_dir / segment_file_name(0)
+    size = path.stat().st_size
+    boundary = -(-(size + 8 + 100) // 512) * 512  # the record spans a block boundary
+    length = boundary - size - 8 + 300
+    written = b"w" * (boundary - size - 8)
+    with path.open("ab") as file:  # header and first block written, the rest never was
+        file.write(RECORD_HEADER.pack(length, crc32c(written + b"x" * 300)) + written)
+        file.write(bytes(300))
+    log = Log.open(LogOptions(directory=log_dir))
+    try:
+        assert log.next_offset == 3
+        assert log.recovery.torn_tail is not None and log.recovery.torn_tail.position == size
+    finally:
+        trio.run(log.close)
 
 
 def test_a_corrupt_middle_record_refuses_to_open(log_dir: Path) -> None:
