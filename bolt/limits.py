@@ -112,3 +112,5 @@ feed_read_records_max = 1_000
 """Most records one ``Engine.read_changes`` call returns."""
 shard_memo_names_max = 4096
 """Names whose shard the keyspace remembers (a write looks its key up twice)."""
+batch_chunk_keys = 1_000
+"""A longer MSET/MDEL/MGET is run in chunks of this many keys, other clients between them."""
