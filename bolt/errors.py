@@ -279,6 +279,22 @@ class LogTrimmedError(StorageError):
     name = "LOG_TRIMMED"
 
 
+class SnapshotCorruptionError(CorruptionError):
+    """A snapshot entry (or a shard's metadata, or the LMDB file) fails its check.
+
+    Carries the ``shard`` index and the ``key`` name ("" when the damage is
+    not in one entry) besides the file ``path``.
+    """
+
+    code = 510
+    name = "SNAPSHOT_CORRUPTION"
+
+    def __init__(self, message: str = "", path: str = "", shard: int = -1, key: str = "") -> None:
+        super().__init__(message, path)
+        self.shard = shard
+        self.key = key
+
+
 class ConfigError(BoltError, builtins.ValueError):
     """A configuration value (environment variable or flag) is invalid."""
 

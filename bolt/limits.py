@@ -49,6 +49,13 @@ fsync_latency_samples_max = 1024
 """How many recent fsync latencies the log keeps for its p99 statistic."""
 wal_inline_write_bytes_max = 64 * KIB
 """``batch``/``off`` rounds up to this size are written on the event loop (no thread hop)."""
+log_retry_delay_ms_initial = 100
+"""After a write or fsync error, the log first tries to clear it (truncate the
+unacknowledged bytes, fsync) this long later; the delay doubles per failed try."""
+log_retry_delay_ms_max = 5_000
+"""The longest delay between two tries to clear a log error."""
+log_retry_probe_bytes = 64 * KIB
+"""Bytes a try to clear a log error writes (and cuts off again) to see the disk take writes."""
 
 # --- state -----------------------------------------------------------------
 shard_count_default = 64
@@ -73,6 +80,11 @@ snapshot_interval_events_default = 100_000
 snapshot_interval_ms_default = 60_000
 lmdb_map_bytes_initial = 1 * GIB
 lmdb_map_bytes_max = 1024 * GIB
+snapshot_retry_delay_ms_initial = 1_000
+"""After a failed snapshot write, the next round waits at least this long; the
+delay doubles per consecutive failure."""
+snapshot_retry_delay_ms_max = 60_000
+"""The longest wait between snapshot rounds after consecutive failures."""
 
 # --- clock -----------------------------------------------------------------
 max_clock_offset_ms_default = 500

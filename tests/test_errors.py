@@ -45,6 +45,7 @@ EXPECTED: dict[str, tuple[int, str, tuple[type, ...]]] = {
     "NotADataDirectoryError": (503, "NOT_A_DATA_DIR", ()),
     "HistoryUnavailableError": (504, "HISTORY_UNAVAILABLE", ()),
     "LogTrimmedError": (505, "LOG_TRIMMED", ()),
+    "SnapshotCorruptionError": (510, "SNAPSHOT_CORRUPTION", ()),
     "ConfigError": (600, "CONFIG_ERROR", (builtins.ValueError,)),
     # tasks (bolt.agents)
     "TaskNotFoundError": (140, "TASK_NOT_FOUND", (builtins.KeyError,)),

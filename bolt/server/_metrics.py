@@ -225,6 +225,12 @@ def _engine_values(stats: EngineStatistics) -> list[tuple[str, str, str, float]]
     if snapshot is not None:
         values += [
             ("counter", "bolt_snapshots_total", "Snapshots written", snapshot.snapshots_total),
+            (
+                "counter",
+                "bolt_snapshot_failures_total",
+                "Snapshot rounds that failed (retried later with back-off)",
+                snapshot.failures_total,
+            ),
             ("gauge", "bolt_snapshot_bytes", "Bytes of the snapshot store", snapshot.bytes_on_disk),
         ]
         if snapshot.last_at is not None:
