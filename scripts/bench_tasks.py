@@ -13,6 +13,11 @@ the agents do not share one GIL); then:
    ``create_task`` to the start of the callback in the agent process
    (same machine, same clock): p50 and p99.
 
+``--engine`` measures the engine alone instead, in process (no network, no
+clients): ``TASK.CREATE`` per second, then ``TASK.CLAIM`` + ``TASK.COMPLETE``
+pairs per second, with ``BOLT_WAL_FSYNC=off`` -- what the task commands
+themselves cost.
+
 With ``--celery`` the same workload also runs on Celery with a Redis broker
 (``scripts/bench_tasks_celery.py``; ``pip install -e '.[bench]'`` and the OS
 package ``redis-server``) right after each Bolt run, and the ratio is printed.
@@ -22,6 +27,7 @@ Usage::
     python scripts/bench_tasks.py                     # 1, 10, 50 agents, 10,000 tasks
     python scripts/bench_tasks.py --agents 10 --tasks 2000 --json
     python scripts/bench_tasks.py --agents 10 --celery
+    python scripts/bench_tasks.py --engine --tasks 20000
 """
 
 from __future__ import annotations
@@ -165,6 +171,33 @@ def run_one(agents: int, tasks: int, latency_tasks: int, rate: float, procs: int
     }
 
 
+def engine_only(count: int) -> dict[str, int]:
+    """Task commands straight on an engine (see the module docstring)."""
+    import trio
+
+    from bolt.node import EngineConfig, open_engine
+
+    async def run() -> dict[str, int]:
+        with tempfile.TemporaryDirectory() as directory:
+            config = EngineConfig(data_dir=Path(directory), fsync="off")
+            async with open_engine(config) as engine:
+                started = time.perf_counter()
+                for i in range(count):
+                    engine.submit("TASK.CREATE", ["", TASK_TYPE, {"i": i}, None])
+                created = time.perf_counter()
+                for _ in range(count):
+                    task, _ = engine.submit("TASK.CLAIM", [TASK_TYPE, "agent", 30_000])
+                    engine.submit("TASK.COMPLETE", [task["id"], task["attempt"], None])
+                done = time.perf_counter()
+        return {
+            "tasks": count,
+            "creates_per_second": round(count / (created - started)),
+            "claim_complete_pairs_per_second": round(count / (done - created)),
+        }
+
+    return trio.run(run)
+
+
 def main() -> None:
     """Parse the flags, run every agent count, print a table (or JSON)."""
     if len(sys.argv) > 1 and sys.argv[1] == "--agent-proc":
@@ -178,8 +211,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="tasks/s of the latency run")
     parser.add_argument("--procs", type=int, default=2, help="agent processes")
     parser.add_argument("--celery", action="store_true", help="also run it on Celery + Redis")
+    parser.add_argument("--engine", action="store_true", help="the engine alone, in process")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.engine:
+        print(json.dumps(engine_only(args.tasks)))
+        return
     results = []
     for n in args.agents.split(","):
         result = run_one(int(n), args.tasks, args.latency_tasks, args.rate, args.procs)
