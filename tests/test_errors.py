@@ -45,6 +45,8 @@ EXPECTED: dict[str, tuple[int, str, tuple[type, ...]]] = {
     "HistoryUnavailableError": (504, "HISTORY_UNAVAILABLE", ()),
     "LogTrimmedError": (505, "LOG_TRIMMED", ()),
     "ConfigError": (600, "CONFIG_ERROR", (builtins.ValueError,)),
+    "NotFloatError": (120, "NOT_FLOAT", (builtins.ValueError,)),
+    "WrongProtocolError": (121, "WRONG_PROTOCOL", ()),
 }
 
 
