@@ -264,9 +264,7 @@ class RespListener:
                     codec.receive_data(data)
                     commands = codec.next_commands()
                 except ProtocolError as exc:
-                    logger.info("closing RESP connection from %s: %s", session.address, exc)
-                    server._count_error(None, exc)
-                    await self._goodbye(stream, encode_error_line(f"ERR {exc.message}"))
+                    await self._protocol_error(stream, session, exc)
                     return
                 if not commands:
                     continue
@@ -276,6 +274,9 @@ class RespListener:
                         await self._run_batch(stream, session, commands, started)
                     break
                 if not await self._run_batch(stream, session, commands, started):
+                    return
+                if codec.failure is not None:
+                    await self._protocol_error(stream, session, ProtocolError(codec.failure))
                     return
         session.receive_scope = None
         await self._goodbye(stream, b"")
@@ -348,6 +349,13 @@ class RespListener:
             await self._goodbye(stream, b"")
             return False
         return True
+
+    async def _protocol_error(
+        self, stream: trio.abc.Stream, session: RespSession, error: ProtocolError
+    ) -> None:
+        logger.info("closing RESP connection from %s: %s", session.address, error.message)
+        self.server._count_error(None, error)
+        await self._goodbye(stream, encode_error_line(f"ERR {error.message}"))
 
     def _refusal(self, name: bytes, session: RespSession, counters: CommandCounters) -> bytes:
         if session.level == LEVEL_NONE:

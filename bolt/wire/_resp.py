@@ -24,7 +24,10 @@ Guarantees, and why (the same as the Bolt codec's):
 * **One exception type.** Anything wrong with the bytes raises
   :class:`~bolt.errors.ProtocolError` whose message is Redis's own
   (``Protocol error: invalid multibulk length``); the codec then stays
-  failed. The server answers ``-ERR <message>`` and closes that connection.
+  failed. Like Redis, the whole commands before the bad bytes are still
+  handed out first (the error is then in :attr:`RespCodec.failure`, and the
+  next call raises). The server answers ``-ERR <message>`` and closes that
+  connection.
 
 Encoding is a set of pure functions. :func:`encode_reply` turns a Python
 value into RESP2 or RESP3: ``None`` → null, ``int`` → integer, ``str`` /
@@ -104,9 +107,9 @@ class RespCodec:
         """Take every complete command buffered, in order (possibly none).
 
         Raises:
-            ProtocolError: the bytes are not RESP, or break a limit (the
-                commands before the bad one are discarded with it: the
-                connection is to be closed).
+            ProtocolError: the bytes are not RESP, or break a limit, and no
+                whole command came before them (if some did, they are
+                returned and :attr:`failure` is set).
         """
         if self._failure is not None:
             raise ProtocolError(self._failure)
@@ -115,19 +118,32 @@ class RespCodec:
         position = 0
         commands: list[list[bytes]] = []
         append = commands.append
-        while position < size:
-            if buffer[position] == 42:  # "*": an array of bulk strings
-                parsed = self._array(buffer, position, size)
-            else:
-                parsed = self._inline(buffer, position, size)
-            if parsed is None:
-                break
-            command, position = parsed
-            if command:
-                append(command)
+        try:
+            while position < size:
+                if buffer[position] == 42:  # "*": an array of bulk strings
+                    parsed = self._array(buffer, position, size)
+                else:
+                    parsed = self._inline(buffer, position, size)
+                if parsed is None:
+                    break
+                command, position = parsed
+                if command:
+                    append(command)
+        except ProtocolError:
+            if not commands:
+                raise
+            # Answer the good commands first, as Redis does; :attr:`failure` tells
+            # the glue to send the error after them, and every later call raises.
+            del buffer[:]
+            return commands
         if position:
             del buffer[:position]
         return commands
+
+    @property
+    def failure(self) -> str | None:
+        """Why the stream failed (the Redis error text), or None while it is fine."""
+        return self._failure
 
     def _line_end(self, buffer: bytearray, start: int, size: int) -> int:
         """Index of the ``\\r`` ending the line at ``start``, or -1 if not yet here."""

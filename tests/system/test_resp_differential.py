@@ -54,32 +54,44 @@ def _set_command(key: str, value: str, condition: str, get: bool, expiry: str) -
 
 commands = st.one_of(
     st.builds(
-        _set_command, strings, values, st.sampled_from(["", "NX", "XX"]), st.booleans(),
+        _set_command,
+        strings,
+        values,
+        st.sampled_from(["", "NX", "XX"]),
+        st.booleans(),
         st.sampled_from(["", "EX", "PX", "KEEPTTL"]),
     ),
-    st.tuples(st.sampled_from(["GET", "GETDEL", "STRLEN", "INCR", "DECR", "TTL", "PERSIST"]),
-              strings).map(list),
-    st.tuples(st.sampled_from(["GET", "STRLEN", "INCR", "LLEN", "SCARD", "TYPE", "EXISTS"]),
-              anything).map(list),
+    st.tuples(
+        st.sampled_from(["GET", "GETDEL", "STRLEN", "INCR", "DECR", "TTL", "PERSIST"]), strings
+    ).map(list),
+    st.tuples(
+        st.sampled_from(["GET", "STRLEN", "INCR", "LLEN", "SCARD", "TYPE", "EXISTS"]), anything
+    ).map(list),
     st.tuples(st.sampled_from(["APPEND", "SETNX"]), strings, values).map(list),
     st.tuples(st.sampled_from(["INCRBY", "DECRBY"]), strings, small).map(list),
     st.tuples(st.just("INCRBYFLOAT"), strings, floats).map(list),
-    st.tuples(st.just("EXPIRE"), strings, st.sampled_from([100, 200, 0, -1]),
-              st.sampled_from(["", "NX", "XX", "GT", "LT"])).map(lambda c: [x for x in c if x != ""]),
+    st.tuples(
+        st.just("EXPIRE"),
+        strings,
+        st.sampled_from([100, 200, 0, -1]),
+        st.sampled_from(["", "NX", "XX", "GT", "LT"]),
+    ).map(lambda c: [x for x in c if x != ""]),
     st.lists(st.tuples(strings, values), min_size=1, max_size=3).map(
         lambda pairs: ["MSET", *[x for pair in pairs for x in pair]]
     ),
     st.lists(anything, min_size=1, max_size=3).map(lambda keys: ["MGET", *keys]),
     st.lists(anything, min_size=1, max_size=3).map(lambda keys: ["DEL", *keys]),
     st.lists(anything, min_size=1, max_size=3).map(lambda keys: ["EXISTS", *keys]),
-    st.tuples(st.sampled_from(["LPUSH", "RPUSH"]), lists, st.lists(values, min_size=1, max_size=3))
-    .map(lambda c: [c[0], c[1], *c[2]]),
+    st.tuples(
+        st.sampled_from(["LPUSH", "RPUSH"]), lists, st.lists(values, min_size=1, max_size=3)
+    ).map(lambda c: [c[0], c[1], *c[2]]),
     st.tuples(st.sampled_from(["LPOP", "RPOP"]), lists).map(list),
     st.tuples(st.sampled_from(["LPOP", "RPOP"]), lists, st.integers(0, 4)).map(list),
     st.tuples(st.just("LRANGE"), lists, small, small).map(list),
     st.tuples(st.just("LINDEX"), lists, small).map(list),
-    st.tuples(st.sampled_from(["SADD", "SREM"]), sets, st.lists(members, min_size=1, max_size=3))
-    .map(lambda c: [c[0], c[1], *c[2]]),
+    st.tuples(
+        st.sampled_from(["SADD", "SREM"]), sets, st.lists(members, min_size=1, max_size=3)
+    ).map(lambda c: [c[0], c[1], *c[2]]),
     st.tuples(st.sampled_from(["SMEMBERS", "SCARD"]), sets).map(list),
     st.tuples(st.just("SISMEMBER"), sets, members).map(list),
     st.tuples(st.just("SMISMEMBER"), sets, members, members).map(list),

@@ -72,9 +72,9 @@ def test_counters(r: redis.Redis) -> None:
     assert r.incrbyfloat("f", 1.5) == 1.5
     assert r.incrbyfloat("f", 2) == 3.5
     r.set("text", "abc")
-    with pytest.raises(redis.ResponseError, match="^value is not an integer or out of range"):
+    with pytest.raises(redis.ResponseError, match=r"^value is not an integer or out of range"):
         r.incr("text")
-    with pytest.raises(redis.ResponseError, match="^value is not a valid float"):
+    with pytest.raises(redis.ResponseError, match=r"^value is not a valid float"):
         r.incrbyfloat("text", 1)
     r.set("big", str(2**63 - 1))
     with pytest.raises(redis.ResponseError, match="overflow"):
@@ -126,7 +126,7 @@ def test_keys(r: redis.Redis) -> None:
     r.set("src", "v", ex=100)
     assert r.rename("src", "dst") is True
     assert r.get("dst") == b"v" and r.exists("src") == 0 and r.ttl("dst") > 0
-    with pytest.raises(redis.ResponseError, match="^no such key"):
+    with pytest.raises(redis.ResponseError, match=r"^no such key"):
         r.rename("src", "x")
 
 
@@ -143,7 +143,7 @@ def test_lists(r: redis.Redis) -> None:
     assert r.lpop("l") is None
     assert r.lpop("l", 2) is None
     r.set("s", "v")
-    with pytest.raises(redis.ResponseError, match="^WRONGTYPE"):
+    with pytest.raises(redis.ResponseError, match=r"^WRONGTYPE"):
         r.lpush("s", "x")
 
 
@@ -172,7 +172,7 @@ def test_server_commands(r: redis.Redis) -> None:
     assert r.config_get("maxmemory-policy")
     assert r.command_count() > 30
     assert r.command()["get"]["arity"] == 2
-    with pytest.raises(redis.ResponseError, match="^unknown command 'NOSUCH'"):
+    with pytest.raises(redis.ResponseError, match=r"^unknown command 'NOSUCH'"):
         r.execute_command("NOSUCH", "a")
     assert r.ping() is True  # the connection stays usable
     with pytest.raises(redis.ResponseError, match="wrong number of arguments for 'get'"):
