@@ -348,3 +348,12 @@ def wrong_port_line(resp_port: int | None) -> bytes:
     return encode_error_line(
         f"ERR this is Bolt's own protocol port; Redis clients (RESP) connect to {where}"
     )
+
+
+def encode_command(args: list[bytes] | list[str] | list[bytes | str]) -> bytes:
+    """A command as a client sends it: an array of bulk strings (str as UTF-8)."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg.encode("utf-8") if isinstance(arg, str) else arg
+        parts.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return b"".join(parts)
