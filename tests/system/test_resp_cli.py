@@ -122,3 +122,18 @@ def test_garbage_closes_only_that_connection(
             reply += chunk
     assert reply == b"+PONG\r\n" + error
     assert healthy.get("before") == b"1"
+
+
+def test_sigterm_with_redis_clients_connected_stops_cleanly(
+    node: tuple[BoltDaemon, int],
+) -> None:
+    daemon, port = node
+    idle = redis.Redis(port=port, socket_timeout=10)
+    idle.set("kept", "yes")
+    busy = socket.create_connection(("127.0.0.1", port), timeout=10)
+    busy.sendall(b"PING\r\n")
+    assert busy.recv(100) == b"+PONG\r\n"
+    assert daemon.terminate(timeout=15) == 0
+    assert busy.recv(100) == b""  # closed politely, not left hanging
+    busy.close()
+    assert "stopped cleanly" in daemon.stderr_text()

@@ -210,3 +210,18 @@ def test_bolt_sdk_reads_what_redis_wrote(r: redis.Redis, resp_node) -> None:
         assert bolt.lrange("shared-list", 0, -1) == ["a", "b"]
         bolt.put("from-bolt", "hello")
     assert r.get("from-bolt") == b"hello"
+
+
+def test_stats_and_metrics_count_redis_traffic(r: redis.Redis, resp_node) -> None:
+    import urllib.request
+
+    daemon, _ = resp_node
+    r.client_setname("counted")
+    r.set("m", "1")
+    r.echo("x")
+    with daemon.client() as bolt:
+        stats = bolt.stats()
+    assert any(c["name"] == "counted" for c in stats["clients"])
+    with urllib.request.urlopen(daemon.metrics_url + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    assert 'command="ECHO"' in text and 'command="SET"' in text
