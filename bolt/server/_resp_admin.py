@@ -55,6 +55,8 @@ def r_ping(listener: RespListener, session: RespSession, args: list[bytes]) -> R
     """``PING [message]``."""
     if len(args) > 2:
         raise BadRequestError("wrong number of arguments for 'ping' command")
+    if session.protocol == 2 and (session.channels or session.patterns):
+        return encode_reply([b"pong", args[1] if len(args) == 2 else b""], 2), -1
     return (PONG if len(args) == 1 else encode_bulk(args[1])), -1
 
 

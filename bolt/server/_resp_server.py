@@ -60,6 +60,12 @@ from bolt.server._auth import LEVEL_ADMIN, LEVEL_NONE, MODE_REQUIRED
 from bolt.server._latency import CommandCounters, record_batch
 from bolt.server._resp_admin import SERVER_COMMAND_LEVELS, SERVER_COMMANDS
 from bolt.server._resp_commands import DATA_COMMANDS, RespCommand
+from bolt.server._resp_pubsub import (
+    ALLOWED_WHILE_SUBSCRIBED,
+    PUBSUB_COMMANDS,
+    PUBSUB_LEVELS,
+    PubSub,
+)
 from bolt.server._server import Server, open_listeners
 from bolt.server._session import Session, format_address
 from bolt.server._tls import HANDSHAKE_TIMEOUT_SECONDS
@@ -69,7 +75,7 @@ logger = logging.getLogger("bolt.server.resp")
 
 RECEIVE_BYTES = 256 * limits.KIB
 """Most bytes taken from a connection per ``receive_some``."""
-RESP_COMMANDS: dict[bytes, RespCommand] = {**DATA_COMMANDS, **SERVER_COMMANDS}
+RESP_COMMANDS: dict[bytes, RespCommand] = {**DATA_COMMANDS, **SERVER_COMMANDS, **PUBSUB_COMMANDS}
 """Every command the RESP port answers, by upper-case name."""
 
 _GOODBYE_SECONDS = 1.0
@@ -105,6 +111,13 @@ def unknown_command_text(args: list[bytes]) -> str:
     return f"ERR unknown command '{name}', with args beginning with: {words}"
 
 
+def _subscribed_text(name: bytes) -> str:
+    return (
+        f"Can't execute '{name.decode('utf-8', 'replace').lower()}': only (P|S)SUBSCRIBE / "
+        "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+    )
+
+
 def _arity_ok(arity: int, count: int) -> bool:
     return count == arity if arity > 0 else count >= -arity
 
@@ -112,10 +125,24 @@ def _arity_ok(arity: int, count: int) -> bool:
 class RespSession(Session):
     """A Redis client's session: a Bolt session plus its RESP version and database."""
 
-    __slots__ = ("db", "db_index", "lib_name", "lib_version", "protocol")
+    __slots__ = (
+        "channels",
+        "db",
+        "db_index",
+        "lib_name",
+        "lib_version",
+        "outbox",
+        "patterns",
+        "protocol",
+        "stream",
+    )
 
     def __init__(self, session_id: int, address: str, level: int = LEVEL_NONE) -> None:
         super().__init__(session_id, address, level)
+        self.stream: trio.abc.Stream = None  # type: ignore[assignment]  # set on admission
+        self.outbox: trio.MemorySendChannel[bytes] | None = None  # once it subscribes
+        self.channels: set[bytes] = set()
+        self.patterns: set[bytes] = set()
         self.protocol = 2
         self.db = ""
         self.db_index = 0
@@ -133,11 +160,13 @@ class RespListener:
         self.port = 0
         self.host = ""
         self.closing = False
+        self.pubsub = PubSub()
         self.table: dict[bytes, tuple[RespCommand, CommandCounters]] = {}
+        levels = {**SERVER_COMMAND_LEVELS, **PUBSUB_LEVELS}
         for name, command in RESP_COMMANDS.items():
             counters = server.table.get(command.bolt_command)
             if counters is None:
-                level = SERVER_COMMAND_LEVELS.get(command.bolt_command, LEVEL_ADMIN)
+                level = levels.get(command.bolt_command, LEVEL_ADMIN)
                 counters = CommandCounters(command.bolt_command, level, "server")
                 server.table[command.bolt_command] = counters
             self.table[name] = (command, counters)
@@ -145,6 +174,11 @@ class RespListener:
         self._connections: trio.Nursery | None = None
         self._running = 0
         self._all_done = trio.Event()
+
+    def start_task(self, function: Any, *args: Any) -> None:
+        """Run a background task of a session (its pub/sub sender) in the connections' nursery."""
+        assert self._connections is not None
+        self._connections.start_soon(function, *args)
 
     # --- listening ------------------------------------------------------------------
 
@@ -222,13 +256,16 @@ class RespListener:
         server._next_session_id += 1
         level = LEVEL_NONE if server.mode == MODE_REQUIRED else LEVEL_ADMIN
         session = RespSession(server._next_session_id, address, level)
-        session.client_name = None
+        session.stream = stream
         server.sessions[session.id] = session
         server.connections_total += 1
         try:
             await self._session_loop(stream, session)
         finally:
             del server.sessions[session.id]
+            self.pubsub.forget(session)
+            if session.outbox is not None:
+                session.outbox.close()
 
     async def _tls(
         self, socket_stream: trio.SocketStream, context: ssl.SSLContext, address: str
@@ -279,7 +316,7 @@ class RespListener:
                     await self._protocol_error(stream, session, ProtocolError(codec.failure))
                     return
         session.receive_scope = None
-        await self._goodbye(stream, b"")
+        await self._goodbye(stream, b"", session)
 
     async def _run_batch(
         self,
@@ -308,6 +345,13 @@ class RespListener:
             command, counters = found
             batch.append(counters)
             try:
+                if (
+                    session.outbox is not None
+                    and session.protocol == 2
+                    and (session.channels or session.patterns)
+                    and name not in ALLOWED_WHILE_SUBSCRIBED
+                ):
+                    raise BadRequestError(_subscribed_text(args[0]))
                 if not _arity_ok(command.arity, len(args)):
                     name_text = args[0].decode("utf-8", "replace").lower()
                     raise BadRequestError(f"wrong number of arguments for '{name_text}' command")
@@ -342,11 +386,15 @@ class RespListener:
                     server._count_error(write_counters, exc)
                     out[index] = encode_error_line(resp_error_text(exc))
         if out:
-            await stream.send_all(out[0] if len(out) == 1 else b"".join(out))
+            data = out[0] if len(out) == 1 else b"".join(out)
+            if session.outbox is not None:
+                await session.outbox.send(data)  # in order with the messages pushed to it
+            else:
+                await stream.send_all(data)
         session.current_command = None
         record_batch(batch, time.perf_counter() - started)
         if session.close_after_reply:
-            await self._goodbye(stream, b"")
+            await self._goodbye(stream, b"", session)
             return False
         return True
 
@@ -370,8 +418,17 @@ class RespListener:
         self.server._count_error(counters, error)
         return encode_error_line(server_text)
 
-    async def _goodbye(self, stream: trio.abc.Stream, last: bytes) -> None:
-        """Send ``last`` (may be empty), then close without a TCP reset."""
+    async def _goodbye(
+        self, stream: trio.abc.Stream, last: bytes, session: RespSession | None = None
+    ) -> None:
+        """Send ``last`` (may be empty), then close without a TCP reset (a
+        subscribed session's sender closes it, after what it still holds)."""
+        if session is not None and session.outbox is not None:
+            with trio.move_on_after(_GOODBYE_SECONDS):
+                if last:
+                    await session.outbox.send(last)
+            session.outbox.close()
+            return
         with trio.move_on_after(_GOODBYE_SECONDS):
             try:
                 if last:
