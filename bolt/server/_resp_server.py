@@ -378,12 +378,29 @@ class RespListener:
                 max_offset = offset
             if session.close_after_reply:
                 break
+        await self._finish_batch(stream, session, out, writes, max_offset)
+        session.current_command = None
+        record_batch(batch, time.perf_counter() - started)
+        if session.close_after_reply:
+            await self._goodbye(stream, b"", session)
+            return False
+        return True
+
+    async def _finish_batch(
+        self,
+        stream: trio.abc.Stream,
+        session: RespSession,
+        out: list[bytes],
+        writes: list[tuple[int, CommandCounters]],
+        max_offset: int,
+    ) -> None:
+        """Wait once for the batch's last write to be durable, then send every reply."""
         if max_offset >= 0:
             try:
                 await self.engine.wait_durable(max_offset)
             except DiskError as exc:
                 for index, write_counters in writes:
-                    server._count_error(write_counters, exc)
+                    self.server._count_error(write_counters, exc)
                     out[index] = encode_error_line(resp_error_text(exc))
         if out:
             data = out[0] if len(out) == 1 else b"".join(out)
@@ -391,12 +408,6 @@ class RespListener:
                 await session.outbox.send(data)  # in order with the messages pushed to it
             else:
                 await stream.send_all(data)
-        session.current_command = None
-        record_batch(batch, time.perf_counter() - started)
-        if session.close_after_reply:
-            await self._goodbye(stream, b"", session)
-            return False
-        return True
 
     async def _protocol_error(
         self, stream: trio.abc.Stream, session: RespSession, error: ProtocolError

@@ -33,12 +33,11 @@ with string values), so ``PEXPIREAT`` on them is refused with a clear error.
 from __future__ import annotations
 
 import math
-import zlib
 from typing import Any
 
 from bolt import limits
 from bolt.errors import BadRequestError, NotFloatError, WrongTypeError
-from bolt.events import CounterSet, Event, ListPopped, ListPushed, SetAdded
+from bolt.events import ListPopped
 from bolt.state import _validate as check
 from bolt.state._commands import (
     COMMANDS,
@@ -53,9 +52,8 @@ from bolt.state._commands import (
     delete_event,
     put_events,
 )
+from bolt.state._commands_redis_keys import cmd_dbsize, cmd_rename, cmd_scan, rewrite
 from bolt.state._entry import COUNTER, CRDT_COUNTER, LIST, SET, STRING, TOMBSTONE, TYPE_NAMES
-from bolt.state._glob import compile_glob
-from bolt.state._keyspace import split_name
 
 SET_CONDITIONS = ("", "NX", "XX")
 SET_EXPIRY_MODES = ("", "PX", "PXAT", "KEEPTTL")
@@ -67,16 +65,6 @@ def _choice(item: Any, options: tuple[str, ...], what: str) -> str:
     if type(item) is not str or item not in options:
         raise BadRequestError(f"{what} must be one of {', '.join(repr(o) for o in options)}")
     return item
-
-
-def _rewrite(
-    ctx: Stamper, ks: Keyspace, db: str, key: str, kind: int, value: Any, expires_at: int
-) -> list[Event]:
-    """The events that give a string or plain counter a new value and expiry."""
-    if kind == COUNTER:
-        seq, hlc = ctx.stamp()
-        return [CounterSet(ctx.origin, seq, hlc, db, key, value, expires_at)]
-    return put_events(ctx, ks, db, key, value, expires_at)
 
 
 def _concat(left: str | bytes, right: str | bytes) -> str | bytes:
@@ -249,7 +237,7 @@ def cmd_pexpireat(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int
         return False, None
     if at <= now:
         return True, [delete_event(ctx, entry, db, key)]
-    return True, _rewrite(ctx, ks, db, key, kind, entry.value, at)
+    return True, rewrite(ctx, ks, db, key, kind, entry.value, at)
 
 
 def cmd_persist(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:
@@ -262,7 +250,7 @@ def cmd_persist(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) 
     assert entry is not None
     if not entry.expires_at:
         return False, None
-    return True, _rewrite(ctx, ks, db, key, kind, entry.value, 0)
+    return True, rewrite(ctx, ks, db, key, kind, entry.value, 0)
 
 
 def cmd_pttl(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:
@@ -342,91 +330,6 @@ def cmd_smismember(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: in
     assert entry is not None and entry.bodies is not None
     current = entry.bodies[SET]
     return [m in current for m in members], None
-
-
-# --- keys ------------------------------------------------------------------------------
-
-
-def key_hash(key: str) -> int:
-    """The SCAN order of a key: CRC-32 of its UTF-8 bytes, plus one (0 ends a scan)."""
-    return zlib.crc32(key.encode("utf-8", "surrogatepass")) + 1
-
-
-def cmd_scan(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:
-    """``SCAN [cursor, pattern, count, types]`` → ``[next_cursor, keys]`` (``types``:
-    None, or the type names to keep).
-
-    Keys are visited in the order of :func:`key_hash`; the cursor is the
-    hash to continue from (0: start, and the end). Keys with the same hash
-    are returned together, so a key present for the whole scan is returned
-    exactly once, and none twice. Each call costs O(keys in the database).
-    """
-    check.arity("SCAN", args, 4)
-    cursor = check.integer(args[0], "cursor")
-    pattern = check.key(args[1])
-    count = check.integer(args[2], "count")
-    wanted = args[3]
-    if count < 1:
-        raise BadRequestError("syntax error")
-    if wanted is not None and (type(wanted) is not list or not all(type(t) is str for t in wanted)):
-        raise BadRequestError("types must be a list of type names")
-    matches = compile_glob(pattern)
-    found: list[tuple[int, str]] = []
-    for name in ks.live_names(now, db):
-        key = split_name(name)[1]
-        hashed = key_hash(key)
-        if hashed >= cursor:
-            found.append((hashed, key))
-    found.sort()
-    taken = found[:count]
-    while len(taken) < len(found) and found[len(taken)][0] == taken[-1][0]:
-        taken.append(found[len(taken)])
-    next_cursor = found[len(taken)][0] if len(taken) < len(found) else 0
-    keys = [key for _, key in taken if matches(key)]
-    if wanted is not None:
-        keys = [k for k in keys if TYPE_NAMES.get(_visible(ks, db, k, now)[1]) in wanted]
-    return [next_cursor, keys], None
-
-
-def cmd_dbsize(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:
-    """``DBSIZE []`` → the number of visible keys in the database."""
-    check.arity("DBSIZE", args, 0)
-    return sum(1 for _ in ks.live_names(now, db)), None
-
-
-def cmd_rename(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:
-    """``RENAME [source, destination]`` → None; refuses an absent source
-    (:class:`KeyNotFoundError`) and CRDT counters (their per-node totals
-    cannot move)."""
-    from bolt.errors import KeyNotFoundError
-
-    check.arity("RENAME", args, 2)
-    source, destination = check.key(args[0]), check.key(args[1])
-    entry, kind = _visible(ks, db, source, now)
-    if kind == TOMBSTONE:
-        raise KeyNotFoundError("no such key")
-    if kind == CRDT_COUNTER:
-        raise WrongTypeError("a CRDT counter cannot be renamed")
-    assert entry is not None
-    if source == destination:
-        return None, None
-    target, target_kind = _visible(ks, db, destination, now)
-    events: list[Event] = []
-    if kind in (STRING, COUNTER):
-        events.extend(_rewrite(ctx, ks, db, destination, kind, entry.value, entry.expires_at))
-    else:
-        if target_kind != TOMBSTONE or (target is not None and target.bodies):
-            events.append(delete_event(ctx, target, db, destination))
-        assert entry.bodies is not None
-        seq, hlc = ctx.stamp()
-        if kind == LIST:
-            values = tuple(entry.bodies[LIST])
-            events.append(ListPushed(ctx.origin, seq, hlc, db, destination, False, values))
-        else:
-            members = tuple(entry.bodies[SET])
-            events.append(SetAdded(ctx.origin, seq, hlc, db, destination, members))
-    events.append(delete_event(ctx, entry, db, source))
-    return None, events
 
 
 _REDIS_COMMANDS: list[tuple[str, Handler, str, bool, str]] = [

@@ -20,7 +20,8 @@ from bolt.errors import (
 )
 from bolt.events import CounterSet, Event, KeyDeleted, KeyPut, ListPopped
 from bolt.state import Keyspace, apply
-from bolt.state._commands_redis import format_float, key_hash
+from bolt.state._commands_redis import format_float
+from bolt.state._commands_redis_keys import key_hash
 from bolt.testing._clock import ManualClock
 from tests.state._support import SimNode, assert_memory_exact, random_write, view
 
