@@ -272,6 +272,13 @@ SETTINGS: tuple[Setting, ...] = (
         "HTTP port for /metrics, /health, /ready",
     ),
     Setting("metrics_enabled", "BOLT_METRICS_ENABLED", "true", _bool, "serve the metrics port"),
+    Setting(
+        "resp_port",
+        "BOLT_RESP_PORT",
+        None,
+        _int_range(0, 65535),
+        "Redis protocol (RESP) port, off unless set (e.g. 6379; 0 picks a free port)",
+    ),
 )
 
 
@@ -306,6 +313,7 @@ class Config:
     log_level: str = "INFO"
     metrics_port: int = limits.metrics_port_default
     metrics_enabled: bool = True
+    resp_port: int | None = None
 
     def resolved_data_dir(self) -> Path:
         """``BOLT_DATA_DIR``, else ``/data`` when writable, else ``./bolt-data``."""

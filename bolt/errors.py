@@ -101,6 +101,14 @@ class KeyNotFoundError(RequestError, builtins.KeyError):
         return self.message
 
 
+class NotFloatError(RequestError, builtins.ValueError):
+    """An argument or stored value is not a valid float (INCRBYFLOAT)."""
+
+    code = 120
+    name = "NOT_FLOAT"
+
+
+
 # --- who is asking is not allowed -------------------------------------------
 
 
@@ -224,6 +232,20 @@ class WriteOutcomeUnknownError(BoltConnectionError):
 
     code = 403
     name = "OUTCOME_UNKNOWN"
+
+
+class WrongProtocolError(ProtocolError):
+    """The client speaks another protocol on this port (a Redis client on the Bolt port).
+
+    ``reply`` holds one line in the client's own protocol that says where to go.
+    """
+
+    code = 121
+    name = "WRONG_PROTOCOL"
+
+    def __init__(self, message: str, reply: bytes = b"") -> None:
+        super().__init__(message)
+        self.reply = reply
 
 
 # --- the data on disk ------------------------------------------------------------

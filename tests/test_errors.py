@@ -53,6 +53,8 @@ EXPECTED: dict[str, tuple[int, str, tuple[type, ...]]] = {
     "TaskStateError": (142, "TASK_STATE", ()),
     "TaskExistsError": (143, "TASK_EXISTS", ()),
     "TaskTimeoutError": (340, "TASK_TIMEOUT", (builtins.TimeoutError,)),
+    "NotFloatError": (120, "NOT_FLOAT", (builtins.ValueError,)),
+    "WrongProtocolError": (121, "WRONG_PROTOCOL", ()),
 }
 
 

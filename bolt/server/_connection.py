@@ -40,12 +40,20 @@ from typing import Any
 import trio
 
 from bolt import limits
-from bolt.errors import BoltError, DiskError, ProtocolError, ServerError, ShuttingDownError
+from bolt.errors import (
+    BoltError,
+    DiskError,
+    ProtocolError,
+    ServerError,
+    ShuttingDownError,
+    WrongProtocolError,
+)
 from bolt.node import Engine
 from bolt.server._commands import refusal
 from bolt.server._latency import CommandCounters, record_batch
 from bolt.server._session import Session
 from bolt.wire import Codec, Request, encode_error, encode_response
+from bolt.wire._resp import wrong_port_line
 
 logger = logging.getLogger("bolt.server")
 
@@ -70,6 +78,7 @@ class ConnectionLoop:
     keys_missed_total: int
     closing: bool
     shutdown_grace_seconds: float
+    resp_port: int | None = None  # the RESP listener's port, told to Redis clients that come here
 
     async def _session_loop(self, stream: trio.abc.Stream, session: Session) -> None:
         codec = Codec(limits.frame_bytes_max)
@@ -219,14 +228,22 @@ class ConnectionLoop:
     ) -> None:
         logger.info("closing connection from %s: %s", session.address, error.message)
         self._count_error(None, error)
+        if type(error) is WrongProtocolError:
+            await self._goodbye(stream, None, wrong_port_line(self.resp_port))
+            return
         await self._goodbye(stream, error)
 
-    async def _goodbye(self, stream: trio.abc.Stream, error: BoltError | None) -> None:
-        """Send a connection-level error (id 0), then close without a TCP reset."""
+    async def _goodbye(
+        self, stream: trio.abc.Stream, error: BoltError | None, raw: bytes = b""
+    ) -> None:
+        """Send a connection-level error (id 0, or ``raw`` bytes), then close
+        without a TCP reset."""
         with trio.move_on_after(_GOODBYE_SECONDS):
             try:
                 if error is not None:
                     await stream.send_all(encode_error(0, error))
+                if raw:
+                    await stream.send_all(raw)
                 if isinstance(stream, trio.SocketStream):
                     await stream.send_eof()
                 drained = 0

@@ -49,6 +49,7 @@ from bolt.server._auth import (
     resolve_security,
 )
 from bolt.server._metrics import Metrics, NodeStatus
+from bolt.server._resp_server import RespListener
 from bolt.server._server import Server
 from bolt.server._tasks import run_task_service
 from bolt.server._tls import server_ssl_context
@@ -183,6 +184,7 @@ class Daemon:
         self.status = NodeStatus()
         self.metrics = Metrics(self.status)
         self.server: Server | None = None
+        self.resp: RespListener | None = None  # the Redis protocol port (BOLT_RESP_PORT)
         self.stopping = trio.Event()
         self._signals = 0
 
@@ -192,6 +194,8 @@ class Daemon:
         self.stopping.set()
         if self.server is not None:
             self.server.shutdown()
+        if self.resp is not None:
+            self.resp.shutdown()
 
     def force_stop(self) -> None:
         """Cancel in-flight requests now (what a second signal does)."""
@@ -282,12 +286,18 @@ class Daemon:
         async with trio.open_nursery() as serving:
             port = await serving.start(server.serve, host, config.port)
             serving.start_soon(run_task_service, server)  # ends when the server closes
+            if config.resp_port is not None:
+                self.resp = RespListener(server)
+                resp_port = await serving.start(self.resp.serve, host, config.resp_port)
+                logger.info("bolt resp ready: host=%s resp_port=%d", host, resp_port)
             info = ReadyInfo(host, port, metrics_port, engine.origin, mode, ssl_context is not None)
             logger.info("%s", info.line())
             if on_ready is not None:
                 on_ready(info)
             if self.stopping.is_set():
                 server.shutdown()
+                if self.resp is not None:
+                    self.resp.shutdown()
 
 
 def engine_config(config: Config) -> EngineConfig:
