@@ -192,6 +192,20 @@ class FeedDroppedError(ServerError):
         self.resume_offset = resume_offset
 
 
+class ClusterMismatchError(ClusterError):
+    """The nodes a cluster client was given do not form one cluster."""
+
+    code = 330
+    name = "CLUSTER_MISMATCH"
+
+
+class PeerAuthenticationError(AccessError, builtins.PermissionError):
+    """A peer gave a wrong node id or failed the cluster-secret challenge."""
+
+    code = 220
+    name = "PEER_AUTH_FAILED"
+
+
 # --- the network or the bytes on it -----------------------------------------------
 
 
@@ -224,6 +238,20 @@ class WriteOutcomeUnknownError(BoltConnectionError):
 
     code = 403
     name = "OUTCOME_UNKNOWN"
+
+
+class PeerProtocolError(ProtocolError):
+    """A peer speaks another cluster protocol version, or broke the peer protocol."""
+
+    code = 420
+    name = "PEER_PROTOCOL"
+
+
+class PeerRefusedError(BoltConnectionError):
+    """The peer refused this node's link (it names why)."""
+
+    code = 421
+    name = "PEER_REFUSED"
 
 
 # --- the data on disk ------------------------------------------------------------

@@ -46,6 +46,10 @@ EXPECTED: dict[str, tuple[int, str, tuple[type, ...]]] = {
     "HistoryUnavailableError": (504, "HISTORY_UNAVAILABLE", ()),
     "LogTrimmedError": (505, "LOG_TRIMMED", ()),
     "ConfigError": (600, "CONFIG_ERROR", (builtins.ValueError,)),
+    "ClusterMismatchError": (330, "CLUSTER_MISMATCH", ()),
+    "PeerAuthenticationError": (220, "PEER_AUTH_FAILED", (builtins.PermissionError,)),
+    "PeerProtocolError": (420, "PEER_PROTOCOL", ()),
+    "PeerRefusedError": (421, "PEER_REFUSED", (builtins.ConnectionError,)),
 }
 
 
