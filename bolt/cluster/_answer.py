@@ -30,7 +30,7 @@ import trio
 from bolt import limits
 from bolt.cluster._handshake import ROLE_ANSWER, ROLE_DIAL, check_proof, proof
 from bolt.cluster._peer_state import PeerState
-from bolt.cluster._stream import PeerStream
+from bolt.cluster._stream import PeerStream, sole_failure
 from bolt.errors import (
     BoltConnectionError,
     BoltError,
@@ -95,7 +95,10 @@ async def answer(service: ClusterService, stream: PeerStream) -> None:
         if scope.cancel_called:
             return
         try:
-            await _serve(service, stream, peer)
+            try:
+                await _serve(service, stream, peer)
+            except BaseExceptionGroup as group:
+                raise sole_failure(group) from None
         except (BoltConnectionError, ProtocolError) as exc:
             logger.info("link from peer %s ended: %s", peer.node_id, exc)
             if isinstance(exc, ProtocolError):
@@ -162,7 +165,7 @@ async def _serve(service: ClusterService, stream: PeerStream, peer: PeerState) -
         nursery.start_soon(_send_heartbeats, service, stream)
         async with send_batches:
             while True:
-                message = await stream.receive()
+                message = await stream.receive_live()
                 peer.heard(trio.current_time())
                 if type(message) is Batch:
                     peer.batches_received += 1

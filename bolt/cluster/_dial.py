@@ -32,7 +32,7 @@ from bolt import limits
 from bolt.cluster._batches import build_batches
 from bolt.cluster._handshake import ROLE_ANSWER, ROLE_DIAL, check_proof, proof
 from bolt.cluster._peer_state import PeerState
-from bolt.cluster._stream import PeerStream
+from bolt.cluster._stream import PeerStream, sole_failure
 from bolt.errors import (
     BoltConnectionError,
     FeedDroppedError,
@@ -169,10 +169,13 @@ async def ship(service: ClusterService, stream: PeerStream, peer: PeerState) -> 
     """Ship the log to ``peer`` until the connection fails (raises then)."""
     window = trio.Semaphore(limits.peer_batches_in_flight_max)
     in_flight: list[int] = []
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(_read_acks, service, stream, peer, window, in_flight)
-        nursery.start_soon(_send_heartbeats, service, stream, peer)
-        await _ship_log(service, stream, peer, window, in_flight)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_read_acks, service, stream, peer, window, in_flight)
+            nursery.start_soon(_send_heartbeats, service, stream, peer)
+            await _ship_log(service, stream, peer, window, in_flight)
+    except BaseExceptionGroup as group:
+        raise sole_failure(group) from None
 
 
 async def _read_acks(
@@ -183,7 +186,7 @@ async def _read_acks(
     in_flight: list[int],
 ) -> None:
     while True:
-        message = await stream.receive()
+        message = await stream.receive_live()
         now = trio.current_time()
         peer.heard(now)
         if type(message) is Ack:

@@ -11,11 +11,29 @@ from __future__ import annotations
 
 import trio
 
+from bolt import limits
 from bolt.cluster._peer_state import PeerState
 from bolt.errors import BoltConnectionError
 from bolt.wire._peer import PeerCodec, PeerMessage, PeerRefusal, encode_peer
 
 _RECEIVE_BYTES = 256 * 1024
+
+
+def sole_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first real error of a link's nursery (its tasks fail together).
+
+    A link runs a few tasks in one nursery; when the connection breaks, one
+    fails and the rest are cancelled, and trio reports that as a group.
+    Cancellations are left out; if nothing else is left, the group itself.
+    """
+    pending: list[BaseException] = [group]
+    while pending:
+        item = pending.pop(0)
+        if isinstance(item, BaseExceptionGroup):
+            pending.extend(item.exceptions)
+        elif not isinstance(item, trio.Cancelled):
+            return item
+    return group
 
 
 class PeerStream:
@@ -57,6 +75,22 @@ class PeerStream:
             if self.peer is not None:
                 self.peer.bytes_in += len(data)
             codec.receive_data(data)
+
+    async def receive_live(self) -> PeerMessage:
+        """:meth:`receive`, but a peer silent for ``peer_dead_after_ms`` is gone.
+
+        Both sides send heartbeats, so silence that long means the path is
+        broken (a one-way partition keeps the TCP connection open): the link
+        is closed and redialed.
+
+        Raises:
+            BoltConnectionError: silence, or as :meth:`receive`.
+            ProtocolError: as :meth:`receive`.
+        """
+        seconds = limits.peer_dead_after_ms / 1000
+        with trio.move_on_after(seconds):
+            return await self.receive()
+        raise BoltConnectionError(f"{self.address} was silent for {seconds:g}s")
 
     async def send(self, message: PeerMessage) -> None:
         """Frame and write one message (writers take turns).

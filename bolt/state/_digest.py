@@ -9,11 +9,14 @@ cluster tests and of operators (``DIGEST``, ``boltctl digest``).
 
 Each live key contributes ``blake2b-128`` of a canonical msgpack encoding of
 ``(database, key, type, value, expires_at)``: strings and plain counters as
-stored, a CRDT counter as its value, a list as its elements in order, a set
-as its members sorted (bytes members after str ones). Contributions are
+stored with the stamp ``(hlc, origin)`` of the write that won, a CRDT
+counter as its value with every node's totals, a list as its elements in
+order, a set as its members sorted (bytes members after str ones). Stamps
+and totals are in so that two nodes that merely show the same value by
+coincidence (each counted to 40 alone) do not look converged. Contributions are
 added modulo 2**128, so a digest does not depend on iteration order and no
-key list is sorted or held. Internal CRDT bookkeeping (dots, tombstones,
-per-node counter totals) is left out on purpose: it may be collected at
+key list is sorted or held. Other CRDT bookkeeping (dots, tombstones,
+element ids) is left out on purpose: it may be collected at
 different times on different nodes while what a reader sees is equal.
 
 "Now" is an argument: a key is live if it is visible at ``now_ms``.
@@ -45,8 +48,13 @@ def visible_value(entry: Entry, kind: int) -> Any:
     if kind == SET and bodies is not None:
         return sorted(bodies[SET], key=_member_order)
     if kind == CRDT_COUNTER and bodies is not None:
-        return bodies[CRDT_COUNTER].value()
-    return entry.value
+        counter = bodies[CRDT_COUNTER]
+        # The value and who contributed it: two nodes that each counted 40
+        # on their own show 40, but do not hold the same state.
+        return [counter.value(), sorted(counter.observed().items())]
+    # The winning write's stamp too: the same value written on two nodes
+    # apart is not yet one state (the later one must win on both).
+    return [entry.value, entry.hlc, entry.origin]
 
 
 def key_hash(db: str, key: str, kind: int, value: Any, expires_at: int) -> int:
