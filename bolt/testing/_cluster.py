@@ -49,6 +49,7 @@ class LocalCluster:
         proxies: route every directed link through a :class:`FaultProxy`.
         env: extra ``BOLT_*`` variables for every node.
         node_env: extra variables per node index.
+        name: node ids are ``name1``, ``name2``, ...
     """
 
     def __init__(
@@ -60,6 +61,7 @@ class LocalCluster:
         proxies: bool = True,
         env: dict[str, str] | None = None,
         node_env: dict[int, dict[str, str]] | None = None,
+        name: str = "n",
     ) -> None:
         if size < 1:
             raise ValueError("a cluster needs at least one node")
@@ -69,7 +71,7 @@ class LocalCluster:
         self.use_proxies = proxies
         self.env = dict(env or {})
         self.node_env = {i: dict(v) for i, v in (node_env or {}).items()}
-        self.ids = [f"n{i + 1}" for i in range(size)]
+        self.ids = [f"{name}{i + 1}" for i in range(size)]
         self.nodes: list[BoltDaemon | None] = [None] * size
         self.proxies: dict[tuple[int, int], FaultProxy] = {}
         self.cluster_ports = [0] * size if proxies else [free_port() for _ in range(size)]
