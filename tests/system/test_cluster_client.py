@@ -11,6 +11,8 @@ from bolt.client import BoltClient
 from bolt.errors import ClusterMismatchError
 from bolt.testing import LocalCluster
 
+LONE_PEER = "x:127.0.0.1:1"  # a one-node cluster: its peer never answers
+
 
 def test_learns_the_peers_and_fails_over_to_them(tmp_path: Path) -> None:
     with LocalCluster(tmp_path, 3) as cluster:
