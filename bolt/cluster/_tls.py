@@ -29,6 +29,8 @@ def peer_client_ssl_context(config: Config) -> ssl.SSLContext | None:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.check_hostname = False
     context.verify_mode = ssl.CERT_REQUIRED
+    # The node's own (leaf) certificate may be the trust anchor, not only a CA.
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
     try:
         context.load_verify_locations(cafile=str(config.tls_cert))
     except (ssl.SSLError, OSError, ValueError) as exc:

@@ -91,11 +91,13 @@ def test_acknowledged_writes_survive_everywhere(tmp_path: Path) -> None:
             added.add(f"m{n}")
             assert client.cincr("hits") > 0
             increments += 1
+        # KeyDB #83: the isolated node writes the key first (an older HLC), the
+        # others write and then delete it; the late write must not bring it back.
+        clients[0].put("doomed", "late and old")
+        time.sleep(0.01)
         clients[1].put("doomed", "v")
         _wait(lambda: clients[2].get("doomed") == "v")
         clients[2].delete("doomed")
-        # a late write of the deleted key from the isolated node is older than
-        # the delete only if it happened before; here node 0 never saw it
         cluster.heal()
         cluster.wait_converged(timeout=30)
         for client in clients:
@@ -188,3 +190,25 @@ def test_clock_skew(tmp_path: Path, offset_ms: int, held: bool) -> None:
         with cluster.node(0).client() as client:
             _wait(lambda: client.get("from-the-future") == "1", timeout=20)
             assert client.cluster_status()["peers"][0]["link"] != "clock skew"
+
+
+def test_five_nodes_lose_nothing_with_a_restart_mid_stream(tmp_path: Path) -> None:
+    """KeyDB #142/#210/#312/#479: no acknowledged write lost in a 5-node mesh."""
+    with LocalCluster(tmp_path, 5) as cluster:
+        acknowledged: set[str] = set()
+        clients = {i: cluster.node(i).client() for i in range(5)}
+        for n in range(300):
+            if n == 100:
+                clients.pop(3).close()
+                cluster.kill(3)
+            if n == 200:
+                cluster.start_node(3)
+                clients[3] = cluster.node(3).client()
+            index = list(clients)[n % len(clients)]
+            clients[index].sadd("all", f"m{n}")
+            acknowledged.add(f"m{n}")
+        seconds = cluster.wait_converged(timeout=30)
+        print(f"5 nodes converged in {seconds:.3f}s")
+        for client in clients.values():
+            assert set(client.smembers("all")) == acknowledged
+            client.close()
