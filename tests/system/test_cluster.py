@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -159,6 +160,8 @@ def test_cluster_status_and_hello(tmp_path: Path) -> None:
         metrics = client.metrics()
         assert 'bolt_peer_lag_events{peer="n2"} 1.0' in metrics
         assert "bolt_pending_replication_total 2.0" in metrics
+        with urllib.request.urlopen(cluster.node(0).metrics_url + "/ready", timeout=5) as r:
+            assert r.status == 200  # it still serves, with its peers gone
         cluster.heal()
         _wait(lambda: client.cluster_status()["pending_replication"] == 0, timeout=20)
 
