@@ -98,6 +98,10 @@ feed_subscriber_records_max = 10_000
 (it then resumes from the log); a slow subscriber never slows writers."""
 feed_read_records_max = 1_000
 """Most records one ``Engine.read_changes`` call returns."""
+shard_memo_names_max = 4096
+"""Names whose shard the keyspace remembers (a write looks its key up twice)."""
+batch_chunk_keys = 1_000
+"""A longer MSET/MDEL/MGET is run in chunks of this many keys, other clients between them."""
 
 # --- cluster (peer links) --------------------------------------------------
 peer_frame_bytes_max = record_bytes_max + MIB

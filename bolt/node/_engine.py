@@ -76,6 +76,7 @@ from bolt.state import (
     UserRecord,
     after_eviction,
     apply,
+    check_batch,
     eviction_events,
     fast_get,
     fast_put_events,
@@ -91,6 +92,10 @@ logger = logging.getLogger("bolt.engine")
 def wall_clock_ms() -> int:
     """Milliseconds since the Unix epoch."""
     return time.time_ns() // 1_000_000
+
+
+_CHUNKED = {"MSET": 2, "MDEL": 1, "MGET": 1}
+"""Batch commands :meth:`Engine.submit_large` may split, and their arguments per key."""
 
 
 class Engine:
@@ -288,6 +293,12 @@ class Engine:
         self._seq += 1
         return self._seq, self.clock.tick()
 
+    def stamps(self, count: int) -> tuple[int, int]:
+        """The first of ``count`` consecutive ``(seq, hlc)`` stamps, reserved at once."""
+        seq = self._seq + 1
+        self._seq += count
+        return seq, self.clock.tick_many(count)
+
     def submit(self, command: str, args: Sequence[Any], db: str | None = None) -> tuple[Any, int]:
         """Run one command now; return ``(reply, offset)`` to wait for (-1: nothing).
 
@@ -310,6 +321,41 @@ class Engine:
             if fast is not None:
                 return fast(args)
         return self.run_command(command, args, db)
+
+    async def submit_large(
+        self, command: str, args: Sequence[Any], db: str | None = None
+    ) -> tuple[Any, int]:
+        """:meth:`submit`, but a long MSET/MDEL/MGET runs in chunks with other tasks between.
+
+        A batch of more than ``limits.batch_chunk_keys`` keys would hold the
+        event loop for its whole length (a 100k-key MSET: hundreds of ms in
+        which no other client is answered). Here every argument is checked and
+        the memory limit applied for the whole request first, so no chunk can
+        be refused after another was written; then each chunk is submitted as
+        its own record (atomic on its own) and the scheduler runs between
+        chunks. Other clients may read a long MSET half applied, and a crash
+        in the middle keeps the chunks already logged (README: Limits).
+
+        Returns and raises as :meth:`submit`.
+        """
+        width = _CHUNKED.get(command)
+        step = limits.batch_chunk_keys * (width or 1)
+        if width is None or type(args) is not list or len(args) <= step:
+            return self.submit(command, args, db)
+        if db:
+            validate_database(db)
+        check_batch(command, args)
+        if self._limit and COMMANDS[command].grows_memory:
+            self._make_room(self._now_ms(), write_growth(command, args))
+        total: Any = [] if command == "MGET" else 0
+        offset = -1
+        for start in range(0, len(args), step):
+            if start:
+                await trio.lowlevel.checkpoint()
+            reply, last = self.submit(command, args[start : start + step], db)
+            total = total + reply
+            offset = max(offset, last)
+        return total, offset
 
     def run_command(
         self, command: str, args: Sequence[Any], db: str | None = None

@@ -314,7 +314,7 @@ class Daemon:
 
 def _engine_config(config: Config) -> EngineConfig:
     """The engine's configuration, with the testing-only clock offset if set."""
-    engine_config = EngineConfig.from_config(config)
+    result = engine_config(config)
     offset_ms = testing_clock_offset_ms()
     if offset_ms:
         logger.warning(
@@ -325,5 +325,25 @@ def _engine_config(config: Config) -> EngineConfig:
         def now_ms() -> int:
             return wall_clock_ms() + offset_ms
 
-        engine_config = dataclasses.replace(engine_config, now_ms=now_ms)
-    return engine_config
+        result = dataclasses.replace(result, now_ms=now_ms)
+    return result
+
+
+def engine_config(config: Config) -> EngineConfig:
+    """The engine part of the daemon's configuration."""
+    return EngineConfig(
+        data_dir=config.resolved_data_dir(),
+        node_id=config.node_id,
+        persist=config.persist,
+        fsync=config.wal_fsync,
+        flush_interval_ms=config.wal_flush_interval_ms,
+        batch_size=config.wal_batch_size,
+        shard_count=config.shard_count,
+        max_memory_bytes=config.max_memory,
+        eviction_policy=config.eviction_policy,
+        memory_warning_threshold=config.memory_warning_threshold,
+        snapshot_interval_events=config.snapshot_interval_events,
+        snapshot_interval_ms=config.snapshot_interval_ms,
+        max_clock_offset_ms=config.max_clock_offset_ms,
+        keep_tombstones=bool(config.cluster_peers),
+    )

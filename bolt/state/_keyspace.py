@@ -32,8 +32,11 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from bolt import limits
 from bolt.crdt import DotSet
 from bolt.state._entry import COUNTER, STRING, TOMBSTONE, Entry, name_bytes
+
+_SHARD_MEMO_MAX = limits.shard_memo_names_max
 
 
 def key_name(db: str, key: str) -> str:
@@ -89,8 +92,7 @@ class Keyspace:
     ) -> None:
         self.shard_count = shard_count
         self.shards = [Shard(i) for i in range(shard_count)]
-        self._last_name: str | None = None
-        self._last_shard = self.shards[0]
+        self._shard_memo: dict[str, Shard] = {}
         self.memory_used = 0
         self.expiry: list[tuple[int, str]] = []
         self.dots = DotSet()
@@ -110,15 +112,20 @@ class Keyspace:
     def shard_of(self, name: str) -> Shard:
         """The shard that holds ``name``.
 
-        A write looks its key up twice (the command, then ``apply``) with the
-        same string object, so the last answer is kept and matched by
-        identity: one CRC per write instead of two.
+        A write looks its key up twice (the command, then ``apply``), so the
+        answers for the most recent names are kept in a small memo: one CRC
+        per key of a write, for a 100-key MSET too. The memo is emptied when
+        it reaches ``limits.shard_memo_names_max`` names.
         """
-        if name is self._last_name:
-            return self._last_shard
-        shard = self.shards[zlib.crc32(name.encode("utf-8", "surrogatepass")) % self.shard_count]
-        self._last_name = name
-        self._last_shard = shard
+        memo = self._shard_memo
+        shard = memo.get(name)
+        if shard is None:
+            shard = self.shards[
+                zlib.crc32(name.encode("utf-8", "surrogatepass")) % self.shard_count
+            ]
+            if len(memo) >= _SHARD_MEMO_MAX:
+                memo.clear()
+            memo[name] = shard
         return shard
 
     def get(self, name: str) -> Entry | None:

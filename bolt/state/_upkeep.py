@@ -28,8 +28,8 @@ from __future__ import annotations
 from typing import Any
 
 from bolt.events import Event
-from bolt.state._commands import Stamper, delete_event
 from bolt.state._entry import CRDT_COUNTER, ELEMENT_BYTES, ENTRY_BYTES, TOMBSTONE, value_bytes
+from bolt.state._handlers import Stamper, delete_event
 from bolt.state._keyspace import Keyspace, split_name
 
 
