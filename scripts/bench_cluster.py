@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -51,22 +52,44 @@ def pipelined_puts(client: Any, count: int, pipeline: int, prefix: str) -> float
     return count / (time.perf_counter() - started)
 
 
-def throughput_ratio(base: Path, writes: int, pipeline: int) -> dict[str, float]:
-    """Item 1: standalone vs with two peers, same load, same run."""
-    solo = BoltDaemon.start(base / "standalone", env={"BOLT_NODE_ID": "solo"})
-    with solo, solo.client() as client:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measured(daemon: BoltDaemon, writes: int, pipeline: int) -> tuple[float, float]:
+    """(writes/s, CPU microseconds per write of the node itself)."""
+    with daemon.client() as client:
         pipelined_puts(client, writes // 10, pipeline, "warm:")
-        standalone = pipelined_puts(client, writes, pipeline, "k:")
+        before = cpu_seconds(daemon.pid)
+        rate = pipelined_puts(client, writes, pipeline, "k:")
+        used = cpu_seconds(daemon.pid) - before
+    return rate, used / writes * 1e6
+
+
+def throughput_ratio(base: Path, writes: int, pipeline: int) -> dict[str, float]:
+    """Item 1: standalone vs with two peers, same load, same run.
+
+    Besides writes/s (which on a small machine also measures the peers
+    taking CPU from the writing node), the writing node's own CPU time per
+    write says what shipping the log costs it.
+    """
+    solo = BoltDaemon.start(base / "standalone", env={"BOLT_NODE_ID": "solo"})
+    with solo:
+        standalone, solo_cpu_us = _measured(solo, writes, pipeline)
     with LocalCluster(base / "cluster", 3, proxies=False) as cluster:
         cluster.wait_converged(timeout=30)
-        with cluster.node(0).client() as client:
-            pipelined_puts(client, writes // 10, pipeline, "warm:")
-            clustered = pipelined_puts(client, writes, pipeline, "k:")
+        clustered, cluster_cpu_us = _measured(cluster.node(0), writes, pipeline)
         seconds = cluster.wait_converged(timeout=120)
     return {
         "standalone_writes_per_s": round(standalone),
         "with_two_peers_writes_per_s": round(clustered),
         "ratio": round(clustered / standalone, 3),
+        "standalone_cpu_us_per_write": round(solo_cpu_us, 2),
+        "with_two_peers_cpu_us_per_write": round(cluster_cpu_us, 2),
+        "cpu_ratio": round(solo_cpu_us / cluster_cpu_us, 3),
+        "cores": os.cpu_count() or 0,
         "converged_after_s": round(seconds, 3),
     }
 
