@@ -215,3 +215,25 @@ def test_five_nodes_lose_nothing_with_a_restart_mid_stream(tmp_path: Path) -> No
         for client in clients.values():
             assert set(client.smembers("all")) == acknowledged
             client.close()
+
+
+def test_duplicated_and_delayed_links_apply_everything_once(tmp_path: Path) -> None:
+    """Every chunk on the link sent twice: events arrive twice and count once."""
+    with LocalCluster(tmp_path, 2) as cluster:
+        a, b = cluster.clients()
+        a.put("first", "1")
+        _wait(lambda: b.get("first") == "1")  # the link 1 -> 2 is up
+        cluster.proxies[(0, 1)].duplicate("forward")
+        for _ in range(50):
+            a.cincr("once")
+        _wait(lambda: b.cget("once") == 50)
+        time.sleep(0.5)  # give any double application time to show
+        assert b.cget("once") == 50
+        cluster.heal()
+        cluster.proxies[(0, 1)].delay(50, "both")
+        for _ in range(10):
+            a.cincr("once")
+        cluster.wait_converged(timeout=30)
+        assert b.cget("once") == 60
+        a.close()
+        b.close()
