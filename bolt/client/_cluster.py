@@ -182,27 +182,46 @@ class ClusterMembership:
         self.first_node: str | None = None
 
     def __call__(self, client: Any) -> None:
-        """Check and learn from the node ``client`` just connected to.
+        """Check and learn from the node a sync ``client`` just connected to.
 
         Raises:
             ClusterMismatchError: the node is not a member of the cluster.
         """
-        info = client.server_info
-        if info.get("mode") != "cluster":
-            # HELLO said so: no CLUSTER round trip for a standalone node.
-            node_id = info.get("node_id")
-            if len(self.ring.nodes) > 1:
-                logger.warning(
-                    "node %s at %s runs standalone: the nodes given to this cluster client "
-                    "do not replicate to each other, so failover may show different data",
-                    node_id,
-                    _text(self.ring.current),
-                )
-            return
-        try:
-            status = client.cluster_status()
-        except BoltError:
-            return  # nothing to learn; the connection itself is fine
+        if self.wants_status(client.server_info):
+            try:
+                status = client.cluster_status()
+            except BoltError:
+                return  # nothing to learn; the connection itself is fine
+            self.observe(status)
+
+    async def check_async(self, client: Any) -> None:
+        """:meth:`__call__` for the trio client (its connect hooks are awaited)."""
+        if self.wants_status(client.server_info):
+            try:
+                status = await client.cluster_status()
+            except BoltError:
+                return
+            self.observe(status)
+
+    def wants_status(self, info: dict[str, Any]) -> bool:
+        """Whether the node's ``HELLO`` reply says it is in a cluster (else warn)."""
+        if info.get("mode") == "cluster":
+            return True
+        if len(self.ring.nodes) > 1:
+            logger.warning(
+                "node %s at %s runs standalone: the nodes given to this cluster client "
+                "do not replicate to each other, so failover may show different data",
+                info.get("node_id"),
+                _text(self.ring.current),
+            )
+        return False
+
+    def observe(self, status: Any) -> None:
+        """Check a ``CLUSTER`` reply and learn the peers it names.
+
+        Raises:
+            ClusterMismatchError: the node is not a member of the cluster.
+        """
         if not isinstance(status, dict):
             return
         node_id = status.get("node_id")

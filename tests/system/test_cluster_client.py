@@ -49,3 +49,24 @@ def test_refuses_nodes_of_another_cluster(tmp_path: Path) -> None:
             one.kill(1)
             with pytest.raises(ClusterMismatchError, match="not a member"):
                 client.ping()
+
+
+def test_the_trio_client_learns_the_peers_too(tmp_path: Path) -> None:
+    import trio
+
+    from bolt.client import AsyncBoltClient
+
+    with LocalCluster(tmp_path, 2) as cluster:
+        first = cluster.node(0)
+        with first.client() as probe:
+            deadline = time.monotonic() + 15
+            while probe.cluster_status()["peers"][0]["client_port"] <= 0:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+
+        async def main() -> set[int]:
+            async with AsyncBoltClient.cluster([f"{first.host}:{first.port}"]) as client:
+                await client.ping()
+                return {port for _, port in client._settings.ring.nodes}
+
+        assert trio.run(main) == {cluster.node(0).port, cluster.node(1).port}
