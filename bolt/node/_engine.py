@@ -27,7 +27,9 @@ nursery of :meth:`Engine.run`. ``close`` flushes and fsyncs the log and takes
 a final snapshot, so a clean restart replays almost nothing.
 
 If writing the log fails, the engine stops taking writes (``DiskError``)
-rather than acknowledge what it cannot keep; reads go on.
+rather than acknowledge what it cannot keep, rebuilds its views from what
+the log acknowledged (so a refused write is never readable) and takes writes
+again once the log has cleared the error (:mod:`bolt.node._durability`).
 """
 
 from __future__ import annotations
@@ -65,8 +67,9 @@ from bolt.events import (
 )
 from bolt.log import Log, LogOptions, sync_directory, sync_file, write_fully
 from bolt.node._config import EngineConfig
+from bolt.node._durability import DiskRecovery
 from bolt.node._feed import Change, ChangeFeed
-from bolt.node._recovery import RecoveryStatistics, bulk_load, replay
+from bolt.node._recovery import RecoveryStatistics, bulk_load, open_snapshot, replay
 from bolt.node._snapshots import SnapshotWriter
 from bolt.node._stats import EngineStatistics, ShardStatistics
 from bolt.state import (
@@ -124,6 +127,7 @@ class Engine:
         self._lock_file: int | None = None
         self._last_offset = -1
         self._failed: BaseException | None = None
+        self._views_stale = False  # the views may hold refused writes: refuse reads too
         self._closed = False
         self.ready = False
         self.recovery: RecoveryStatistics | None = None
@@ -194,9 +198,8 @@ class Engine:
                 torn.position,
                 torn.bytes_dropped,
             )
-        self._store = SnapshotStore(data_dir / "snapshot")
         with bulk_load():
-            snapshot = self._store.load()
+            self._store, snapshot = open_snapshot(data_dir / "snapshot", self._log)
             self.recovery = replay(self.keyspace, self._log, snapshot, self._progress)
             if snapshot is not None:
                 for shard in snapshot.shards.values():
@@ -271,6 +274,7 @@ class Engine:
         async with trio.open_nursery() as nursery:
             if self._log is not None:
                 await nursery.start(self._log.run)
+                nursery.start_soon(DiskRecovery(self).run)
             nursery.start_soon(self._expiry_loop)
             if self._snapshots is not None:
                 nursery.start_soon(self._snapshots.run)
@@ -362,6 +366,8 @@ class Engine:
     ) -> tuple[Any, int]:
         """The general path of :meth:`submit`: look the command up, validate,
         evict if due, run its handler and commit its events (raises as ``submit``)."""
+        if self._views_stale:
+            raise DiskError(f"the log failed ({self._failed}); the views are being rebuilt")
         spec = COMMANDS.get(command)
         if spec is None:
             raise UnknownCommandError(f"unknown command '{command}'")

@@ -20,8 +20,11 @@ from bolt.state._commands import (
 from bolt.state._entry import TYPE_NAMES, Entry
 from bolt.state._glob import compile_glob, glob_to_regex
 from bolt.state._keyspace import Keyspace, Shard, UserRecord, key_name, split_name
+from bolt.state._task_commands import TASK_COMMANDS
 from bolt.state._upkeep import after_eviction, eviction_events, reclaim_expired, write_growth
 from bolt.state._validate import database as validate_database
+
+COMMANDS.update(TASK_COMMANDS)  # the task commands (bolt.state._task_commands)
 
 __all__ = [
     "COMMANDS",

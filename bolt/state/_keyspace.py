@@ -18,7 +18,8 @@ Beside the entries the keyspace keeps, all updated by the pure ``apply``:
   plus an access counter to compare shard heads) when the policy needs it,
   and a pool for truly random eviction;
 * the :class:`~bolt.crdt.DotSet` of applied events (duplicates are skipped);
-* the users, as last-writer-wins entries like any key.
+* the users, as last-writer-wins entries like any key;
+* the tasks (:class:`~bolt.state._tasks.TaskView`).
 
 Nothing here reads a clock: "now" is passed in.
 """
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from bolt import limits
 from bolt.crdt import DotSet
 from bolt.state._entry import COUNTER, STRING, TOMBSTONE, Entry, name_bytes
+from bolt.state._tasks import TaskView
 
 _SHARD_MEMO_MAX = limits.shard_memo_names_max
 
@@ -106,6 +108,7 @@ class Keyspace:
         self.evicted_total = 0
         self.applying_offset = -1  # log offset of the record being applied
         self.database_keys: dict[str, int] = {}  # entries per non-default database
+        self.tasks = TaskView()  # tasks are not keys: see bolt.state._tasks
 
     # --- locating ---------------------------------------------------------
 
