@@ -108,7 +108,6 @@ class NotFloatError(RequestError, builtins.ValueError):
     name = "NOT_FLOAT"
 
 
-
 # --- who is asking is not allowed -------------------------------------------
 
 
@@ -200,6 +199,20 @@ class FeedDroppedError(ServerError):
         self.resume_offset = resume_offset
 
 
+class ClusterMismatchError(ClusterError):
+    """The nodes a cluster client was given do not form one cluster."""
+
+    code = 330
+    name = "CLUSTER_MISMATCH"
+
+
+class PeerAuthenticationError(AccessError, builtins.PermissionError):
+    """A peer gave a wrong node id or failed the cluster-secret challenge."""
+
+    code = 220
+    name = "PEER_AUTH_FAILED"
+
+
 # --- the network or the bytes on it -----------------------------------------------
 
 
@@ -246,6 +259,20 @@ class WrongProtocolError(ProtocolError):
     def __init__(self, message: str, reply: bytes = b"") -> None:
         super().__init__(message)
         self.reply = reply
+
+
+class PeerProtocolError(ProtocolError):
+    """A peer speaks another cluster protocol version, or broke the peer protocol."""
+
+    code = 420
+    name = "PEER_PROTOCOL"
+
+
+class PeerRefusedError(BoltConnectionError):
+    """The peer refused this node's link (it names why)."""
+
+    code = 421
+    name = "PEER_REFUSED"
 
 
 # --- the data on disk ------------------------------------------------------------

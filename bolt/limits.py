@@ -152,3 +152,34 @@ shard_memo_names_max = 4096
 """Names whose shard the keyspace remembers (a write looks its key up twice)."""
 batch_chunk_keys = 1_000
 """A longer MSET/MDEL/MGET is run in chunks of this many keys, other clients between them."""
+
+# --- cluster (peer links) --------------------------------------------------
+peer_frame_bytes_max = record_bytes_max + MIB
+"""Largest frame accepted on the cluster port (one batch may carry a record as
+large as ``record_bytes_max``), checked from the length prefix."""
+peer_handshake_frame_bytes_max = 4 * KIB
+"""Largest frame accepted before a peer has authenticated (hello, proof)."""
+peer_nonce_bytes = 32
+"""Random bytes each side contributes to the challenge-response."""
+peer_handshake_timeout_ms = 5_000
+"""A peer that has not finished the handshake by then is disconnected."""
+peer_heartbeat_interval_ms = 500
+"""How often a link sends a heartbeat (HLC and offsets) when idle."""
+peer_suspect_after_ms = 2_000
+"""A peer heard from longer ago than this is Suspect."""
+peer_dead_after_ms = 6_000
+"""A peer heard from longer ago than this (or never) is Dead."""
+peer_reconnect_backoff_initial_ms = 100
+"""First delay before redialing a peer; doubled per failure, with jitter."""
+peer_reconnect_backoff_max_ms = 5_000
+"""Longest delay between redials of a peer."""
+peer_batch_records_max = 1_000
+"""Most log records in one replication batch."""
+peer_batch_bytes_max = 1 * MIB
+"""A batch is sent once its encoded records pass this size."""
+peer_batches_in_flight_max = 8
+"""Batches a link sends before it waits for an acknowledgement (flow control)."""
+peer_clock_skew_retry_ms = 200
+"""How often a batch held for clock skew is offered to the engine again."""
+peer_ack_persist_interval_ms = 100
+"""Acknowledged offsets are written to the data dir at most this often."""

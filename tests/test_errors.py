@@ -47,6 +47,10 @@ EXPECTED: dict[str, tuple[int, str, tuple[type, ...]]] = {
     "LogTrimmedError": (505, "LOG_TRIMMED", ()),
     "SnapshotCorruptionError": (510, "SNAPSHOT_CORRUPTION", ()),
     "ConfigError": (600, "CONFIG_ERROR", (builtins.ValueError,)),
+    "ClusterMismatchError": (330, "CLUSTER_MISMATCH", ()),
+    "PeerAuthenticationError": (220, "PEER_AUTH_FAILED", (builtins.PermissionError,)),
+    "PeerProtocolError": (420, "PEER_PROTOCOL", ()),
+    "PeerRefusedError": (421, "PEER_REFUSED", (builtins.ConnectionError,)),
     # tasks (bolt.agents)
     "TaskNotFoundError": (140, "TASK_NOT_FOUND", (builtins.KeyError,)),
     "StaleAttemptError": (141, "STALE_ATTEMPT", ()),

@@ -26,7 +26,7 @@ import trio
 
 from bolt import limits
 from bolt.client._async_connection import AsyncConnection
-from bolt.client._cluster import Address, can_try_next_node, unreachable
+from bolt.client._cluster import Address, ClusterMembership, can_try_next_node, unreachable
 from bolt.client._commands import CommandsMixin
 from bolt.client._options import Call, ConnectionLost, Settings, check_resend, result_of
 from bolt.client._pipeline import AsyncPipeline
@@ -104,8 +104,11 @@ class AsyncBoltClient(CommandsMixin[Awaitable[Any]]):
         password: str | None = None,
         **kwargs: Any,
     ) -> Self:
-        """A client over several nodes that fails over on connection loss."""
-        return cls(username=username, password=password, nodes=nodes, **kwargs)
+        """A client over several nodes that fails over on connection loss; it
+        learns the other nodes and refuses a foreign one like ``BoltClient.cluster``."""
+        client = cls(username=username, password=password, nodes=nodes, **kwargs)
+        client.add_connect_hook(ClusterMembership(client._settings.ring).check_async)
+        return client
 
     # --- lifetime -----------------------------------------------------------------
 

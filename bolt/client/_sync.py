@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from bolt import limits
-from bolt.client._cluster import Address, can_try_next_node, unreachable
+from bolt.client._cluster import Address, ClusterMembership, can_try_next_node, unreachable
 from bolt.client._commands import CommandsMixin
 from bolt.client._options import Call, ConnectionLost, Settings, check_resend, result_of
 from bolt.client._pipeline import Pipeline
@@ -142,7 +142,9 @@ class BoltClient(CommandsMixin[Any]):
         Raises:
             BadRequestError: ``nodes`` is empty or holds a bad address.
         """
-        return cls(username=username, password=password, nodes=nodes, **kwargs)
+        client = cls(username=username, password=password, nodes=nodes, **kwargs)
+        client.add_connect_hook(ClusterMembership(client._settings.ring))
+        return client
 
     # --- connection ---------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from bolt.errors import (
     NoPermissionError,
     ProtocolError,
 )
+from bolt.node._engine import wall_clock_ms
 from bolt.server._auth import (
     LEVEL_ADMIN,
     LEVEL_NONE,
@@ -46,6 +47,7 @@ from bolt.server._auth import (
 )
 from bolt.server._session import Session
 from bolt.server._tasks import TASK_SERVER_COMMANDS
+from bolt.state._digest import state_digest
 from bolt.wire import PROTOCOL_VERSION
 
 if TYPE_CHECKING:
@@ -146,6 +148,8 @@ def cmd_metrics(server: Server, session: Session, args: list[Any]) -> Result:
 
 def cmd_cluster(server: Server, session: Session, args: list[Any]) -> Result:
     """``CLUSTER`` → the cluster status; a standalone node has no peers."""
+    if server.cluster is not None:
+        return server.cluster.status(), -1
     return {
         "mode": "standalone",
         "node_id": server.engine.origin,
@@ -153,6 +157,15 @@ def cmd_cluster(server: Server, session: Session, args: list[Any]) -> Result:
         "peer_count": 0,
         "pending_replication": 0,
     }, -1
+
+
+def cmd_digest(server: Server, session: Session, args: list[Any]) -> Result:
+    """``DIGEST [db]`` → the state digest: total, per database, per shard."""
+    if len(args) > 1 or (args and args[0] is not None and type(args[0]) is not str):
+        raise BadRequestError("'DIGEST' takes an optional database name")
+    database = args[0] if args else None
+    now_ms = (server.engine.config.now_ms or wall_clock_ms)()
+    return state_digest(server.engine.keyspace, now_ms, database), -1
 
 
 # --- users -----------------------------------------------------------------------------
@@ -242,6 +255,7 @@ SERVER_COMMANDS: dict[str, ServerCommand] = {
     "STATS": ServerCommand(cmd_stats, False, LEVELS["readonly"]),
     "METRICS": ServerCommand(cmd_metrics, False, LEVELS["readonly"]),
     "CLUSTER": ServerCommand(cmd_cluster, False, LEVELS["readonly"]),
+    "DIGEST": ServerCommand(cmd_digest, False, LEVELS["readonly"]),
     "USERADD": ServerCommand(cmd_useradd, True, LEVEL_ADMIN),
     "USERDEL": ServerCommand(cmd_userdel, False, LEVEL_ADMIN),
     "USERS": ServerCommand(cmd_users, False, LEVEL_ADMIN),

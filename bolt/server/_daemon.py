@@ -28,6 +28,7 @@ cleanly, so nothing acknowledged is lost either way.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import ssl
@@ -37,9 +38,12 @@ from dataclasses import dataclass
 import trio
 
 from bolt import limits
+from bolt.cluster import ClusterService, cluster_settings, testing_clock_offset_ms
+from bolt.cluster._tls import peer_client_ssl_context
 from bolt.config import Config
 from bolt.errors import ConfigError
 from bolt.node import Engine, EngineConfig, open_engine
+from bolt.node._engine import wall_clock_ms
 from bolt.server._auth import (
     MODE_DISABLED,
     MODE_PROTECTED,
@@ -114,22 +118,8 @@ async def bootstrap_users(
 
 def _announce_unused(config: Config) -> None:
     """Say so when settings are given that this build does not act on yet."""
-    given = [
-        variable
-        for variable, value in (
-            ("BOLT_CLUSTER_PEERS", config.cluster_peers),
-            ("BOLT_CLUSTER_SECRET", config.cluster_secret),
-            ("BOLT_CLUSTER_PORT", config.cluster_port != limits.cluster_port_default),
-        )
-        if value
-    ]
-    if given:
-        logger.warning(
-            "%s %s set, but this node runs standalone: peer replication is not part of "
-            "this build yet",
-            "/".join(given),
-            "is" if len(given) == 1 else "are",
-        )
+    if not config.cluster_peers and config.cluster_secret:
+        logger.warning("BOLT_CLUSTER_SECRET is set but BOLT_CLUSTER_PEERS is empty: standalone")
     if config.high_perf:
         logger.info("BOLT_HIGH_PERF is accepted for compatibility and changes nothing")
 
@@ -187,11 +177,14 @@ class Daemon:
         self.resp: RespListener | None = None  # the Redis protocol port (BOLT_RESP_PORT)
         self.stopping = trio.Event()
         self._signals = 0
+        self.cluster: ClusterService | None = None
 
     def request_stop(self) -> None:
         """Begin a graceful stop (what the first SIGTERM/SIGINT does)."""
         self.status.closing = True
         self.stopping.set()
+        if self.cluster is not None:
+            self.cluster.stop()
         if self.server is not None:
             self.server.shutdown()
         if self.resp is not None:
@@ -229,6 +222,7 @@ class Daemon:
         config = self.config
         mode, host = resolve_security(config)
         ssl_context = server_ssl_context(config)
+        cluster_settings(config)  # refuse a bad cluster configuration before opening anything
         try:
             await self._run(mode, host, ssl_context, on_ready)
         except BaseExceptionGroup as group:
@@ -249,7 +243,7 @@ class Daemon:
                 metrics_port = await nursery.start(self.metrics.serve, host, config.metrics_port)
             _announce_mode(mode, host)
             _announce_unused(config)
-            async with open_engine(engine_config(config)) as engine:
+            async with open_engine(_engine_config(config)) as engine:
                 self.status.engine = engine
                 checker = PasswordChecker()
                 await bootstrap_users(engine, mode, config.admin_password, checker)
@@ -285,6 +279,7 @@ class Daemon:
         self.status.server = server
         async with trio.open_nursery() as serving:
             port = await serving.start(server.serve, host, config.port)
+            await self._start_cluster(engine, host, port, ssl_context, serving)
             serving.start_soon(run_task_service, server)  # ends when the server closes
             if config.resp_port is not None:
                 self.resp = RespListener(server)
@@ -298,6 +293,52 @@ class Daemon:
                 server.shutdown()
                 if self.resp is not None:
                     self.resp.shutdown()
+
+    async def _start_cluster(
+        self,
+        engine: Engine,
+        host: str,
+        client_port: int,
+        ssl_context: ssl.SSLContext | None,
+        nursery: trio.Nursery,
+    ) -> None:
+        """Start the cluster port and the peer links (a node with peers only)."""
+        config = self.config
+        settings = cluster_settings(config, engine.origin)
+        if settings is None:
+            return
+        cluster = ClusterService(
+            engine,
+            settings,
+            data_dir=config.resolved_data_dir() if config.persist else None,
+            server_ssl=ssl_context,
+            client_ssl=peer_client_ssl_context(config),
+        )
+        cluster.client_port = client_port
+        self.cluster = cluster
+        if self.server is not None:
+            self.server.cluster = cluster
+        self.status.cluster = cluster
+        await nursery.start(cluster.run, host)
+        if self.stopping.is_set():
+            cluster.stop()
+
+
+def _engine_config(config: Config) -> EngineConfig:
+    """The engine's configuration, with the testing-only clock offset if set."""
+    result = engine_config(config)
+    offset_ms = testing_clock_offset_ms()
+    if offset_ms:
+        logger.warning(
+            "BOLT_TESTING_CLOCK_OFFSET_MS=%d: this node's wall clock is shifted (testing only)",
+            offset_ms,
+        )
+
+        def now_ms() -> int:
+            return wall_clock_ms() + offset_ms
+
+        result = dataclasses.replace(result, now_ms=now_ms)
+    return result
 
 
 def engine_config(config: Config) -> EngineConfig:

@@ -40,12 +40,14 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from bolt import limits
+from bolt.cluster._metrics import ClusterCollector, pending_replication
 from bolt.server._latency import CommandCounters
 from bolt.server._server import open_listeners
 from bolt.state import COMMANDS
 from bolt.state._tasks import DISPATCH_BOUNDS_MS, TaskStatistics
 
 if TYPE_CHECKING:
+    from bolt.cluster import ClusterService
     from bolt.node import Engine, EngineStatistics
     from bolt.server._server import Server
 
@@ -67,6 +69,7 @@ class NodeStatus:
         self.engine: Engine | None = None
         self.server: Server | None = None
         self.closing = False
+        self.cluster: ClusterService | None = None
 
     def ready(self) -> bool:
         """Recovery finished, the listener is up, and no shutdown has begun."""
@@ -113,7 +116,11 @@ class BoltCollector(Collector):
         yield _gauge("bolt_ready", "1 when the node serves clients", status.ready())
         uptime = time.time() - status.started_at
         yield _gauge("bolt_uptime_seconds", "Seconds since the process started", uptime)
-        yield _gauge("bolt_pending_replication_total", "Events not yet sent to peers", 0)
+        yield _gauge(
+            "bolt_pending_replication_total",
+            "Records of the log not yet acknowledged by peers (summed over peers)",
+            pending_replication(status.cluster),
+        )
         if status.server is not None:
             yield from self._server_families(status.server)
         if status.engine is not None:
@@ -246,6 +253,7 @@ class Metrics:
         self.status = status
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(BoltCollector(status))
+        self.registry.register(ClusterCollector(lambda: status.cluster))
 
     def text(self) -> str:
         """The Prometheus text exposition (also the ``METRICS`` reply)."""

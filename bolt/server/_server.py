@@ -136,6 +136,7 @@ class Server(ConnectionLoop):
         self.listening = False
         self.closing = False
         self.metrics_text: Callable[[], str] = lambda: ""
+        self.cluster: Any = None  # the ClusterService on a node with peers (CLUSTER, HELLO)
         self._next_session_id = 0
         self._handlers_running = 0
         self._all_handlers_done = trio.Event()  # set when the last one ends at shutdown
@@ -181,7 +182,7 @@ class Server(ConnectionLoop):
             "version": __version__,
             "protocol": PROTOCOL_VERSION,
             "node_id": self.engine.origin,
-            "mode": "standalone",
+            "mode": "standalone" if self.cluster is None else "cluster",
             "auth": self.mode,
             "user": session.user,
             "role": session.role,
