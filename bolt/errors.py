@@ -125,6 +125,13 @@ class NoPermissionError(AccessError, builtins.PermissionError):
     name = "NO_PERMISSION"
 
 
+class LoginTimeoutError(AccessError, builtins.TimeoutError):
+    """A connection did not log in (or send its HELLO) within the login timeout."""
+
+    code = 210
+    name = "LOGIN_TIMEOUT"
+
+
 # --- the server cannot do it now ----------------------------------------------
 
 
@@ -177,6 +184,20 @@ class ClusterError(ServerError):
     name = "CLUSTER_ERROR"
 
 
+class OutputLimitError(ServerError):
+    """A connection left its replies or pushes unread past the server's hard limit."""
+
+    code = 310
+    name = "OUTPUT_LIMIT"
+
+
+class InputBudgetError(ServerError):
+    """The server-wide budget for bytes of partially received requests is used up."""
+
+    code = 311
+    name = "INPUT_BUDGET"
+
+
 # --- the network or the bytes on it -----------------------------------------------
 
 
@@ -209,6 +230,13 @@ class WriteOutcomeUnknownError(BoltConnectionError):
 
     code = 403
     name = "OUTCOME_UNKNOWN"
+
+
+class IdleTimeoutError(BoltConnectionError):
+    """A logged-in connection sent nothing for ``BOLT_IDLE_TIMEOUT_MS`` and was closed."""
+
+    code = 410
+    name = "IDLE_TIMEOUT"
 
 
 # --- the data on disk ------------------------------------------------------------

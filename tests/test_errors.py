@@ -45,6 +45,10 @@ EXPECTED: dict[str, tuple[int, str, tuple[type, ...]]] = {
     "HistoryUnavailableError": (504, "HISTORY_UNAVAILABLE", ()),
     "LogTrimmedError": (505, "LOG_TRIMMED", ()),
     "ConfigError": (600, "CONFIG_ERROR", (builtins.ValueError,)),
+    "LoginTimeoutError": (210, "LOGIN_TIMEOUT", (builtins.TimeoutError,)),
+    "OutputLimitError": (310, "OUTPUT_LIMIT", ()),
+    "InputBudgetError": (311, "INPUT_BUDGET", ()),
+    "IdleTimeoutError": (410, "IDLE_TIMEOUT", (builtins.ConnectionError,)),
 }
 
 

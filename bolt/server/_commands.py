@@ -87,8 +87,11 @@ async def cmd_hello(server: Server, session: Session, args: list[Any]) -> Result
     if client_name is not None:
         session.client_name = client_name[:256]
     user, password = options.get("user"), options.get("password")
-    if server.mode == MODE_REQUIRED and (user is not None or password is not None):
-        await _log_in(server, session, user, password)
+    if server.mode == MODE_REQUIRED:
+        if user is not None or password is not None:
+            await _log_in(server, session, user, password)
+    else:
+        session.logged_in = True  # no login without auth: the HELLO ends the pre-login limits
     return server.hello_info(session), -1
 
 
@@ -97,26 +100,33 @@ async def cmd_auth(server: Server, session: Session, args: list[Any]) -> Result:
     _arity("AUTH", args, 2, "user, password")
     if server.mode == MODE_REQUIRED:
         await _log_in(server, session, args[0], args[1])
+    else:
+        session.logged_in = True
     return {"user": session.user, "role": session.role}, -1
 
 
 async def _log_in(server: Server, session: Session, user: Any, password: Any) -> None:
     """Verify credentials and log ``session`` in, or back off and raise."""
+    wait = server.backoff.admit(session.host)
+    if wait is None:
+        raise auth_failed(
+            f"too many failed logins from {session.host}: wait a few seconds and try again"
+        )
+    if wait:
+        await trio.sleep(wait)
     if type(user) is not str or type(password) is not str or not user:
-        await _refuse(server, session)
+        _refuse(server, session)
     record = server.engine.user(user)
     ok = await server.checker.verify(password, record.password_hash if record else None)
     record = server.engine.user(user)  # it may have changed while we hashed
     if not ok or record is None:
-        await _refuse(server, session)
+        _refuse(server, session)
     server.backoff.succeeded(session.host)
     session.log_in(user, LEVELS.get(record.role, LEVEL_NONE))
 
 
-async def _refuse(server: Server, session: Session) -> NoReturn:
-    delay = server.backoff.failed(session.host)
-    if delay:
-        await trio.sleep(delay)
+def _refuse(server: Server, session: Session) -> NoReturn:
+    server.backoff.failed(session.host)
     raise auth_failed()
 
 
@@ -238,7 +248,7 @@ SERVER_COMMANDS: dict[str, ServerCommand] = {
     "AUTH": ServerCommand(cmd_auth, True, LEVEL_NONE),
     "PING": ServerCommand(cmd_ping, False, LEVEL_NONE),
     "WHOAMI": ServerCommand(cmd_whoami, False, LEVEL_NONE),
-    "STATS": ServerCommand(cmd_stats, False, LEVELS["readonly"]),
+    "STATS": ServerCommand(cmd_stats, False, LEVEL_ADMIN),  # every client's user and address
     "METRICS": ServerCommand(cmd_metrics, False, LEVELS["readonly"]),
     "CLUSTER": ServerCommand(cmd_cluster, False, LEVELS["readonly"]),
     "USERADD": ServerCommand(cmd_useradd, True, LEVEL_ADMIN),

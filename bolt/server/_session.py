@@ -7,6 +7,15 @@ for ``STATS`` (the ``clients`` list) and for shutdown: ``receive_scope`` is
 the session's cancel scope and ``idle`` says it waits in ``receive_some``,
 so a graceful stop can wake idle connections without interrupting one that
 is mid-batch.
+
+The hardening fields serve the server's session watcher and the connection
+loop: ``logged_in`` (logged in, or sent HELLO when authentication is off:
+the small pre-login frame limit and the login timeout end there),
+``last_active`` (``time.perf_counter`` at the last batch, for the idle
+timeout), ``sending_since`` (when a send that has not finished began, for the
+output stall limit; 0.0 when not sending), ``buffered`` (bytes of a partial
+frame counted in the server's budget) and ``close_reason`` (the error a
+watcher-initiated close tells the client).
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from typing import Any
 
 import trio
 
+from bolt.errors import BoltError
 from bolt.server._auth import LEVEL_NONE, ROLE_OF_LEVEL
 
 
@@ -24,15 +34,20 @@ class Session:
 
     __slots__ = (
         "address",
+        "buffered",
         "client_name",
         "close_after_reply",
+        "close_reason",
         "connected_at",
         "current_command",
         "id",
         "idle",
+        "last_active",
         "level",
+        "logged_in",
         "receive_scope",
         "requests",
+        "sending_since",
         "user",
     )
 
@@ -48,6 +63,11 @@ class Session:
         self.close_after_reply = False
         self.receive_scope: trio.CancelScope | None = None
         self.idle = False
+        self.logged_in = False
+        self.last_active = time.perf_counter()
+        self.sending_since = 0.0
+        self.buffered = 0
+        self.close_reason: BoltError | None = None
 
     @property
     def role(self) -> str | None:
@@ -63,6 +83,7 @@ class Session:
         """Make this session act as ``user`` with the role ``level``."""
         self.user = user
         self.level = level
+        self.logged_in = True
 
     def log_out(self) -> None:
         """Drop the login (the user was deleted)."""
