@@ -198,6 +198,21 @@ class InputBudgetError(ServerError):
     name = "INPUT_BUDGET"
 
 
+class FeedDroppedError(ServerError):
+    """A change-feed subscriber fell too far behind and was dropped.
+
+    ``resume_offset`` is the first offset it did not receive: read the log
+    from there (``Engine.read_changes``) and subscribe again.
+    """
+
+    code = 350
+    name = "FEED_DROPPED"
+
+    def __init__(self, message: str = "", resume_offset: int = -1) -> None:
+        super().__init__(message)
+        self.resume_offset = resume_offset
+
+
 # --- the network or the bytes on it -----------------------------------------------
 
 

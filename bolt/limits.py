@@ -125,3 +125,10 @@ listeners, metrics) on top of ``BOLT_MAX_CONNECTIONS`` when sizing
 auth_backoff_queue_ms_max = 10_000
 """Login attempts from one backing-off address are queued at most this far
 ahead; later ones are refused without a password check."""
+
+# --- the change feed -------------------------------------------------------
+feed_subscriber_records_max = 10_000
+"""Committed records a change-feed subscriber may hold unread before it is dropped
+(it then resumes from the log); a slow subscriber never slows writers."""
+feed_read_records_max = 1_000
+"""Most records one ``Engine.read_changes`` call returns."""

@@ -34,6 +34,7 @@ EXPECTED: dict[str, tuple[int, str, tuple[type, ...]]] = {
     "ShuttingDownError": (304, "SHUTTING_DOWN", ()),
     "ClockSkewError": (305, "CLOCK_SKEW", ()),
     "ClusterError": (306, "CLUSTER_ERROR", ()),
+    "FeedDroppedError": (350, "FEED_DROPPED", ()),
     "BoltConnectionError": (400, "CONNECTION_ERROR", (builtins.ConnectionError,)),
     "ProtocolError": (401, "PROTOCOL_ERROR", ()),
     "BoltTimeoutError": (402, "TIMEOUT", (builtins.TimeoutError,)),

@@ -319,7 +319,7 @@ class Daemon:
             if mode != MODE_PROTECTED:
                 _announce_mode(mode, host, config)
             _announce_unused(config)
-            async with open_engine(EngineConfig.from_config(config)) as engine:
+            async with open_engine(engine_config(config)) as engine:
                 self.status.engine = engine
                 if mode == MODE_PROTECTED:
                     mode = stored_users_mode(mode, host, engine)
@@ -368,3 +368,23 @@ class Daemon:
                 on_ready(info)
             if self.stopping.is_set():
                 server.shutdown()
+
+
+def engine_config(config: Config) -> EngineConfig:
+    """The engine part of the daemon's configuration."""
+    return EngineConfig(
+        data_dir=config.resolved_data_dir(),
+        node_id=config.node_id,
+        persist=config.persist,
+        fsync=config.wal_fsync,
+        flush_interval_ms=config.wal_flush_interval_ms,
+        batch_size=config.wal_batch_size,
+        shard_count=config.shard_count,
+        max_memory_bytes=config.max_memory,
+        eviction_policy=config.eviction_policy,
+        memory_warning_threshold=config.memory_warning_threshold,
+        snapshot_interval_events=config.snapshot_interval_events,
+        snapshot_interval_ms=config.snapshot_interval_ms,
+        max_clock_offset_ms=config.max_clock_offset_ms,
+        keep_tombstones=bool(config.cluster_peers),
+    )
