@@ -277,6 +277,7 @@ class BackOff:
         self._clock = clock
         self._failures: dict[str, int] = {}
         self._next_slot: dict[str, float] = {}  # earliest start of the next check
+        self._in_flight: dict[str, int] = {}  # admitted checks not finished yet
 
     def failures(self, address: str) -> int:
         """Failures recorded for ``address`` since its last success."""
@@ -292,20 +293,33 @@ class BackOff:
     def admit(self, address: str) -> float | None:
         """Reserve the next login check of ``address``.
 
+        Checks still in flight count as failures, so a burst of parallel
+        attempts is spaced out from its first one. Every admitted attempt
+        must call :meth:`finished` when its check ends (or is abandoned).
+
         Returns:
             Seconds to wait before checking the password (0.0 when the
             address is not backing off), or None: refuse without a check,
             the address has attempts queued further than ``queue_ms`` ahead.
         """
-        delay = self.delay(self._failures.get(address, 0))
-        if not delay:
-            return 0.0
-        now = self._clock()
-        start = max(now + delay, self._next_slot.get(address, 0.0))
-        if start - now > max(self.queue_ms / 1000, delay):
-            return None
-        self._next_slot[address] = start + delay
-        return start - now
+        in_flight = self._in_flight.get(address, 0)
+        delay = self.delay(self._failures.get(address, 0) + in_flight)
+        wait = 0.0
+        if delay:
+            now = self._clock()
+            start = max(now + delay, self._next_slot.get(address, 0.0))
+            if start - now > max(self.queue_ms / 1000, delay):
+                return None
+            self._next_slot[address] = start + delay
+            wait = start - now
+        self._in_flight[address] = in_flight + 1
+        return wait
+
+    def finished(self, address: str) -> None:
+        """An admitted check of ``address`` ended (see :meth:`admit`)."""
+        left = self._in_flight.pop(address, 0) - 1
+        if left > 0:
+            self._in_flight[address] = left
 
     def failed(self, address: str) -> None:
         """Record a failed login of ``address``."""

@@ -112,15 +112,18 @@ async def _log_in(server: Server, session: Session, user: Any, password: Any) ->
         raise auth_failed(
             f"too many failed logins from {session.host}: wait a few seconds and try again"
         )
-    if wait:
-        await trio.sleep(wait)
-    if type(user) is not str or type(password) is not str or not user:
-        _refuse(server, session)
-    record = server.engine.user(user)
-    ok = await server.checker.verify(password, record.password_hash if record else None)
-    record = server.engine.user(user)  # it may have changed while we hashed
-    if not ok or record is None:
-        _refuse(server, session)
+    try:
+        if wait:
+            await trio.sleep(wait)
+        if type(user) is not str or type(password) is not str or not user:
+            _refuse(server, session)
+        record = server.engine.user(user)
+        ok = await server.checker.verify(password, record.password_hash if record else None)
+        record = server.engine.user(user)  # it may have changed while we hashed
+        if not ok or record is None:
+            _refuse(server, session)
+    finally:
+        server.backoff.finished(session.host)
     server.backoff.succeeded(session.host)
     session.log_in(user, LEVELS.get(record.role, LEVEL_NONE))
 
