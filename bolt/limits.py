@@ -132,3 +132,12 @@ feed_subscriber_records_max = 10_000
 (it then resumes from the log); a slow subscriber never slows writers."""
 feed_read_records_max = 1_000
 """Most records one ``Engine.read_changes`` call returns."""
+
+# --- server pushes ---------------------------------------------------------
+push_outbox_bytes_max = 256 * KIB
+"""Push bytes a connection's outbox holds before its watcher waits (its feed
+queue then fills and the watch is dropped, never slowing writers)."""
+watch_records_max = 1_000
+"""Committed records a key watch may have queued unread before it is dropped."""
+watch_pattern_bytes_max = 1 * KIB
+"""Longest ``WATCH`` pattern."""

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 import trio
 
+from bolt import limits
 from bolt.errors import (
     AccessError,
     AuthenticationError,
@@ -32,7 +33,9 @@ from bolt.errors import (
     KeyNotFoundError,
     NoPermissionError,
     ProtocolError,
+    TooLargeError,
 )
+from bolt.node import FeedSubscription
 from bolt.server._auth import (
     LEVEL_ADMIN,
     LEVEL_NONE,
@@ -44,6 +47,7 @@ from bolt.server._auth import (
     check_role,
     check_user_name,
 )
+from bolt.server._pushes import Outbox, change_matcher, watch
 from bolt.server._session import Session
 from bolt.wire import PROTOCOL_VERSION
 
@@ -238,6 +242,68 @@ def _keep_an_admin(server: Server, name: str, new_role: str | None) -> None:
         raise BadRequestError(f"'{name}' is the last admin; create another admin first")
 
 
+# --- key watches (server pushes) ------------------------------------------------------
+
+
+def cmd_watch(server: Server, session: Session, args: list[Any]) -> Result:
+    """``WATCH [pattern, database?]`` → ``{"pattern", "database", "offset"}``.
+
+    From ``offset`` on, every committed change of a matching key is pushed
+    (see :mod:`bolt.server._pushes`); a new WATCH replaces the previous one.
+    """
+    if not 1 <= len(args) <= 2:
+        raise BadRequestError("'WATCH' takes [pattern, database?]")
+    pattern = args[0]
+    database = args[1] if len(args) == 2 else None
+    if type(pattern) is not str or not pattern:
+        raise BadRequestError("WATCH pattern must be a non-empty string")
+    if len(pattern.encode("utf-8", "surrogatepass")) > limits.watch_pattern_bytes_max:
+        raise TooLargeError(f"WATCH pattern is longer than {limits.watch_pattern_bytes_max} bytes")
+    if database is not None and type(database) is not str:
+        raise BadRequestError("WATCH database must be a string")
+    if session.tasks is None or session.stream is None:
+        raise BadRequestError("this connection cannot take pushes")
+    _stop_watch(session)
+    outbox = session.outbox
+    if outbox is None:
+        outbox = session.outbox = Outbox(session)
+        session.tasks.start_soon(outbox.run, session.stream)
+    subscription = server.engine.feed.subscribe(
+        limits.watch_records_max, name=f"watch {pattern!r} of {session.address}"
+    )
+    matcher = change_matcher(pattern, database or "")
+    scope = trio.CancelScope()
+    session.watch_scope = scope
+    session.tasks.start_soon(_run_watch, server, session, outbox, subscription, matcher, scope)
+    return {"pattern": pattern, "database": database, "offset": subscription.start_offset}, -1
+
+
+async def _run_watch(
+    server: Server,
+    session: Session,
+    outbox: Outbox,
+    subscription: FeedSubscription,
+    matcher: Callable[[Any], bool],
+    scope: trio.CancelScope,
+) -> None:
+    with scope:
+        await watch(server.engine, session, outbox, subscription, matcher)
+
+
+def _stop_watch(session: Session) -> bool:
+    scope, session.watch_scope = session.watch_scope, None
+    if scope is None:
+        return False
+    scope.cancel()
+    return True
+
+
+def cmd_unwatch(server: Server, session: Session, args: list[Any]) -> Result:
+    """``UNWATCH`` → whether a watch was running (pushes already queued still arrive)."""
+    _arity("UNWATCH", args, 0, "")
+    return _stop_watch(session), -1
+
+
 class ServerCommand(NamedTuple):
     """A server-level command: its handler, whether to await it, the level it needs."""
 
@@ -259,6 +325,8 @@ SERVER_COMMANDS: dict[str, ServerCommand] = {
     "USERS": ServerCommand(cmd_users, False, LEVEL_ADMIN),
     "PASSWD": ServerCommand(cmd_passwd, True, LEVELS["readonly"]),
     "ROLE": ServerCommand(cmd_role, False, LEVEL_ADMIN),
+    "WATCH": ServerCommand(cmd_watch, False, LEVELS["readonly"]),
+    "UNWATCH": ServerCommand(cmd_unwatch, False, LEVELS["readonly"]),
 }
 """Every command the server answers itself (the rest go to the engine)."""
 

@@ -152,7 +152,9 @@ class ConnectionLoop:
                     full = True
         session.receive_scope = None
         reason = session.close_reason
-        await self._goodbye(stream, reason or ShuttingDownError("the server is shutting down"))
+        await self._goodbye(
+            stream, reason or ShuttingDownError("the server is shutting down"), session
+        )
 
     def _buffer_admitted(self, session: Session, buffered: int) -> bool:
         """Move ``session``'s partial-frame bytes in the budget; False: over it."""
@@ -184,7 +186,7 @@ class ConnectionLoop:
         logger.info("closing connection from %s: %s", session.address, error.message)
         self.closed_by_reason[reason] = self.closed_by_reason.get(reason, 0) + 1
         self._count_error(None, error)
-        await self._goodbye(stream, error)
+        await self._goodbye(stream, error, session)
 
     async def _run_batch(
         self, stream: trio.abc.Stream, session: Session, messages: list[Any], started: float
@@ -271,7 +273,7 @@ class ConnectionLoop:
             await self._protocol_error(stream, session, violation)
             return False
         if session.close_after_reply:
-            await self._goodbye(stream, None)
+            await self._goodbye(stream, None, session)
             return False
         return True
 
@@ -293,9 +295,15 @@ class ConnectionLoop:
             except DiskError as exc:
                 for index, request_id, write_counters in writes:
                     out[index] = encode_error(request_id, self._count_error(write_counters, exc))
-        session.sending_since = time.perf_counter()
-        await stream.send_all(out[0] if len(out) == 1 else b"".join(out))
-        session.sending_since = 0.0
+        data = out[0] if len(out) == 1 else b"".join(out)
+        outbox = session.outbox
+        if outbox is None:
+            session.sending_since = time.perf_counter()
+            await stream.send_all(data)
+            session.sending_since = 0.0
+        else:  # pushes are on: the sender task owns the socket
+            outbox.put(data)
+            await outbox.wait_below(limits.reply_flush_bytes)
 
     # --- errors and closing --------------------------------------------------------------
 
@@ -315,10 +323,18 @@ class ConnectionLoop:
     ) -> None:
         logger.info("closing connection from %s: %s", session.address, error.message)
         self._count_error(None, error)
-        await self._goodbye(stream, error)
+        await self._goodbye(stream, error, session)
 
-    async def _goodbye(self, stream: trio.abc.Stream, error: BoltError | None) -> None:
-        """Send a connection-level error (id 0), then close without a TCP reset."""
+    async def _goodbye(
+        self, stream: trio.abc.Stream, error: BoltError | None, session: Session | None = None
+    ) -> None:
+        """Send a connection-level error (id 0), then close without a TCP reset.
+
+        A session's sender task (pushes) is stopped first: one sender at a time.
+        """
+        if session is not None and session.outbox is not None:
+            with trio.CancelScope(shield=True):
+                await session.outbox.close()
         with trio.move_on_after(_GOODBYE_SECONDS):
             try:
                 if error is not None:

@@ -398,7 +398,11 @@ class Server(ConnectionLoop):
         self.sessions[session.id] = session
         self.connections_total += 1
         try:
-            await self._session_loop(stream, session)
+            async with trio.open_nursery() as tasks:  # the session's sender and watcher
+                session.tasks = tasks
+                session.stream = stream
+                await self._session_loop(stream, session)
+                tasks.cancel_scope.cancel()
         finally:
             del self.sessions[session.id]
 

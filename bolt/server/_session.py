@@ -15,18 +15,22 @@ the small pre-login frame limit and the login timeout end there),
 timeout), ``sending_since`` (when a send that has not finished began, for the
 output stall limit; 0.0 when not sending), ``buffered`` (bytes of a partial
 frame counted in the server's budget) and ``close_reason`` (the error a
-watcher-initiated close tells the client).
+watcher-initiated close tells the client). ``tasks``, ``outbox`` and
+``watch_scope`` serve pushes (:mod:`bolt.server._pushes`).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from bolt.errors import BoltError
 from bolt.server._auth import LEVEL_NONE, ROLE_OF_LEVEL
+
+if TYPE_CHECKING:
+    from bolt.server._pushes import Outbox
 
 
 class Session:
@@ -45,10 +49,14 @@ class Session:
         "last_active",
         "level",
         "logged_in",
+        "outbox",
         "receive_scope",
         "requests",
         "sending_since",
+        "stream",
+        "tasks",
         "user",
+        "watch_scope",
     )
 
     def __init__(self, session_id: int, address: str, level: int = LEVEL_NONE) -> None:
@@ -68,6 +76,10 @@ class Session:
         self.sending_since = 0.0
         self.buffered = 0
         self.close_reason: BoltError | None = None
+        self.stream: trio.abc.Stream | None = None  # the connection (for the sender task)
+        self.tasks: trio.Nursery | None = None  # the connection's own tasks (sender, watcher)
+        self.outbox: Outbox | None = None  # set by the first WATCH: then one task sends
+        self.watch_scope: trio.CancelScope | None = None  # the running watch, if any
 
     @property
     def role(self) -> str | None:
