@@ -99,16 +99,18 @@ class FeedSubscription:
                 ``resume_offset`` is where to resume reading the log.
         """
         queue = self._queue
-        while not queue:
-            if self._resume >= 0:
-                raise FeedDroppedError(
-                    f"change-feed subscriber {self.name or '?'} fell {self.capacity} records "
-                    f"behind and was dropped; resume from offset {self._resume}",
-                    self._resume,
-                )
-            await self._lot.park()
-        await trio.lowlevel.checkpoint()
-        return queue.popleft()
+        while True:
+            while not queue:
+                if self._resume >= 0:
+                    raise FeedDroppedError(
+                        f"change-feed subscriber {self.name or '?'} fell {self.capacity} "
+                        f"records behind and was dropped; resume from offset {self._resume}",
+                        self._resume,
+                    )
+                await self._lot.park()
+            await trio.lowlevel.checkpoint()
+            if queue:  # a drop during the checkpoint empties it: then raise above
+                return queue.popleft()
 
     def receive_nowait(self) -> list[Change]:
         """Every queued record, without waiting (empty if none).
