@@ -55,6 +55,7 @@ TOPIC_KEYS_DROPPED = "keys.dropped"
 """Topic of the last push of a dropped watch: ``{"resume_offset", "reason"}``."""
 _HIDDEN_FIELDS = frozenset({"db", "key"})
 _NEVER_PUSHED = (UserPut, UserDeleted)
+_DROP_CHECK_SECONDS = 0.05  # a watcher waiting for outbox room looks for a drop this often
 
 
 class Outbox:
@@ -166,7 +167,7 @@ async def watch(
                 if push is None:
                     continue
                 await engine.wait_durable(change.offset)
-                await outbox.wait_below(limits.push_outbox_bytes_max)
+                await _room_for_pushes(outbox, subscription)
                 outbox.put(push)
         except FeedDroppedError as exc:
             _dropped(session, outbox, exc.resume_offset, exc.message)
@@ -174,6 +175,23 @@ async def watch(
             _dropped(session, outbox, subscription.start_offset, exc.message)
         except trio.BrokenResourceError:
             pass  # the connection is gone
+
+
+async def _room_for_pushes(outbox: Outbox, subscription: FeedSubscription) -> None:
+    """Wait until the outbox has room for pushes, noticing a drop meanwhile.
+
+    Raises:
+        FeedDroppedError: the feed dropped the subscription while we waited
+            (its queue is freed already; the client is told at once).
+        trio.BrokenResourceError: the connection broke.
+    """
+    while outbox.bytes > limits.push_outbox_bytes_max:
+        if subscription.dropped:
+            await subscription.receive()  # raises FeedDroppedError (nothing is queued)
+        with trio.move_on_after(_DROP_CHECK_SECONDS):
+            await outbox.wait_below(limits.push_outbox_bytes_max)
+    if outbox.broken:
+        raise trio.BrokenResourceError("the connection is closed")
 
 
 def _dropped(session: Session, outbox: Outbox, resume_offset: int, reason: str) -> None:
