@@ -40,14 +40,7 @@ from typing import Any
 import trio
 
 from bolt import __version__, limits
-from bolt.errors import (
-    BoltError,
-    IdleTimeoutError,
-    LoginTimeoutError,
-    OutputLimitError,
-    ShuttingDownError,
-    TooManyConnectionsError,
-)
+from bolt.errors import ShuttingDownError, TooManyConnectionsError
 from bolt.node import Engine
 from bolt.server._auth import (
     LEVEL_ADMIN,
@@ -60,7 +53,7 @@ from bolt.server._auth import (
 from bolt.server._commands import SERVER_COMMANDS
 from bolt.server._connection import ConnectionLoop
 from bolt.server._latency import WINDOW_SECONDS, CommandCounters
-from bolt.server._session import Session, format_address
+from bolt.server._session import Session, Timeouts, format_address, timed_out
 from bolt.server._stats import build_stats
 from bolt.server._tls import HANDSHAKE_TIMEOUT_SECONDS
 from bolt.state import COMMANDS
@@ -138,6 +131,7 @@ class Server(ConnectionLoop):
         output_stall_seconds: float = limits.output_stall_ms_default / 1000,
     ) -> None:
         self.output_stall_seconds = output_stall_seconds
+        self.timeouts = Timeouts(login_timeout_seconds, idle_timeout_seconds, output_stall_seconds)
         self.engine = engine
         self.login_timeout_seconds = login_timeout_seconds
         self.idle_timeout_seconds = idle_timeout_seconds
@@ -289,39 +283,13 @@ class Server(ConnectionLoop):
         for session in list(self.sessions.values()):
             if session.close_reason is not None or session.receive_scope is None:
                 continue
-            reason, error = self._timed_out(session, now, now_monotonic)
+            reason, error = timed_out(session, now, now_monotonic, self.timeouts)
             if error is not None:
                 logger.info("closing connection from %s: %s", session.address, error.message)
                 self.closed_by_reason[reason] = self.closed_by_reason.get(reason, 0) + 1
                 self._count_error(None, error)
                 session.close_reason = error
                 session.receive_scope.cancel()
-
-    def _timed_out(
-        self, session: Session, now: float, now_monotonic: float
-    ) -> tuple[str, BoltError | None]:
-        sending = session.sending_since
-        if sending and now - sending > self.output_stall_seconds:
-            return "output_limit", OutputLimitError(
-                f"the client left its replies unread for more than "
-                f"{self.output_stall_seconds:g} s (BOLT_OUTPUT_STALL_MS)"
-            )
-        if not session.logged_in:
-            # Mid-batch only while no data command can run (a login waiting for scrypt).
-            if (session.idle or session.level == LEVEL_NONE) and (
-                now_monotonic - session.connected_at > self.login_timeout_seconds
-            ):
-                return "login_timeout", LoginTimeoutError(
-                    f"no login within {self.login_timeout_seconds:g} s of connecting "
-                    "(send HELLO with user and password, or AUTH)"
-                )
-            return "", None
-        idle = self.idle_timeout_seconds
-        if idle and session.idle and now - session.last_active > idle:
-            return "idle_timeout", IdleTimeoutError(
-                f"idle for more than {idle:g} s (BOLT_IDLE_TIMEOUT_MS)"
-            )
-        return "", None
 
     def shutdown(self) -> None:
         """Stop accepting and let the sessions finish (see the module docstring)."""

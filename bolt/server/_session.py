@@ -22,11 +22,12 @@ watcher-initiated close tells the client). ``tasks``, ``outbox`` and
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import trio
 
-from bolt.errors import BoltError
+from bolt.errors import BoltError, IdleTimeoutError, LoginTimeoutError, OutputLimitError
 from bolt.server._auth import LEVEL_NONE, ROLE_OF_LEVEL
 
 if TYPE_CHECKING:
@@ -115,6 +116,48 @@ class Session:
             "requests": self.requests,
             "current_command": self.current_command,
         }
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """The server's session time limits, in seconds (idle 0: off)."""
+
+    login_seconds: float
+    idle_seconds: float
+    output_stall_seconds: float
+
+
+def timed_out(
+    session: Session, now: float, now_monotonic: float, timeouts: Timeouts
+) -> tuple[str, BoltError | None]:
+    """Whether ``session`` is past a time limit: ``(reason, error)`` or ``("", None)``.
+
+    Args:
+        now: ``time.perf_counter()`` (idle and send times use it).
+        now_monotonic: ``time.monotonic()`` (the connection's age uses it).
+    """
+    sending = session.sending_since
+    if sending and now - sending > timeouts.output_stall_seconds:
+        return "output_limit", OutputLimitError(
+            f"the client left its replies unread for more than "
+            f"{timeouts.output_stall_seconds:g} s (BOLT_OUTPUT_STALL_MS)"
+        )
+    if not session.logged_in:
+        # Mid-batch only while no data command can run (a login waiting for scrypt).
+        if (session.idle or session.level == LEVEL_NONE) and (
+            now_monotonic - session.connected_at > timeouts.login_seconds
+        ):
+            return "login_timeout", LoginTimeoutError(
+                f"no login within {timeouts.login_seconds:g} s of connecting "
+                "(send HELLO with user and password, or AUTH)"
+            )
+        return "", None
+    idle = timeouts.idle_seconds
+    if idle and session.idle and now - session.last_active > idle:
+        return "idle_timeout", IdleTimeoutError(
+            f"idle for more than {idle:g} s (BOLT_IDLE_TIMEOUT_MS)"
+        )
+    return "", None
 
 
 def format_address(sockname: Any) -> str:
