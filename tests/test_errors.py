@@ -45,11 +45,18 @@ EXPECTED: dict[str, tuple[int, str, tuple[type, ...]]] = {
     "NotADataDirectoryError": (503, "NOT_A_DATA_DIR", ()),
     "HistoryUnavailableError": (504, "HISTORY_UNAVAILABLE", ()),
     "LogTrimmedError": (505, "LOG_TRIMMED", ()),
+    "SnapshotCorruptionError": (510, "SNAPSHOT_CORRUPTION", ()),
     "ConfigError": (600, "CONFIG_ERROR", (builtins.ValueError,)),
     "LoginTimeoutError": (210, "LOGIN_TIMEOUT", (builtins.TimeoutError,)),
     "OutputLimitError": (310, "OUTPUT_LIMIT", ()),
     "InputBudgetError": (311, "INPUT_BUDGET", ()),
     "IdleTimeoutError": (410, "IDLE_TIMEOUT", (builtins.ConnectionError,)),
+    # tasks (bolt.agents)
+    "TaskNotFoundError": (140, "TASK_NOT_FOUND", (builtins.KeyError,)),
+    "StaleAttemptError": (141, "STALE_ATTEMPT", ()),
+    "TaskStateError": (142, "TASK_STATE", ()),
+    "TaskExistsError": (143, "TASK_EXISTS", ()),
+    "TaskTimeoutError": (340, "TASK_TIMEOUT", (builtins.TimeoutError,)),
 }
 
 

@@ -27,7 +27,9 @@ nursery of :meth:`Engine.run`. ``close`` flushes and fsyncs the log and takes
 a final snapshot, so a clean restart replays almost nothing.
 
 If writing the log fails, the engine stops taking writes (``DiskError``)
-rather than acknowledge what it cannot keep; reads go on.
+rather than acknowledge what it cannot keep, rebuilds its views from what
+the log acknowledged (so a refused write is never readable) and takes writes
+again once the log has cleared the error (:mod:`bolt.node._durability`).
 """
 
 from __future__ import annotations
@@ -65,8 +67,9 @@ from bolt.events import (
 )
 from bolt.log import Log, LogOptions, sync_directory, sync_file, write_fully
 from bolt.node._config import EngineConfig
+from bolt.node._durability import DiskRecovery
 from bolt.node._feed import Change, ChangeFeed
-from bolt.node._recovery import RecoveryStatistics, bulk_load, replay
+from bolt.node._recovery import RecoveryStatistics, bulk_load, open_snapshot, replay
 from bolt.node._snapshots import SnapshotWriter
 from bolt.node._stats import EngineStatistics, ShardStatistics
 from bolt.state import (
@@ -76,6 +79,7 @@ from bolt.state import (
     UserRecord,
     after_eviction,
     apply,
+    check_batch,
     eviction_events,
     fast_get,
     fast_put_events,
@@ -91,6 +95,10 @@ logger = logging.getLogger("bolt.engine")
 def wall_clock_ms() -> int:
     """Milliseconds since the Unix epoch."""
     return time.time_ns() // 1_000_000
+
+
+_CHUNKED = {"MSET": 2, "MDEL": 1, "MGET": 1}
+"""Batch commands :meth:`Engine.submit_large` may split, and their arguments per key."""
 
 
 class Engine:
@@ -119,6 +127,7 @@ class Engine:
         self._lock_file: int | None = None
         self._last_offset = -1
         self._failed: BaseException | None = None
+        self._views_stale = False  # the views may hold refused writes: refuse reads too
         self._closed = False
         self.ready = False
         self.recovery: RecoveryStatistics | None = None
@@ -189,9 +198,8 @@ class Engine:
                 torn.position,
                 torn.bytes_dropped,
             )
-        self._store = SnapshotStore(data_dir / "snapshot")
         with bulk_load():
-            snapshot = self._store.load()
+            self._store, snapshot = open_snapshot(data_dir / "snapshot", self._log)
             self.recovery = replay(self.keyspace, self._log, snapshot, self._progress)
             if snapshot is not None:
                 for shard in snapshot.shards.values():
@@ -266,6 +274,7 @@ class Engine:
         async with trio.open_nursery() as nursery:
             if self._log is not None:
                 await nursery.start(self._log.run)
+                nursery.start_soon(DiskRecovery(self).run)
             nursery.start_soon(self._expiry_loop)
             if self._snapshots is not None:
                 nursery.start_soon(self._snapshots.run)
@@ -287,6 +296,12 @@ class Engine:
         """A fresh ``(seq, hlc)`` for one local event."""
         self._seq += 1
         return self._seq, self.clock.tick()
+
+    def stamps(self, count: int) -> tuple[int, int]:
+        """The first of ``count`` consecutive ``(seq, hlc)`` stamps, reserved at once."""
+        seq = self._seq + 1
+        self._seq += count
+        return seq, self.clock.tick_many(count)
 
     def submit(self, command: str, args: Sequence[Any], db: str | None = None) -> tuple[Any, int]:
         """Run one command now; return ``(reply, offset)`` to wait for (-1: nothing).
@@ -311,11 +326,48 @@ class Engine:
                 return fast(args)
         return self.run_command(command, args, db)
 
+    async def submit_large(
+        self, command: str, args: Sequence[Any], db: str | None = None
+    ) -> tuple[Any, int]:
+        """:meth:`submit`, but a long MSET/MDEL/MGET runs in chunks with other tasks between.
+
+        A batch of more than ``limits.batch_chunk_keys`` keys would hold the
+        event loop for its whole length (a 100k-key MSET: hundreds of ms in
+        which no other client is answered). Here every argument is checked and
+        the memory limit applied for the whole request first, so no chunk can
+        be refused after another was written; then each chunk is submitted as
+        its own record (atomic on its own) and the scheduler runs between
+        chunks. Other clients may read a long MSET half applied, and a crash
+        in the middle keeps the chunks already logged (README: Limits).
+
+        Returns and raises as :meth:`submit`.
+        """
+        width = _CHUNKED.get(command)
+        step = limits.batch_chunk_keys * (width or 1)
+        if width is None or type(args) is not list or len(args) <= step:
+            return self.submit(command, args, db)
+        if db:
+            validate_database(db)
+        check_batch(command, args)
+        if self._limit and COMMANDS[command].grows_memory:
+            self._make_room(self._now_ms(), write_growth(command, args))
+        total: Any = [] if command == "MGET" else 0
+        offset = -1
+        for start in range(0, len(args), step):
+            if start:
+                await trio.lowlevel.checkpoint()
+            reply, last = self.submit(command, args[start : start + step], db)
+            total = total + reply
+            offset = max(offset, last)
+        return total, offset
+
     def run_command(
         self, command: str, args: Sequence[Any], db: str | None = None
     ) -> tuple[Any, int]:
         """The general path of :meth:`submit`: look the command up, validate,
         evict if due, run its handler and commit its events (raises as ``submit``)."""
+        if self._views_stale:
+            raise DiskError(f"the log failed ({self._failed}); the views are being rebuilt")
         spec = COMMANDS.get(command)
         if spec is None:
             raise UnknownCommandError(f"unknown command '{command}'")

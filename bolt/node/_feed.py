@@ -103,13 +103,14 @@ class FeedSubscription:
             while not queue:
                 if self._resume >= 0:
                     raise FeedDroppedError(
-                        f"change-feed subscriber {self.name or '?'} fell {self.capacity} "
-                        f"records behind and was dropped; resume from offset {self._resume}",
+                        f"change-feed subscriber {self.name or '?'} fell {self.capacity} records "
+                        f"behind and was dropped; resume from offset {self._resume}",
                         self._resume,
                     )
                 await self._lot.park()
             await trio.lowlevel.checkpoint()
-            if queue:  # a drop during the checkpoint empties it: then raise above
+            # A drop during the checkpoint empties the queue: look again (it raises).
+            if queue:
                 return queue.popleft()
 
     def receive_nowait(self) -> list[Change]:
@@ -201,3 +202,21 @@ class ChangeFeed:
     def statistics(self) -> FeedStatistics:
         """The feed's counters."""
         return FeedStatistics(len(self.subscribers), self.published_total, self.dropped_total)
+
+
+def drop_from(feed: ChangeFeed, offset: int) -> None:
+    """Drop every subscriber, telling each to resume from ``offset`` at the latest.
+
+    For a rollback (a failed log append, :mod:`bolt.node._durability`): the
+    records from ``offset`` on were announced but are no longer in the log, so
+    nothing queued from there may be delivered and a reader that received one
+    must read the log again from ``offset``.
+    """
+    for subscription in tuple(feed.subscribers):
+        queue = subscription._queue
+        first = queue[0].offset if queue else offset
+        subscription._resume = min(first, offset)
+        queue.clear()
+        feed._drop(subscription, dropped=True)
+        if subscription._lot:
+            subscription._lot.unpark_all()

@@ -49,6 +49,7 @@ from bolt.server._auth import (
 )
 from bolt.server._pushes import Outbox, change_matcher, watch
 from bolt.server._session import Session
+from bolt.server._tasks import TASK_SERVER_COMMANDS
 from bolt.wire import PROTOCOL_VERSION
 
 if TYPE_CHECKING:
@@ -329,6 +330,7 @@ SERVER_COMMANDS: dict[str, ServerCommand] = {
     "UNWATCH": ServerCommand(cmd_unwatch, False, LEVELS["readonly"]),
 }
 """Every command the server answers itself (the rest go to the engine)."""
+SERVER_COMMANDS.update({name: ServerCommand(*spec) for name, spec in TASK_SERVER_COMMANDS.items()})
 
 
 def refusal(command: str, session: Session, required_level: int) -> AccessError:

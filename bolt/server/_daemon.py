@@ -55,6 +55,7 @@ from bolt.server._auth import (
 )
 from bolt.server._metrics import Metrics, NodeStatus
 from bolt.server._server import Server
+from bolt.server._tasks import run_task_service
 from bolt.server._tls import server_ssl_context
 
 logger = logging.getLogger("bolt.daemon")
@@ -362,6 +363,7 @@ class Daemon:
         self.status.server = server
         async with trio.open_nursery() as serving:
             port = await serving.start(server.serve, host, config.port)
+            serving.start_soon(run_task_service, server)  # ends when the server closes
             info = ReadyInfo(host, port, metrics_port, engine.origin, mode, ssl_context is not None)
             logger.info("%s", info.line())
             if on_ready is not None:

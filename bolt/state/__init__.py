@@ -11,6 +11,7 @@ from bolt.state._commands import (
     SLOW,
     CommandSpec,
     Stamper,
+    check_batch,
     delete_event,
     fast_get,
     fast_put_events,
@@ -19,8 +20,11 @@ from bolt.state._commands import (
 from bolt.state._entry import TYPE_NAMES, Entry
 from bolt.state._glob import compile_glob, glob_to_regex
 from bolt.state._keyspace import Keyspace, Shard, UserRecord, key_name, split_name
+from bolt.state._task_commands import TASK_COMMANDS
 from bolt.state._upkeep import after_eviction, eviction_events, reclaim_expired, write_growth
 from bolt.state._validate import database as validate_database
+
+COMMANDS.update(TASK_COMMANDS)  # the task commands (bolt.state._task_commands)
 
 __all__ = [
     "COMMANDS",
@@ -34,6 +38,7 @@ __all__ = [
     "UserRecord",
     "after_eviction",
     "apply",
+    "check_batch",
     "compile_glob",
     "delete_event",
     "eviction_events",

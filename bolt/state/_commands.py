@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bolt.state import _counters, _lists, _sets, _strings
 from bolt.state._handlers import SLOW, CommandSpec, Handler, Reply, Stamper, delete_event
-from bolt.state._strings import fast_get, fast_put_events, put_events
+from bolt.state._strings import check_batch, fast_get, fast_put_events, put_events
 
 COMMANDS: dict[str, CommandSpec] = {
     spec.name: spec for module in (_strings, _counters, _lists, _sets) for spec in module.SPECS
@@ -23,6 +23,7 @@ __all__ = [
     "Handler",
     "Reply",
     "Stamper",
+    "check_batch",
     "delete_event",
     "fast_get",
     "fast_put_events",

@@ -106,3 +106,20 @@ def string_value(entry: Entry, kind: int) -> Any:
 
 SLOW = object()
 """What a fast path returns when the request must take the general path."""
+
+
+def take_stamps(ctx: Stamper, count: int) -> tuple[int, int]:
+    """The first ``(seq, hlc)`` of ``count`` stamps for one batch of events.
+
+    Event ``i`` of the batch takes ``(seq + i, hlc + i)``. A stamper with a
+    ``stamps(count)`` method (the engine) reserves them with one clock read;
+    any other is asked ``count`` times, which issues readings at least as far
+    apart, so ``hlc + i`` is never above what its clock has issued.
+    """
+    many = getattr(ctx, "stamps", None)
+    if many is not None:
+        return many(count)
+    seq, hlc = ctx.stamp()
+    for _ in range(count - 1):
+        ctx.stamp()
+    return seq, hlc

@@ -30,6 +30,7 @@ from bolt.state._handlers import (
     expect,
     new_tuple,
     string_value,
+    take_stamps,
     visible,
 )
 from bolt.state._keyspace import Keyspace, key_name, split_name
@@ -114,14 +115,48 @@ def cmd_setex(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) ->
 
 
 def cmd_mset(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:
+    """MSET: every pair checked first, then one batch of stamps (one clock read)."""
     if not args or len(args) % 2:
         raise BadRequestError("'MSET' takes key value pairs")
-    check.batch("MSET", args[::2])
-    pairs = [(check.key(args[i]), check.value(args[i + 1])) for i in range(0, len(args), 2)]
+    keys = args[::2]
+    values = args[1::2]
+    check.batch("MSET", keys)
+    plain_key = check.plain_key
+    plain_value = check.plain_value
+    for index, key in enumerate(keys):
+        if not plain_key(key):
+            keys[index] = check.key(key)
+    for index, value in enumerate(values):
+        if not plain_value(value):
+            values[index] = check.value(value)
     events: list[Event] = []
-    for key, value in pairs:
-        events.extend(put_events(ctx, ks, db, key, value, 0))
-    return len(pairs), events
+    for key in keys:
+        # A key holding a CRDT counter first gets a delete observing its totals.
+        entry = ks.get(key_name(db, key))
+        if entry is not None and entry.bodies is not None:
+            events.extend(counter_reset(entry, ctx, db, key))
+    seq, hlc = take_stamps(ctx, len(keys))
+    origin = ctx.origin
+    for offset, (key, value) in enumerate(zip(keys, values, strict=True)):
+        events.append(new_tuple(KeyPut, (origin, seq + offset, hlc + offset, db, key, value, 0)))
+    return len(keys), events
+
+
+def check_batch(command: str, args: list[Any]) -> None:
+    """Every check MSET, MDEL or MGET makes of ``args``, without running it.
+
+    Raises as the command would (BadRequestError, TooLargeError); the checks
+    do not depend on the state, so a request that passes here passes there.
+    """
+    if command == "MSET":
+        if not args or len(args) % 2:
+            raise BadRequestError("'MSET' takes key value pairs")
+        for value in args[1::2]:
+            check.value(value)
+        args = args[::2]
+    check.batch(command, args)
+    for key in args:
+        check.key(key)
 
 
 def cmd_mget(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:

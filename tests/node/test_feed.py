@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
+import trio.lowlevel
+import trio.testing
 
 from bolt.errors import BadRequestError, FeedDroppedError, LogTrimmedError
 from bolt.events import KeyDeleted, KeyPut, ListPushed
-from bolt.node import Engine, open_engine
+from bolt.node import ChangeFeed, Engine, open_engine
 from bolt.testing._clock import ManualClock
 from tests.node._support import START, config
 
@@ -131,3 +134,28 @@ def test_a_capacity_must_be_positive() -> None:
         with pytest.raises(BadRequestError):
             engine.feed.subscribe(capacity=bad)  # type: ignore[arg-type]
     assert engine.feed.statistics().subscribers == 0
+
+
+@pytest.mark.trio
+async def test_a_drop_while_a_woken_receiver_yields_raises_feed_dropped() -> None:
+    # The receiver is woken by a record, then the feed drops it (a burst over
+    # capacity) before it takes the record: receive() must raise
+    # FeedDroppedError, not fail on an empty queue (it once crashed the daemon).
+    for _ in range(20):
+        feed = ChangeFeed(lambda: 0)
+        subscription = feed.subscribe(1, name="woken")
+        outcome: list[BaseException] = []
+
+        async def receive(subscription: Any = subscription, outcome: Any = outcome) -> None:
+            try:
+                await subscription.receive()
+            except BaseException as exc:
+                outcome.append(exc)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(receive)
+            await trio.testing.wait_all_tasks_blocked()
+            feed.publish(0, ())
+            await trio.lowlevel.checkpoint()
+            feed.publish(1, ())
+        assert outcome == [] or isinstance(outcome[0], FeedDroppedError), outcome
