@@ -132,6 +132,13 @@ class NoPermissionError(AccessError, builtins.PermissionError):
     name = "NO_PERMISSION"
 
 
+class LoginTimeoutError(AccessError, builtins.TimeoutError):
+    """A connection did not log in (or send its HELLO) within the login timeout."""
+
+    code = 210
+    name = "LOGIN_TIMEOUT"
+
+
 # --- the server cannot do it now ----------------------------------------------
 
 
@@ -182,6 +189,20 @@ class ClusterError(ServerError):
 
     code = 306
     name = "CLUSTER_ERROR"
+
+
+class OutputLimitError(ServerError):
+    """A connection left its replies or pushes unread past the server's hard limit."""
+
+    code = 310
+    name = "OUTPUT_LIMIT"
+
+
+class InputBudgetError(ServerError):
+    """The server-wide budget for bytes of partially received requests is used up."""
+
+    code = 311
+    name = "INPUT_BUDGET"
 
 
 class FeedDroppedError(ServerError):
@@ -273,6 +294,13 @@ class PeerRefusedError(BoltConnectionError):
 
     code = 421
     name = "PEER_REFUSED"
+
+
+class IdleTimeoutError(BoltConnectionError):
+    """A logged-in connection sent nothing for ``BOLT_IDLE_TIMEOUT_MS`` and was closed."""
+
+    code = 410
+    name = "IDLE_TIMEOUT"
 
 
 # --- the data on disk ------------------------------------------------------------

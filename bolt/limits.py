@@ -104,6 +104,40 @@ client_push_queue_max = 1000
 """Pushes a client holds unread: the sync client then drops the oldest (and
 counts them), the trio client stops reading its connection (back-pressure)."""
 
+# --- hardening: what a connection may cost (README "Limits and hardening") ----
+prelogin_frame_bytes_max = 4 * KIB
+"""Largest frame a connection may send before it logged in (or, without
+authentication, before its HELLO): enough for a HELLO with credentials."""
+partial_frames_bytes_max = 256 * MIB
+"""Server-wide budget of bytes buffered in partially received frames; past it
+the connection asking for more is closed (``INPUT_BUDGET``)."""
+login_timeout_ms_default = 10_000
+"""``BOLT_LOGIN_TIMEOUT_MS``: a connection that has not logged in (or sent its
+HELLO when authentication is off) by then is closed (``LOGIN_TIMEOUT``)."""
+idle_timeout_ms_default = 0
+"""``BOLT_IDLE_TIMEOUT_MS``: close logged-in sessions idle this long (0: never,
+like Redis ``timeout 0``)."""
+session_check_interval_ms = 250
+"""How often the server looks for sessions past a timeout."""
+reply_flush_bytes = 1 * MIB
+"""Pending reply bytes of one batch past which they are sent before the rest of
+the batch runs; the connection is not read meanwhile (back-pressure)."""
+output_stall_ms_default = 30_000
+"""``BOLT_OUTPUT_STALL_MS``: a connection that has not taken its pending output
+for this long is closed and counted (``OUTPUT_LIMIT``): the hard limit of the
+output back-pressure."""
+auth_hash_runs_max = 2
+"""scrypt runs at once (each in a worker thread, ~16 MiB each); more wait."""
+metrics_connections_max = 64
+"""Concurrent connections to the metrics port; more are closed at once."""
+daemon_files_reserve = 256
+"""File descriptors kept for the daemon's own files (log segments, LMDB,
+listeners, metrics) on top of ``BOLT_MAX_CONNECTIONS`` when sizing
+``RLIMIT_NOFILE``."""
+auth_backoff_queue_ms_max = 10_000
+"""Login attempts from one backing-off address are queued at most this far
+ahead; later ones are refused without a password check."""
+
 # --- tasks (bolt.agents) ----------------------------------------------------
 task_id_bytes_max = 256
 task_type_bytes_max = 256
@@ -148,6 +182,16 @@ feed_subscriber_records_max = 10_000
 (it then resumes from the log); a slow subscriber never slows writers."""
 feed_read_records_max = 1_000
 """Most records one ``Engine.read_changes`` call returns."""
+
+# --- server pushes ---------------------------------------------------------
+push_outbox_bytes_max = 256 * KIB
+"""Push bytes a connection's outbox holds before its watcher waits (its feed
+queue then fills and the watch is dropped, never slowing writers)."""
+watch_records_max = 1_000
+"""Committed records a key watch may have queued unread before it is dropped."""
+watch_pattern_bytes_max = 1 * KIB
+"""Longest ``WATCH`` pattern."""
+
 shard_memo_names_max = 4096
 """Names whose shard the keyspace remembers (a write looks its key up twice)."""
 batch_chunk_keys = 1_000

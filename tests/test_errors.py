@@ -51,6 +51,10 @@ EXPECTED: dict[str, tuple[int, str, tuple[type, ...]]] = {
     "PeerAuthenticationError": (220, "PEER_AUTH_FAILED", (builtins.PermissionError,)),
     "PeerProtocolError": (420, "PEER_PROTOCOL", ()),
     "PeerRefusedError": (421, "PEER_REFUSED", (builtins.ConnectionError,)),
+    "LoginTimeoutError": (210, "LOGIN_TIMEOUT", (builtins.TimeoutError,)),
+    "OutputLimitError": (310, "OUTPUT_LIMIT", ()),
+    "InputBudgetError": (311, "INPUT_BUDGET", ()),
+    "IdleTimeoutError": (410, "IDLE_TIMEOUT", (builtins.ConnectionError,)),
     # tasks (bolt.agents)
     "TaskNotFoundError": (140, "TASK_NOT_FOUND", (builtins.KeyError,)),
     "StaleAttemptError": (141, "STALE_ATTEMPT", ()),

@@ -5,14 +5,18 @@ Theory of operation
 Startup order, each step observable:
 
 1. Check the security settings and TLS files (a bad value is a
-   :class:`~bolt.errors.ConfigError` before anything is opened).
+   :class:`~bolt.errors.ConfigError` before anything is opened), and size
+   ``RLIMIT_NOFILE`` for ``BOLT_MAX_CONNECTIONS`` (see :func:`size_open_files`).
 2. Install the SIGTERM/SIGINT handlers, so a signal at any later moment
    leads to a clean stop.
 3. Start the metrics port: ``/health`` answers from here on, ``/ready``
    says 503 until step 6.
 4. Open the engine: recovery (snapshot + log replay) logs its own progress.
 5. Make sure the bootstrap ``admin`` user matches ``BOLT_ADMIN_PASSWORD``
-   (hashed off the loop, written as a user event and made durable).
+   (hashed off the loop, written as a user event and made durable). Users
+   stored in the data directory turn authentication on even without
+   ``BOLT_ADMIN_PASSWORD``; only an explicit ``BOLT_AUTH=false`` keeps it
+   off. The log says which mode was chosen, why, and the address bound.
 6. Start the client listener, then report readiness once: one INFO log
    line and the ``on_ready`` callback (the CLI prints
    ``bolt ready: host=H port=P metrics_port=M node_id=N`` to stderr, which
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import resource
 import signal
 import ssl
 from collections.abc import Callable
@@ -116,6 +121,61 @@ async def bootstrap_users(
         )
 
 
+def size_open_files(max_connections: int) -> int:
+    """Raise the soft ``RLIMIT_NOFILE`` to what ``max_connections`` needs.
+
+    The need is ``max_connections`` plus the metrics port's connections
+    (``limits.metrics_connections_max``) plus the daemon's own files
+    (``limits.daemon_files_reserve``), so idle clients can never make a log
+    or snapshot open fail with EMFILE.
+
+    Returns:
+        The soft limit now in force.
+
+    Raises:
+        ConfigError: the hard limit is below the need (the message says what
+            to lower or raise).
+    """
+    need = max_connections + limits.metrics_connections_max + limits.daemon_files_reserve
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return soft
+    if hard != resource.RLIM_INFINITY and hard < need:
+        raise ConfigError(
+            f"invalid BOLT_MAX_CONNECTIONS={max_connections}: it needs {need} open files "
+            f"({max_connections} connections + {limits.metrics_connections_max} metrics "
+            f"connections + {limits.daemon_files_reserve} for the daemon's own files), but "
+            f"the hard limit of open files (ulimit -Hn) is {hard}; lower "
+            f"BOLT_MAX_CONNECTIONS to at most {max(hard - need + max_connections, 0)} or raise "
+            "the limit"
+        )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+    logger.info("raised the open-file limit from %d to %d for BOLT_MAX_CONNECTIONS", soft, need)
+    return need
+
+
+def stored_users_mode(mode: str, host: str, engine: Engine) -> str:
+    """The auth mode once the data directory is open: stored users turn logins on.
+
+    Protected mode (no ``BOLT_ADMIN_PASSWORD``, no ``BOLT_AUTH``) becomes
+    ``required`` when the data directory holds users; the host stays what
+    protected mode chose (loopback).
+    """
+    if mode != MODE_PROTECTED:
+        return mode
+    users = engine.users()
+    if not users:
+        return mode
+    logger.info(
+        "authentication is required: the data directory holds %d user%s (set BOLT_AUTH=false "
+        "to turn logins off); listening on %s",
+        len(users),
+        "" if len(users) == 1 else "s",
+        host,
+    )
+    return MODE_REQUIRED
+
+
 def _announce_unused(config: Config) -> None:
     """Say so when settings are given that this build does not act on yet."""
     if not config.cluster_peers and config.cluster_secret:
@@ -124,7 +184,7 @@ def _announce_unused(config: Config) -> None:
         logger.info("BOLT_HIGH_PERF is accepted for compatibility and changes nothing")
 
 
-def _announce_mode(mode: str, host: str) -> None:
+def _announce_mode(mode: str, host: str, config: Config) -> None:
     if mode == MODE_PROTECTED:
         logger.warning(
             "protected mode: BOLT_ADMIN_PASSWORD is not set, so authentication is off and "
@@ -142,7 +202,18 @@ def _announce_mode(mode: str, host: str) -> None:
                 host,
             )
     else:
-        logger.info("authentication is required")
+        if config.host is None:
+            logger.info(
+                "authentication is required (BOLT_ADMIN_PASSWORD is set): listening on %s "
+                "(every interface); set BOLT_HOST to bind one address",
+                host,
+            )
+        else:
+            logger.info("authentication is required: listening on %s", host)
+        logger.info(
+            "logins send their password in plain text inside HELLO: use TLS "
+            "(BOLT_TLS_CERT/BOLT_TLS_KEY) when clients connect over a network"
+        )
 
 
 def _sole_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -223,6 +294,7 @@ class Daemon:
         mode, host = resolve_security(config)
         ssl_context = server_ssl_context(config)
         cluster_settings(config)  # refuse a bad cluster configuration before opening anything
+        size_open_files(config.max_connections)
         try:
             await self._run(mode, host, ssl_context, on_ready)
         except BaseExceptionGroup as group:
@@ -240,11 +312,18 @@ class Daemon:
             await nursery.start(self._watch_signals)
             metrics_port = None
             if config.metrics_enabled:
-                metrics_port = await nursery.start(self.metrics.serve, host, config.metrics_port)
-            _announce_mode(mode, host)
+                metrics_port = await nursery.start(
+                    self.metrics.serve, config.metrics_host, config.metrics_port
+                )
+            if mode != MODE_PROTECTED:
+                _announce_mode(mode, host, config)
             _announce_unused(config)
             async with open_engine(_engine_config(config)) as engine:
                 self.status.engine = engine
+                if mode == MODE_PROTECTED:
+                    mode = stored_users_mode(mode, host, engine)
+                    if mode == MODE_PROTECTED:
+                        _announce_mode(mode, host, config)
                 checker = PasswordChecker()
                 await bootstrap_users(engine, mode, config.admin_password, checker)
                 if not self.stopping.is_set():
@@ -273,6 +352,9 @@ class Daemon:
             ssl_context=ssl_context,
             shutdown_grace_seconds=self.shutdown_grace_seconds,
             checker=checker,
+            login_timeout_seconds=config.login_timeout_ms / 1000,
+            idle_timeout_seconds=config.idle_timeout_ms / 1000,
+            output_stall_seconds=config.output_stall_ms / 1000,
         )
         server.metrics_text = self.metrics.text
         self.server = server
