@@ -47,12 +47,22 @@ EXPECTED: dict[str, tuple[int, str, tuple[type, ...]]] = {
     "LogTrimmedError": (505, "LOG_TRIMMED", ()),
     "SnapshotCorruptionError": (510, "SNAPSHOT_CORRUPTION", ()),
     "ConfigError": (600, "CONFIG_ERROR", (builtins.ValueError,)),
+    "ClusterMismatchError": (330, "CLUSTER_MISMATCH", ()),
+    "PeerAuthenticationError": (220, "PEER_AUTH_FAILED", (builtins.PermissionError,)),
+    "PeerProtocolError": (420, "PEER_PROTOCOL", ()),
+    "PeerRefusedError": (421, "PEER_REFUSED", (builtins.ConnectionError,)),
+    "LoginTimeoutError": (210, "LOGIN_TIMEOUT", (builtins.TimeoutError,)),
+    "OutputLimitError": (310, "OUTPUT_LIMIT", ()),
+    "InputBudgetError": (311, "INPUT_BUDGET", ()),
+    "IdleTimeoutError": (410, "IDLE_TIMEOUT", (builtins.ConnectionError,)),
     # tasks (bolt.agents)
     "TaskNotFoundError": (140, "TASK_NOT_FOUND", (builtins.KeyError,)),
     "StaleAttemptError": (141, "STALE_ATTEMPT", ()),
     "TaskStateError": (142, "TASK_STATE", ()),
     "TaskExistsError": (143, "TASK_EXISTS", ()),
     "TaskTimeoutError": (340, "TASK_TIMEOUT", (builtins.TimeoutError,)),
+    "NotFloatError": (120, "NOT_FLOAT", (builtins.ValueError,)),
+    "WrongProtocolError": (121, "WRONG_PROTOCOL", ()),
 }
 
 

@@ -5,6 +5,7 @@
 here does I/O; LMDB snapshots live in ``bolt.state.snapshot``.
 """
 
+from bolt.state import _commands_redis  # noqa: F401  (registers the Redis-only commands)
 from bolt.state._apply import apply
 from bolt.state._commands import (
     COMMANDS,

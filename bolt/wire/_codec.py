@@ -50,7 +50,13 @@ from typing import Any, NoReturn
 import msgpack
 
 from bolt import limits
-from bolt.errors import BadRequestError, BoltError, ProtocolError, TooLargeError
+from bolt.errors import (
+    BadRequestError,
+    BoltError,
+    ProtocolError,
+    TooLargeError,
+    WrongProtocolError,
+)
 from bolt.wire._messages import (
     KIND_ERROR,
     KIND_PUSH,
@@ -90,6 +96,15 @@ def _unpack(payload: Any, size: int) -> Any:
         max_ext_len=0,
         ext_hook=_refuse_extension,
     )
+
+
+def _looks_like_resp(buffer: bytearray) -> bool:
+    """Whether an oversized "length prefix" is really a Redis client's first bytes:
+    a RESP array header (``*3\r\n``) or an inline command (``PING``)."""
+    head = bytes(buffer[:4])
+    if head[:1] == b"*" and head[1:2].isdigit():
+        return True
+    return len(head) == 4 and head.isalpha()
 
 
 def _to_message(obj: Any) -> Message:
@@ -256,6 +271,9 @@ class Codec:
 
     def _check_length(self, size: int) -> int:
         if size > self.max_frame_bytes:
+            if _looks_like_resp(self._buffer):
+                self._failure = "a Redis (RESP) client on the Bolt port"
+                raise WrongProtocolError(self._failure)
             self._fail(f"frame of {size} bytes is over the limit of {self.max_frame_bytes}")
         if size == 0:
             self._fail("frame of length 0")
