@@ -42,9 +42,8 @@ from bolt.crdt import DotSet
 from bolt.errors import SnapshotCorruptionError, StorageError
 from bolt.events import Event, UserDeleted, UserPut, decode_record
 from bolt.log import Log
-from bolt.state import Keyspace, UserRecord, apply, key_name
+from bolt.state import TASK_HANDLERS, Keyspace, UserRecord, apply, key_name
 from bolt.state._snapshot import LoadedSnapshot, SnapshotStore, decode_entry
-from bolt.state._task_apply import TASK_HANDLERS
 
 logger = logging.getLogger("bolt.recovery")
 

@@ -48,8 +48,7 @@ from bolt import limits
 from bolt.cluster._metrics import ClusterCollector, pending_replication
 from bolt.server._latency import CommandCounters
 from bolt.server._server import open_listeners
-from bolt.state import COMMANDS
-from bolt.state._tasks import DISPATCH_BOUNDS_MS, TaskStatistics
+from bolt.state import COMMANDS, DISPATCH_BOUNDS_MS, TaskStatistics
 
 if TYPE_CHECKING:
     from bolt.cluster import ClusterService

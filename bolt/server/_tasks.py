@@ -44,9 +44,7 @@ import trio
 from bolt import limits
 from bolt.errors import BadRequestError, BoltError, FeedDroppedError, TaskNotFoundError
 from bolt.server._auth import LEVELS
-from bolt.state import _validate as check
-from bolt.state._task_apply import TASK_HANDLERS
-from bolt.state._tasks import COMPLETED, FINISHED, PENDING, TaskRecord
+from bolt.state import TASK_FINISHED, TASK_HANDLERS, TASK_PENDING, TaskRecord, validate_database
 
 if TYPE_CHECKING:
     from bolt.node import Change, Engine
@@ -89,11 +87,11 @@ class TaskWaiters:
 
     def changed(self, task: TaskRecord) -> None:
         """Wake the waiters a change of ``task`` concerns (its status now)."""
-        if task.status == PENDING:
+        if task.status == TASK_PENDING:
             self.wake_one(("type", task.db, task.task_type))
-        elif task.status in FINISHED:
+        elif task.status in TASK_FINISHED:
             self._wake_all(("id", task.db, task.id))
-            if task.status == COMPLETED and (task.db, task.id) in self._view.parents:
+            if task.status == "completed" and (task.db, task.id) in self._view.parents:
                 for db, task_type in list(self._view.pending):
                     if db == task.db:
                         self._wake_all(("type", db, task_type))
@@ -152,10 +150,12 @@ def waiters_of(engine: Engine) -> TaskWaiters:
 def _wait_args(command: str, args: list[Any], count: int) -> tuple[list[Any], float, str]:
     if len(args) != count:
         raise BadRequestError(f"'{command}' takes {count} arguments; got {len(args)}")
-    wait_ms = check.integer(args[-2], "wait_ms")
+    wait_ms = args[-2]
+    if type(wait_ms) is not int:
+        raise BadRequestError("wait_ms must be an integer")
     if wait_ms < 0:
         raise BadRequestError("wait_ms must not be negative")
-    db = check.database(args[-1])
+    db = validate_database(args[-1])
     return args[:-2], min(wait_ms, limits.task_wait_ms_max) / 1000, db
 
 
@@ -181,7 +181,7 @@ async def cmd_task_wait(server: Server, session: Session, args: list[Any]) -> tu
             task = engine.keyspace.tasks.get(db, task_id)
             if task is None:
                 raise TaskNotFoundError(f"no task '{task_id}'")
-            if task.status in FINISHED:
+            if task.status in TASK_FINISHED:
                 # What was read may be in records not yet durable: acknowledge after them.
                 return task.to_reply(), engine.last_offset
             if trio.current_time() >= deadline or server.closing:

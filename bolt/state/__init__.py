@@ -21,7 +21,16 @@ from bolt.state._commands import (
 from bolt.state._entry import TYPE_NAMES, Entry
 from bolt.state._glob import compile_glob, glob_to_regex
 from bolt.state._keyspace import Keyspace, Shard, UserRecord, key_name, split_name
+from bolt.state._task_apply import TASK_HANDLERS
 from bolt.state._task_commands import TASK_COMMANDS
+from bolt.state._tasks import (
+    DISPATCH_BOUNDS_MS,
+    TASK_FINISHED,
+    TASK_PENDING,
+    TaskRecord,
+    TaskStatistics,
+    TaskView,
+)
 from bolt.state._upkeep import after_eviction, eviction_events, reclaim_expired, write_growth
 from bolt.state._validate import database as validate_database
 
@@ -29,13 +38,20 @@ COMMANDS.update(TASK_COMMANDS)  # the task commands (bolt.state._task_commands)
 
 __all__ = [
     "COMMANDS",
+    "DISPATCH_BOUNDS_MS",
     "SLOW",
+    "TASK_FINISHED",
+    "TASK_HANDLERS",
+    "TASK_PENDING",
     "TYPE_NAMES",
     "CommandSpec",
     "Entry",
     "Keyspace",
     "Shard",
     "Stamper",
+    "TaskRecord",
+    "TaskStatistics",
+    "TaskView",
     "UserRecord",
     "after_eviction",
     "apply",

@@ -52,6 +52,8 @@ CANCELLED = "cancelled"
 STATUSES = (PENDING, CLAIMED, COMPLETED, FAILED, DEAD, CANCELLED)
 FINISHED = frozenset({COMPLETED, FAILED, DEAD, CANCELLED})
 """Statuses ``wait_for_task`` returns on."""
+TASK_PENDING = PENDING  # the public names (bolt.state)
+TASK_FINISHED = FINISHED
 
 TaskKey = tuple[str, str]  # (db, task id)
 
