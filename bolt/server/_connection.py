@@ -107,7 +107,9 @@ class ConnectionLoop:
 
     async def _serve_session(self, stream: trio.abc.Stream, session: Session) -> None:
         full = session.logged_in
-        codec = Codec(limits.frame_bytes_max if full else limits.prelogin_frame_bytes_max)
+        codec = Codec(
+            limits.frame_bytes_max if full else limits.prelogin_frame_bytes_max, server_side=True
+        )
         receive = stream.receive_some
         clock = time.perf_counter
         # One cancel scope for the whole session, not one per receive (entering a
