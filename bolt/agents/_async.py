@@ -57,7 +57,7 @@ class AsyncTaskCoordinator:
         self._held: dict[str, int] = {}
 
     async def _call(self, command: str, *args: Any) -> Any:
-        return await self.client.execute_command(command, list(args), self.database or "")
+        return await self.client.execute_command(command, *args, database=self.database or "")
 
     def _waiting_client(self) -> AsyncBoltClient:
         settings = self.client._settings
@@ -101,7 +101,7 @@ class AsyncTaskCoordinator:
                 task_type, data, task_id=None, priority=0, max_attempts=None, run_at=None,
                 depends_on=None,
             )  # fmt: skip
-            pipe.execute_command("TASK.CREATE", args, self.database or "")
+            pipe.execute_command("TASK.CREATE", *args, database=self.database or "")
         return [Task.from_reply(reply) for reply in await pipe.execute()]
 
     async def get_task(self, task_id: str) -> Task | None:
@@ -131,7 +131,7 @@ class AsyncTaskCoordinator:
                     left = deadline - trio.current_time()
                     slice_ms = max(0, min(slice_ms, int(left * 1000)))
                 reply = await waiter.execute_command(
-                    "TASK.WAIT", [_id(task_id), slice_ms, self.database or ""]
+                    "TASK.WAIT", _id(task_id), slice_ms, self.database or ""
                 )
                 if reply is not None:
                     return Task.from_reply(reply)
@@ -167,7 +167,7 @@ class AsyncTaskCoordinator:
     ) -> Task | None:
         wait_ms = max(0, min(int(wait * 1000), limits.task_wait_ms_max))
         args = [task_type, agent_id, lease or self.lease_ms, wait_ms, self.database or ""]
-        reply = await waiter.execute_command("TASK.CLAIMWAIT", args)
+        reply = await waiter.execute_command("TASK.CLAIMWAIT", *args)
         if reply is None:
             return None
         task = Task.from_reply(reply)

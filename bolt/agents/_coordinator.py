@@ -77,7 +77,7 @@ class TaskCoordinator:
     def _call(self, command: str, *args: Any) -> Any:
         retry_safe = command in READ_COMMANDS  # a read may be re-sent after a reconnect
         return self.client.execute_command(
-            command, list(args), self.database or "", retry_safe=retry_safe
+            command, *args, database=self.database or "", retry_safe=retry_safe
         )
 
     def _wait_call(self, command: str, *args: Any) -> Any:
@@ -91,8 +91,9 @@ class TaskCoordinator:
         try:
             return client.execute_command(
                 command,
-                [*args, self.database or ""],
+                *args,
                 self.database or "",
+                database=self.database or "",
                 retry_safe=command in READ_COMMANDS,
             )
         finally:
@@ -168,7 +169,9 @@ class TaskCoordinator:
             options.setdefault("depends_on", None)
             options.setdefault("task_id", None)
             pipe.execute_command(
-                "TASK.CREATE", create_args(task_type, data, **options), self.database or ""
+                "TASK.CREATE",
+                *create_args(task_type, data, **options),
+                database=self.database or "",
             )
         return [Task.from_reply(reply) for reply in pipe.execute()]
 

@@ -45,7 +45,7 @@ def _rows(tasks: list[dict[str, Any]]) -> list[list[str]]:
 
 
 def _list(client: Any, args: argparse.Namespace, status: str | None) -> Any:
-    return client.execute_command("TASK.LIST", [args.type, status, args.limit])
+    return client.execute_command("TASK.LIST", args.type, status, args.limit)
 
 
 def _print_tasks(tasks: list[dict[str, Any]], title: str) -> None:
@@ -77,11 +77,11 @@ def _print_task(task: dict[str, Any]) -> None:
 
 def _one(client: Any, command: str, args: argparse.Namespace) -> Any:
     if command == "TASK.GET":
-        reply = client.execute_command("TASK.GET", [args.id])
+        reply = client.execute_command("TASK.GET", args.id)
         if reply is None:
             raise TaskNotFoundError(f"no task '{args.id}'")
         return reply
-    return client.execute_command(command, [args.id])
+    return client.execute_command(command, args.id)
 
 
 def cmd_show(client: Any, args: argparse.Namespace) -> tuple[Any, Callable[[Any], None]]:
@@ -113,7 +113,7 @@ def _print_stats(stats: dict[str, Any]) -> None:
 
 def cmd_stats(client: Any, args: argparse.Namespace) -> tuple[Any, Callable[[Any], None]]:
     """``tasks stats``: queue depth per type and status, and the totals."""
-    return client.execute_command("TASK.STATS", []), _print_stats
+    return client.execute_command("TASK.STATS"), _print_stats
 
 
 ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
