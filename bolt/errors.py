@@ -185,6 +185,21 @@ class ClusterError(ServerError):
     name = "CLUSTER_ERROR"
 
 
+class FeedDroppedError(ServerError):
+    """A change-feed subscriber fell too far behind and was dropped.
+
+    ``resume_offset`` is the first offset it did not receive: read the log
+    from there (``Engine.read_changes``) and subscribe again.
+    """
+
+    code = 350
+    name = "FEED_DROPPED"
+
+    def __init__(self, message: str = "", resume_offset: int = -1) -> None:
+        super().__init__(message)
+        self.resume_offset = resume_offset
+
+
 # --- the network or the bytes on it -----------------------------------------------
 
 
@@ -286,11 +301,69 @@ class LogTrimmedError(StorageError):
     name = "LOG_TRIMMED"
 
 
+class SnapshotCorruptionError(CorruptionError):
+    """A snapshot entry (or a shard's metadata, or the LMDB file) fails its check.
+
+    Carries the ``shard`` index and the ``key`` name ("" when the damage is
+    not in one entry) besides the file ``path``.
+    """
+
+    code = 510
+    name = "SNAPSHOT_CORRUPTION"
+
+    def __init__(self, message: str = "", path: str = "", shard: int = -1, key: str = "") -> None:
+        super().__init__(message, path)
+        self.shard = shard
+        self.key = key
+
+
 class ConfigError(BoltError, builtins.ValueError):
     """A configuration value (environment variable or flag) is invalid."""
 
     code = 600
     name = "CONFIG_ERROR"
+
+
+# --- tasks (bolt.agents) -----------------------------------------------------
+
+
+class TaskNotFoundError(KeyNotFoundError):
+    """No task has this id (in this database)."""
+
+    code = 140
+    name = "TASK_NOT_FOUND"
+
+
+class StaleAttemptError(RequestError):
+    """The attempt (fencing token) is not the task's current claim.
+
+    The lease expired and the task went back to pending (and may be claimed by
+    another agent): the old holder's completion, failure or renewal is refused.
+    """
+
+    code = 141
+    name = "STALE_ATTEMPT"
+
+
+class TaskStateError(RequestError):
+    """The task's status does not allow this (complete a cancelled task, retry a pending one)."""
+
+    code = 142
+    name = "TASK_STATE"
+
+
+class TaskExistsError(RequestError):
+    """A task with this id already exists."""
+
+    code = 143
+    name = "TASK_EXISTS"
+
+
+class TaskTimeoutError(BoltError, builtins.TimeoutError):
+    """``wait_for_task`` (or a blocking claim) ran out of time; the task is unchanged."""
+
+    code = 340
+    name = "TASK_TIMEOUT"
 
 
 def _all_classes() -> list[type[BoltError]]:

@@ -154,6 +154,118 @@ class UserDeleted(NamedTuple):
     key: str
 
 
+# --- tasks (bolt.agents): ``key`` is the task id -----------------------------
+
+
+class TaskCreated(NamedTuple):
+    """A task was created, pending; ``data`` is its msgpack-encoded input."""
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    task_type: str
+    data: bytes
+    priority: int
+    max_attempts: int
+    run_at_ms: int
+    parents: tuple[str, ...]
+    at_ms: int
+
+
+class TaskClaimed(NamedTuple):
+    """``agent_id`` holds the task's attempt ``attempt`` until ``lease_expires_at_ms``."""
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    agent_id: str
+    attempt: int
+    lease_expires_at_ms: int
+    at_ms: int
+
+
+class TaskLeaseRenewed(NamedTuple):
+    """The holder of ``attempt`` extended its lease to ``lease_expires_at_ms``."""
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    attempt: int
+    lease_expires_at_ms: int
+    at_ms: int
+
+
+class TaskCompleted(NamedTuple):
+    """Attempt ``attempt`` completed with ``result`` (msgpack-encoded)."""
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    attempt: int
+    result: bytes
+    at_ms: int
+
+
+class TaskFailed(NamedTuple):
+    """Attempt ``attempt`` failed with ``error`` (a retry or dead letter may follow)."""
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    attempt: int
+    error: str
+    at_ms: int
+
+
+class TaskRetried(NamedTuple):
+    """The task is pending again as attempt ``attempt``; it dies after ``attempt_limit``."""
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    attempt: int
+    attempt_limit: int
+    reason: str
+    at_ms: int
+
+
+class TaskDeadLettered(NamedTuple):
+    """The task ran out of attempts: it is ``dead`` until retried by hand."""
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    attempt: int
+    reason: str
+    at_ms: int
+
+
+class TaskCancelled(NamedTuple):
+    """The task was cancelled (it will not be handed out again)."""
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    reason: str
+    at_ms: int
+
+
 Event = (
     KeyPut
     | KeyDeleted
@@ -165,6 +277,14 @@ Event = (
     | SetRemoved
     | UserPut
     | UserDeleted
+    | TaskCreated
+    | TaskClaimed
+    | TaskLeaseRenewed
+    | TaskCompleted
+    | TaskFailed
+    | TaskRetried
+    | TaskDeadLettered
+    | TaskCancelled
 )
 
 # Stable wire kinds: never renumber, only append.
@@ -179,6 +299,14 @@ EVENT_KINDS: dict[type, int] = {
     SetRemoved: 8,
     UserPut: 9,
     UserDeleted: 10,
+    TaskCreated: 20,
+    TaskClaimed: 21,
+    TaskLeaseRenewed: 22,
+    TaskCompleted: 23,
+    TaskFailed: 24,
+    TaskRetried: 25,
+    TaskDeadLettered: 26,
+    TaskCancelled: 27,
 }
 EVENT_CLASSES: dict[int, type] = {kind: cls for cls, kind in EVENT_KINDS.items()}
 EVENT_NAMES: dict[str, type] = {cls.__name__: cls for cls in EVENT_KINDS}

@@ -49,6 +49,13 @@ fsync_latency_samples_max = 1024
 """How many recent fsync latencies the log keeps for its p99 statistic."""
 wal_inline_write_bytes_max = 64 * KIB
 """``batch``/``off`` rounds up to this size are written on the event loop (no thread hop)."""
+log_retry_delay_ms_initial = 100
+"""After a write or fsync error, the log first tries to clear it (truncate the
+unacknowledged bytes, fsync) this long later; the delay doubles per failed try."""
+log_retry_delay_ms_max = 5_000
+"""The longest delay between two tries to clear a log error."""
+log_retry_probe_bytes = 64 * KIB
+"""Bytes a try to clear a log error writes (and cuts off again) to see the disk take writes."""
 
 # --- state -----------------------------------------------------------------
 shard_count_default = 64
@@ -73,6 +80,11 @@ snapshot_interval_events_default = 100_000
 snapshot_interval_ms_default = 60_000
 lmdb_map_bytes_initial = 1 * GIB
 lmdb_map_bytes_max = 1024 * GIB
+snapshot_retry_delay_ms_initial = 1_000
+"""After a failed snapshot write, the next round waits at least this long; the
+delay doubles per consecutive failure."""
+snapshot_retry_delay_ms_max = 60_000
+"""The longest wait between snapshot rounds after consecutive failures."""
 
 # --- clock -----------------------------------------------------------------
 max_clock_offset_ms_default = 500
@@ -91,3 +103,52 @@ shutdown_grace_ms = 5_000
 client_push_queue_max = 1000
 """Pushes a client holds unread: the sync client then drops the oldest (and
 counts them), the trio client stops reading its connection (back-pressure)."""
+
+# --- tasks (bolt.agents) ----------------------------------------------------
+task_id_bytes_max = 256
+task_type_bytes_max = 256
+task_agent_id_bytes_max = 256
+task_data_bytes_max = 1 * MIB
+"""Largest task data, msgpack-encoded (``TOO_LARGE`` beyond)."""
+task_result_bytes_max = 1 * MIB
+"""Largest task result, msgpack-encoded."""
+task_error_chars_max = 8192
+"""A failure's text is cut to this many characters."""
+task_parents_max = 256
+task_priority_abs_max = 1_000_000
+task_lease_ms_default = 30_000
+task_lease_ms_min = 100
+task_lease_ms_max = 24 * 3600 * 1000
+task_max_attempts_default = 3
+task_max_attempts_max = 1000
+task_list_max = 10_000
+"""Most tasks one TASK.LIST reply carries."""
+task_sweep_interval_ms = 100
+"""How often the node looks for expired leases."""
+task_sweep_tasks_max = 1000
+"""Most expired leases handled by one sweep command."""
+task_wait_ms_max = 10_000
+"""Longest one blocking task command (wait, blocking claim) holds its connection;
+clients wait longer by repeating it."""
+task_wait_slice_ms = 1000
+"""A blocking task command re-checks server shutdown and delayed tasks this often."""
+task_credit_default = 1
+"""Tasks a subscribed agent holds at once."""
+task_worker_claim_wait_ms = 1000
+"""One blocking claim of a subscribed worker: how soon it notices ``stop()``."""
+task_worker_backoff_ms_max = 2000
+"""Longest pause of a worker between reconnection attempts to a lost server."""
+task_feed_records_max = 10_000
+"""Records the task waiters' feed subscription may fall behind before it is dropped
+(every waiter then re-reads the view)."""
+
+# --- the change feed -------------------------------------------------------
+feed_subscriber_records_max = 10_000
+"""Committed records a change-feed subscriber may hold unread before it is dropped
+(it then resumes from the log); a slow subscriber never slows writers."""
+feed_read_records_max = 1_000
+"""Most records one ``Engine.read_changes`` call returns."""
+shard_memo_names_max = 4096
+"""Names whose shard the keyspace remembers (a write looks its key up twice)."""
+batch_chunk_keys = 1_000
+"""A longer MSET/MDEL/MGET is run in chunks of this many keys, other clients between them."""

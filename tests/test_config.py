@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from bolt import limits
 from bolt.config import SETTINGS, Config, load_config, parse_memory, system_memory_bytes
 from bolt.errors import ConfigError
-from bolt.node import EngineConfig
+from bolt.server._daemon import engine_config
 
 
 def test_every_setting_is_a_config_field_and_a_bolt_variable() -> None:
@@ -186,10 +186,10 @@ def test_engine_config_from_config() -> None:
             "BOLT_CLUSTER_PEERS": "n2:h:1",
         }
     )
-    engine_config = EngineConfig.from_config(config)
-    assert engine_config.data_dir == Path("/tmp/x")
-    assert engine_config.fsync == "always"
-    assert engine_config.shard_count == 4
-    assert engine_config.max_memory_bytes == limits.MIB
-    assert engine_config.keep_tombstones  # a clustered node keeps tombstones
-    assert not EngineConfig.from_config(load_config({"BOLT_DATA_DIR": "/tmp/x"})).keep_tombstones
+    built = engine_config(config)
+    assert built.data_dir == Path("/tmp/x")
+    assert built.fsync == "always"
+    assert built.shard_count == 4
+    assert built.max_memory_bytes == limits.MIB
+    assert built.keep_tombstones  # a clustered node keeps tombstones
+    assert not engine_config(load_config({"BOLT_DATA_DIR": "/tmp/x"})).keep_tombstones

@@ -34,6 +34,7 @@ EXPECTED: dict[str, tuple[int, str, tuple[type, ...]]] = {
     "ShuttingDownError": (304, "SHUTTING_DOWN", ()),
     "ClockSkewError": (305, "CLOCK_SKEW", ()),
     "ClusterError": (306, "CLUSTER_ERROR", ()),
+    "FeedDroppedError": (350, "FEED_DROPPED", ()),
     "BoltConnectionError": (400, "CONNECTION_ERROR", (builtins.ConnectionError,)),
     "ProtocolError": (401, "PROTOCOL_ERROR", ()),
     "BoltTimeoutError": (402, "TIMEOUT", (builtins.TimeoutError,)),
@@ -44,7 +45,14 @@ EXPECTED: dict[str, tuple[int, str, tuple[type, ...]]] = {
     "NotADataDirectoryError": (503, "NOT_A_DATA_DIR", ()),
     "HistoryUnavailableError": (504, "HISTORY_UNAVAILABLE", ()),
     "LogTrimmedError": (505, "LOG_TRIMMED", ()),
+    "SnapshotCorruptionError": (510, "SNAPSHOT_CORRUPTION", ()),
     "ConfigError": (600, "CONFIG_ERROR", (builtins.ValueError,)),
+    # tasks (bolt.agents)
+    "TaskNotFoundError": (140, "TASK_NOT_FOUND", (builtins.KeyError,)),
+    "StaleAttemptError": (141, "STALE_ATTEMPT", ()),
+    "TaskStateError": (142, "TASK_STATE", ()),
+    "TaskExistsError": (143, "TASK_EXISTS", ()),
+    "TaskTimeoutError": (340, "TASK_TIMEOUT", (builtins.TimeoutError,)),
     "NotFloatError": (120, "NOT_FLOAT", (builtins.ValueError,)),
     "WrongProtocolError": (121, "WRONG_PROTOCOL", ()),
 }

@@ -32,6 +32,14 @@ from bolt.events import (
     ListPushed,
     SetAdded,
     SetRemoved,
+    TaskCancelled,
+    TaskClaimed,
+    TaskCompleted,
+    TaskCreated,
+    TaskDeadLettered,
+    TaskFailed,
+    TaskLeaseRenewed,
+    TaskRetried,
     UserDeleted,
     UserPut,
     decode_record,
@@ -83,6 +91,38 @@ EVENT_STRATEGIES: dict[type, st.SearchStrategy[Any]] = {
     UserPut: st.builds(UserPut, **_head(), password_hash=text, role=text),
     UserDeleted: st.builds(UserDeleted, **_head()),
 }
+# Task events (bolt.state._tasks): ``key`` is the task id.
+_blob = st.binary(max_size=12)
+EVENT_STRATEGIES.update(
+    {
+        TaskCreated: st.builds(
+            TaskCreated,
+            **_head(),
+            task_type=text,
+            data=_blob,
+            priority=i64,
+            max_attempts=u63,
+            run_at_ms=u63,
+            parents=st.lists(text, max_size=3).map(tuple),
+            at_ms=u63,
+        ),
+        TaskClaimed: st.builds(
+            TaskClaimed, **_head(), agent_id=text, attempt=u63, lease_expires_at_ms=u63, at_ms=u63
+        ),
+        TaskLeaseRenewed: st.builds(
+            TaskLeaseRenewed, **_head(), attempt=u63, lease_expires_at_ms=u63, at_ms=u63
+        ),
+        TaskCompleted: st.builds(TaskCompleted, **_head(), attempt=u63, result=_blob, at_ms=u63),
+        TaskFailed: st.builds(TaskFailed, **_head(), attempt=u63, error=text, at_ms=u63),
+        TaskRetried: st.builds(
+            TaskRetried, **_head(), attempt=u63, attempt_limit=u63, reason=text, at_ms=u63
+        ),
+        TaskDeadLettered: st.builds(
+            TaskDeadLettered, **_head(), attempt=u63, reason=text, at_ms=u63
+        ),
+        TaskCancelled: st.builds(TaskCancelled, **_head(), reason=text, at_ms=u63),
+    }
+)
 any_event = st.one_of(*EVENT_STRATEGIES.values())
 
 
@@ -100,6 +140,14 @@ def test_every_event_type_has_a_strategy_and_a_stable_kind() -> None:
         "SetRemoved": 8,
         "UserPut": 9,
         "UserDeleted": 10,
+        "TaskCreated": 20,
+        "TaskClaimed": 21,
+        "TaskLeaseRenewed": 22,
+        "TaskCompleted": 23,
+        "TaskFailed": 24,
+        "TaskRetried": 25,
+        "TaskDeadLettered": 26,
+        "TaskCancelled": 27,
     }
     assert {EVENT_CLASSES[k] for k in EVENT_KINDS.values()} == set(EVENT_KINDS)
     assert set(EVENT_NAMES.values()) == set(EVENT_KINDS)

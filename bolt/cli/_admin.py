@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 
+from bolt.cli import _stats
 from bolt.cli._connect import read_secret
 from bolt.cli._output import Shape
 from bolt.cli._run import Command, argument, is_false
@@ -37,10 +38,13 @@ COMMANDS: tuple[Command, ...] = (
     Command("ping", "check the server answers (PONG)", (), lambda c, a: c.ping(), Shape.VALUE),
     Command(
         "stats",
-        "server statistics as key:value lines",
-        (),
-        lambda c, a: c.stats(),
+        "a summary of server statistics (--all or --json: every number)",
+        (("--all", {"action": "store_true", "help": "print every statistic"}),),
+        _stats.call,
         Shape.MAPPING,
+        description="A short summary of the server's statistics as name:value lines. "
+        "--all prints the whole STATS reply as flattened key:value lines, --json as JSON.",
+        examples=("boltctl stats", "boltctl stats --all", "boltctl stats --json"),
     ),
     Command(
         "metrics",
@@ -83,7 +87,6 @@ COMMANDS: tuple[Command, ...] = (
         lambda c, a: c.userdel(a.name),
         Shape.OK,
         is_false,
-        missing_message="no such user: {name}",
     ),
     Command("users", "list users and their roles", (), lambda c, a: c.users(), Shape.USERS),
     Command(

@@ -199,7 +199,6 @@ COMMANDS: tuple[Command, ...] = (
         lambda c, a: c.lpop(a.key),
         Shape.VALUE,
         is_nil,
-        missing_message="no such list or empty: {key}",
     ),
     Command(
         "rpop",
@@ -208,7 +207,6 @@ COMMANDS: tuple[Command, ...] = (
         lambda c, a: c.rpop(a.key),
         Shape.VALUE,
         is_nil,
-        missing_message="no such list or empty: {key}",
     ),
     Command(
         "lrange",

@@ -12,7 +12,7 @@ the same way:
 exit status  meaning                                                  out
 ===========  =======================================================  ====
 0            success                                                  stdout
-1            missing: no such key / user, empty list (``(nil)``)      both
+1            missing: no such key / user, empty list (``(nil)``)      stdout
 2            bad usage: a flag, variable or argument is invalid       stderr
 3            the server refused the request (``WRONGTYPE`` ...)       stderr
 4            no answer: connection refused or lost, timeout           stderr
@@ -37,7 +37,6 @@ from bolt.errors import (
     BoltConnectionError,
     BoltError,
     BoltTimeoutError,
-    KeyNotFoundError,
     ProtocolError,
 )
 
@@ -73,8 +72,9 @@ class Command:
         call: sends the request and returns the reply.
         shape: how the reply is printed.
         missing: ``None`` (nothing is ever missing) or a predicate on the
-            reply; when it holds the exit status is 1 and ``missing_message``
-            (formatted with the parsed arguments) goes to stderr.
+            reply; when it holds the exit status is 1. The printed reply
+            (``(nil)``, ``(integer) 0``, ``null``) says it all, as in
+            redis-cli: nothing goes to stderr.
         prepare: run on the parsed arguments before connecting (e.g. to
             prompt for a password, so no connection idles while the user types).
         description: longer text for ``boltctl NAME --help``.
@@ -87,7 +87,6 @@ class Command:
     call: Caller
     shape: Shape
     missing: Callable[[Any], bool] | None = None
-    missing_message: str = "no such key: {key}"
     prepare: Callable[[argparse.Namespace], None] | None = None
     description: str = ""
     examples: tuple[str, ...] = field(default_factory=tuple)
@@ -140,8 +139,6 @@ def show(command: Command, args: argparse.Namespace, result: Any) -> int:
     text = _output.render_json(result) if as_json else _output.render(result, command.shape)
     _output.write_text(text)
     if command.missing is not None and command.missing(result):
-        message = command.missing_message.format(**vars(args))
-        report_error(KeyNotFoundError(message), as_json)
         return EXIT_MISSING
     return EXIT_OK
 

@@ -199,9 +199,8 @@ class AsyncBoltClient(CommandsMixin[Awaitable[Any]]):
     async def execute_command(
         self,
         command: str,
-        args: Sequence[Any] = (),
+        *args: Any,
         database: str | None = None,
-        *,
         retry_safe: bool | None = None,
     ) -> Any:
         """Send any command and return its reply (see ``BoltClient.execute_command``)."""

@@ -13,6 +13,10 @@ is up to the class mixing it in:
 Hence the generic return type ``R``; the docstrings say what the reply holds.
 Data commands go to ``database`` (default: the client's ``database``);
 server and user-management commands are not scoped to a database.
+``database`` is keyword-only everywhere, so a Redis habit such as
+``client.delete("a", "b")`` (meaning ``DEL a b``) or ``put("x", "1", "2")``
+raises :class:`TypeError` at the call instead of silently naming a
+database; several keys are the explicit ``mdel``/``mget``/``mset``.
 
 The retry rule lives here too: :data:`RETRY_SAFE_COMMANDS` lists the
 commands a client may re-send once after a connection broke between sending
@@ -97,11 +101,11 @@ class CommandsMixin(Generic[R]):
 
     # --- strings and keys ------------------------------------------------
 
-    def put(self, key: str, value: Value, database: str | None = None) -> R:
+    def put(self, key: str, value: Value, *, database: str | None = None) -> R:
         """Set ``key`` to the string ``value``. Reply: ``None``."""
         return self._data("PUT", [check_key(key), check_value(value)], database)
 
-    def get(self, key: str, database: str | None = None) -> R:
+    def get(self, key: str, *, database: str | None = None) -> R:
         """Read a string. Reply: the value (``str`` or ``bytes`` as stored) or ``None``.
 
         Raises:
@@ -109,7 +113,7 @@ class CommandsMixin(Generic[R]):
         """
         return self._data("GET", [check_key(key)], database)
 
-    def delete(self, key: str, database: str | None = None) -> R:
+    def delete(self, key: str, *, database: str | None = None) -> R:
         """Delete a key of any type.
 
         Reply: the old value for a string, ``True`` for other types, ``None``
@@ -117,31 +121,31 @@ class CommandsMixin(Generic[R]):
         """
         return self._data("DEL", [check_key(key)], database)
 
-    def setex(self, key: str, value: Value, ttl_seconds: int, database: str | None = None) -> R:
+    def setex(self, key: str, value: Value, ttl_seconds: int, *, database: str | None = None) -> R:
         """Set ``key`` to ``value``, expiring after ``ttl_seconds``. Reply: ``None``."""
         args = [check_key(key), check_value(value), check_int(ttl_seconds, "ttl_seconds")]
         return self._data("SETEX", args, database)
 
-    def ttl(self, key: str, database: str | None = None) -> R:
+    def ttl(self, key: str, *, database: str | None = None) -> R:
         """Reply: remaining whole seconds, -1 if the key never expires, ``None`` if missing."""
         return self._data("TTL", [check_key(key)], database)
 
-    def exists(self, key: str, database: str | None = None) -> R:
+    def exists(self, key: str, *, database: str | None = None) -> R:
         """Reply: whether ``key`` exists (``bool``)."""
         return self._data("EXISTS", [check_key(key)], database)
 
-    def key_type(self, key: str, database: str | None = None) -> R:
+    def key_type(self, key: str, *, database: str | None = None) -> R:
         """Reply: the key's type, or ``None`` if missing.
 
         One of ``"string"``, ``"counter"``, ``"list"``, ``"set"``, ``"crdt_counter"``.
         """
         return self._data("TYPE", [check_key(key)], database)
 
-    def keys(self, pattern: str = "*", database: str | None = None) -> R:
+    def keys(self, pattern: str = "*", *, database: str | None = None) -> R:
         """Reply: the list of keys matching the glob ``pattern``."""
         return self._data("KEYS", [check_text(pattern, "pattern")], database)
 
-    def mset(self, mapping: Mapping[str, Value], database: str | None = None) -> R:
+    def mset(self, mapping: Mapping[str, Value], *, database: str | None = None) -> R:
         """Set several keys at once. Reply: the number of pairs set."""
         if not isinstance(mapping, Mapping):
             raise TypeError(f"mset takes a mapping, not {type(mapping).__name__}")
@@ -150,17 +154,17 @@ class CommandsMixin(Generic[R]):
             args += (check_key(key), check_value(value))
         return self._data("MSET", args, database)
 
-    def mget(self, keys: Iterable[str], database: str | None = None) -> R:
+    def mget(self, keys: Iterable[str], *, database: str | None = None) -> R:
         """Read several strings. Reply: a list of values, ``None`` for each missing key."""
         return self._data("MGET", check_keys(keys), database)
 
-    def mdel(self, keys: Iterable[str], database: str | None = None) -> R:
+    def mdel(self, keys: Iterable[str], *, database: str | None = None) -> R:
         """Delete several keys. Reply: the number deleted."""
         return self._data("MDEL", check_keys(keys), database)
 
     # --- integer counters ------------------------------------------------------
 
-    def incr(self, key: str, database: str | None = None) -> R:
+    def incr(self, key: str, *, database: str | None = None) -> R:
         """Add 1 to an integer (a missing key counts as 0). Reply: the new value.
 
         Raises:
@@ -168,33 +172,33 @@ class CommandsMixin(Generic[R]):
         """
         return self._data("INCR", [check_key(key)], database)
 
-    def decr(self, key: str, database: str | None = None) -> R:
+    def decr(self, key: str, *, database: str | None = None) -> R:
         """Subtract 1 from an integer. Reply: the new value."""
         return self._data("DECR", [check_key(key)], database)
 
-    def incrby(self, key: str, delta: int, database: str | None = None) -> R:
+    def incrby(self, key: str, delta: int, *, database: str | None = None) -> R:
         """Add ``delta`` to an integer. Reply: the new value."""
         return self._data("INCRBY", [check_key(key), check_int(delta, "delta")], database)
 
-    def decrby(self, key: str, delta: int, database: str | None = None) -> R:
+    def decrby(self, key: str, delta: int, *, database: str | None = None) -> R:
         """Subtract ``delta`` from an integer. Reply: the new value."""
         return self._data("DECRBY", [check_key(key), check_int(delta, "delta")], database)
 
     # --- CRDT counters ---------------------------------------------------------
 
-    def cincr(self, key: str, database: str | None = None) -> R:
+    def cincr(self, key: str, *, database: str | None = None) -> R:
         """Add 1 to a cluster-safe (PN) counter. Reply: its new value."""
         return self._data("CINCR", [check_key(key)], database)
 
-    def cdecr(self, key: str, database: str | None = None) -> R:
+    def cdecr(self, key: str, *, database: str | None = None) -> R:
         """Subtract 1 from a cluster-safe counter. Reply: its new value."""
         return self._data("CDECR", [check_key(key)], database)
 
-    def cincrby(self, key: str, n: int, database: str | None = None) -> R:
+    def cincrby(self, key: str, n: int, *, database: str | None = None) -> R:
         """Add ``n`` (may be negative) to a cluster-safe counter. Reply: its new value."""
         return self._data("CINCRBY", [check_key(key), check_int(n, "n")], database)
 
-    def cget(self, key: str, database: str | None = None) -> R:
+    def cget(self, key: str, *, database: str | None = None) -> R:
         """Reply: a cluster-safe counter's value (0 if missing)."""
         return self._data("CGET", [check_key(key)], database)
 
@@ -209,20 +213,20 @@ class CommandsMixin(Generic[R]):
         """Push values at the tail. Reply: the new length."""
         return self._data("RPUSH", [check_key(key), *map(check_value, values)], database)
 
-    def lpop(self, key: str, database: str | None = None) -> R:
+    def lpop(self, key: str, *, database: str | None = None) -> R:
         """Remove the head. Reply: the element, or ``None`` if the list is empty."""
         return self._data("LPOP", [check_key(key)], database)
 
-    def rpop(self, key: str, database: str | None = None) -> R:
+    def rpop(self, key: str, *, database: str | None = None) -> R:
         """Remove the tail. Reply: the element, or ``None`` if the list is empty."""
         return self._data("RPOP", [check_key(key)], database)
 
-    def lrange(self, key: str, start: int = 0, stop: int = -1, database: str | None = None) -> R:
+    def lrange(self, key: str, start: int = 0, stop: int = -1, *, database: str | None = None) -> R:
         """Reply: elements ``start..stop`` inclusive (Redis index rules, negatives allowed)."""
         args = [check_key(key), check_int(start, "start"), check_int(stop, "stop")]
         return self._data("LRANGE", args, database)
 
-    def llen(self, key: str, database: str | None = None) -> R:
+    def llen(self, key: str, *, database: str | None = None) -> R:
         """Reply: the length of a list (0 if missing)."""
         return self._data("LLEN", [check_key(key)], database)
 
@@ -236,15 +240,15 @@ class CommandsMixin(Generic[R]):
         """Remove members from a set. Reply: how many were there."""
         return self._data("SREM", [check_key(key), *map(check_value, members)], database)
 
-    def smembers(self, key: str, database: str | None = None) -> R:
+    def smembers(self, key: str, *, database: str | None = None) -> R:
         """Reply: the members of a set, as a list."""
         return self._data("SMEMBERS", [check_key(key)], database)
 
-    def scard(self, key: str, database: str | None = None) -> R:
+    def scard(self, key: str, *, database: str | None = None) -> R:
         """Reply: the number of members of a set (0 if missing)."""
         return self._data("SCARD", [check_key(key)], database)
 
-    def sismember(self, key: str, member: Value, database: str | None = None) -> R:
+    def sismember(self, key: str, member: Value, *, database: str | None = None) -> R:
         """Reply: whether ``member`` is in the set (``bool``)."""
         return self._data("SISMEMBER", [check_key(key), check_value(member)], database)
 

@@ -33,6 +33,10 @@ class Call(NamedTuple):
         """Build a call; ``retry_safe=None`` looks the command up in the retry rule."""
         if not isinstance(command, str) or not command:
             raise TypeError("a command must be a non-empty str")
+        if db is not None and not isinstance(db, str):
+            # Refused here: the server closes a connection whose request names
+            # a database that is not a string (a malformed message).
+            raise TypeError(f"database must be str or None, not {type(db).__name__}")
         if retry_safe is None:
             retry_safe = command in RETRY_SAFE_COMMANDS
         return cls(command, list(args), db, retry_safe)

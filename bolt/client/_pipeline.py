@@ -52,9 +52,8 @@ class _CallQueue:
     def execute_command(
         self,
         command: str,
-        args: Sequence[Any] = (),
+        *args: Any,
         database: str | None = None,
-        *,
         retry_safe: bool | None = None,
     ) -> Self:
         """Queue any command (see ``BoltClient.execute_command``)."""

@@ -215,20 +215,27 @@ class BoltClient(CommandsMixin[Any]):
     def execute_command(
         self,
         command: str,
-        args: Sequence[Any] = (),
+        *args: Any,
         database: str | None = None,
-        *,
         retry_safe: bool | None = None,
     ) -> Any:
         """Send any command (e.g. one newer than this client) and return its reply.
 
+        The arguments follow the command as in redis-py:
+        ``execute_command("SADD", "tags", "a", "b")``.
+
         Args:
             command: the command name.
-            args: its arguments (msgpack-encodable).
+            args: its arguments (each msgpack-encodable).
             database: the request's database (default: the client's).
             retry_safe: whether it may be re-sent after a connection loss
                 (default: looked up in ``RETRY_SAFE_COMMANDS``; unknown
                 commands are not re-sent).
+
+        Raises:
+            UnknownCommandError: the server has no such command (the
+                connection stays usable).
+            TypeError: ``command`` or ``database`` is not a ``str``.
         """
         db = self.database if database is None else database
         (reply,) = self._round_trip([Call.of(command, list(args), db, retry_safe)])

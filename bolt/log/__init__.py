@@ -19,6 +19,7 @@ from ._record import (
     scan_records,
 )
 from ._segment import SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_BYTES, segment_file_name
+from ._writer import sync_directory, sync_file, write_fully
 
 __all__ = [
     "RECORD_HEADER_BYTES",
@@ -39,4 +40,7 @@ __all__ = [
     "encode_record",
     "scan_records",
     "segment_file_name",
+    "sync_directory",
+    "sync_file",
+    "write_fully",
 ]

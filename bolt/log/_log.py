@@ -57,11 +57,29 @@ Waiters park on one ``trio.Event`` per round, so waking thousands of writers
 costs one ``set()``. Rounds run shielded from cancellation: once a buffer is
 swapped out it is always written and its waiters always learn the outcome.
 
-A failed write or fsync marks the log failed for good: pending and later
-``wait_for`` calls and every later ``append`` raise
-:class:`~bolt.errors.DiskError`, and the flusher returns. On disk the failed
-round may have left a partial record, which the next open truncates as a torn
-tail (nothing of it was acknowledged).
+Errors: refuse, cut back, retry
+-------------------------------
+A failed write or fsync (``ENOSPC``, ``EMFILE``, ``EIO`` ...) marks the log
+failed: every record not yet acknowledged -- the failed round's and everything
+appended after it -- is lost, its waiters and every ``append`` meanwhile raise
+:class:`~bolt.errors.DiskError`, and :attr:`Log.on_failure` is called at once
+(the engine hides its views before anyone reads them). A record is never
+acknowledged after an error that may have touched it: a round that comes back
+from its thread after another round failed is not acknowledged either.
+
+The flusher then tries to clear the error by itself, after
+``limits.log_retry_delay_ms_initial`` and then at doubling intervals (at
+most ``limits.log_retry_delay_ms_max``): it cuts the files back to where the
+last acknowledged record ends (:meth:`SegmentWriter.rewind
+<bolt.log._writer.SegmentWriter.rewind>`: a partial record, records written
+but not fsynced in ``always`` mode, a segment rolled in the failed round) and
+fsyncs. Once that succeeds the log takes writes again from the offset after
+the last acknowledged record (the refused records' offsets are reused; they
+were never acknowledged and are no longer on disk), and
+:meth:`Log.wait_healthy` returns. ``statistics()`` shows the failure while it
+lasts and counts recoveries and failed tries. A waiter is bound to the failure
+epoch it started in: it never mistakes a later record with a reused offset for
+its own.
 """
 
 from __future__ import annotations
@@ -70,7 +88,7 @@ import collections
 import dataclasses
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import trio
@@ -152,6 +170,16 @@ class Log:
         self._write_errors_total = 0
         self._rounds_inline_total = 0
         self._rounds_threaded_total = 0
+        # Errors (see "Errors: refuse, cut back, retry" in the module docstring).
+        self._acked_mark = self._writer.mark()  # where the last acknowledged record ends
+        self._epoch = 0  # bumped by every failure
+        self._healthy = trio.Event()
+        self._healthy.set()
+        self._failed_event = trio.Event()
+        self._recoveries_total = 0
+        self._retries_failed_total = 0
+        self.on_failure: Callable[[], None] | None = None
+        """Called (on the trio thread) as soon as a write or fsync fails."""
 
     @classmethod
     def open(cls, options: LogOptions) -> Log:
@@ -199,6 +227,25 @@ class Log:
         """Every record below this offset has been fsynced."""
         return self._durable_offset
 
+    @property
+    def acked_offset(self) -> int:
+        """Every record below this offset is acknowledged per the mode (it does
+        not move while the log is failed: the records from it on are lost)."""
+        return self._acked_offset
+
+    @property
+    def failure(self) -> str | None:
+        """Why the log refuses writes right now, or None."""
+        return self._failure
+
+    async def wait_healthy(self) -> None:
+        """Return once the log takes writes (at once if it does)."""
+        await self._healthy.wait()
+
+    async def wait_failure(self) -> None:
+        """Return once a write or fsync has failed (at once if the log is failed now)."""
+        await self._failed_event.wait()
+
     # --- the hot path ---------------------------------------------------------
 
     def append(self, payload: bytes) -> int:
@@ -242,7 +289,8 @@ class Log:
         check_payload_length(length)
 
     def _disk_error(self) -> DiskError:
-        return DiskError(f"the log in {self.options.directory} failed: {self._failure}")
+        failure = self._failure or "an earlier error (cleared since)"
+        return DiskError(f"the log in {self.options.directory} failed: {failure}")
 
     async def wait_for(self, offset: int) -> None:
         """Return once the record at ``offset`` is acknowledged per the mode.
@@ -256,6 +304,7 @@ class Log:
             ValueError: ``offset`` has not been appended.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
+        epoch = self._epoch
         if offset >= self._acked_offset and offset < self._next_offset and self._inline:
             # Yield once first: every task that became runnable in this pass
             # of the scheduler (other connections with requests) appends its
@@ -264,7 +313,7 @@ class Log:
             if offset >= self._acked_offset and not self._write_inline():
                 self._wake_flusher()  # e.g. the round would roll a segment: a thread's job
         while offset >= self._acked_offset:
-            if self._failure is not None:
+            if self._failure is not None or self._epoch != epoch:
                 raise self._disk_error()
             if offset >= self._next_offset:
                 raise ValueError(
@@ -298,7 +347,11 @@ class Log:
                 if self._mode == "batch":
                     nursery.start_soon(self._sync_loop)
                 task_status.started()
-                await self._write_loop()
+                while True:
+                    await self._write_loop()
+                    if self._closed or self._failure is None:
+                        break
+                    await self._recover()
                 nursery.cancel_scope.cancel()
         finally:
             self._running = False
@@ -343,7 +396,10 @@ class Log:
 
     async def _sync_loop(self) -> None:
         interval_seconds = self.options.flush_interval_ms / 1000
-        while not self._stopped:
+        while not self._closed:
+            if self._failure is not None:
+                await self._healthy.wait()
+                continue
             await self._unsynced.wait()
             with trio.move_on_at(self._unsynced_since + interval_seconds):
                 await self._sync_due.wait()
@@ -353,15 +409,19 @@ class Log:
             if self._stopped or target <= self._durable_offset:
                 continue
             self._sync_started_offset = target
+            epoch = self._epoch
             with trio.CancelScope(shield=True):
                 try:
                     duration = await trio.to_thread.run_sync(self._writer.fsync)
                 except OSError as error:
-                    self._fail("fsync", error)
-                    return
+                    if epoch == self._epoch:
+                        self._fail("fsync", error)
+                    continue
                 except Exception as error:
                     self._fail("fsync", error)
                     raise
+            if epoch != self._epoch:
+                continue  # a failure came meanwhile: what this covered may be cut back
             self._record_fsyncs([duration])
             self._durable_offset = max(self._durable_offset, target)
 
@@ -386,6 +446,7 @@ class Log:
             self._durable_offset = end
         self._record_fsyncs(durations)
         self._acked_offset = self._durable_offset if self._mode == "always" else end
+        self._acked_mark = self._writer.mark()
         event.set()
         if self._mode == "batch" and self._durable_offset < end:
             if not self._unsynced.is_set():
@@ -437,15 +498,19 @@ class Log:
             return
         data, start, end, event = self._take_round()
         self._rounds_threaded_total += 1
+        epoch = self._epoch
         with trio.CancelScope(shield=True):
             try:
                 durations = await trio.to_thread.run_sync(self._write_in_thread, data, start, sync)
             except OSError as error:
-                self._fail("write and fsync" if sync else "write", error)
+                if epoch == self._epoch:
+                    self._fail("write and fsync" if sync else "write", error)
                 return
             except Exception as error:
                 self._fail("write", error)
                 raise  # a bug, not the disk: let the nursery see it
+        if epoch != self._epoch:
+            return  # another error came meanwhile (the syncer's): never acknowledge
         self._finish_round(end, sync, durations, event)
 
     def _write_in_thread(self, data: bytearray, start: int, sync: bool) -> list[float]:
@@ -467,11 +532,70 @@ class Log:
             logger.error("log: %s failed in %s: %s", what, self.options.directory, error)
         self._write_errors_total += 1
         self._stopped = True
+        self._epoch += 1
         self._bytes_taken_total += len(self._buffer)
         self._buffer = bytearray()
         for event in (self._next_round, self._inflight_round, self._work, self._unsynced):
             event.set()
         self._sync_due.set()
+        if self._healthy.is_set():
+            self._healthy = trio.Event()
+        self._failed_event.set()
+        if self.on_failure is not None:
+            self.on_failure()
+
+    async def _recover(self) -> None:
+        """Clear a failure: cut the files back to the last acknowledged record, retrying.
+
+        Returns once the log takes writes again, or once it is closed.
+        """
+        delay = limits.log_retry_delay_ms_initial / 1000
+        while not self._closed:
+            self._work = trio.Event()  # close() sets it: stop waiting at once
+            with trio.move_on_after(delay):
+                await self._work.wait()
+            async with self._round_lock:
+                if self._closed:
+                    return
+                with trio.CancelScope(shield=True):
+                    try:
+                        await trio.to_thread.run_sync(self._writer.rewind, *self._acked_mark)
+                    except OSError as error:
+                        self._retries_failed_total += 1
+                        logger.warning(
+                            "log: still failing in %s (%s); next try in %.1fs",
+                            self.options.directory,
+                            error,
+                            min(delay * 2, limits.log_retry_delay_ms_max / 1000),
+                        )
+                        delay = min(delay * 2, limits.log_retry_delay_ms_max / 1000)
+                        continue
+                self._resume()
+                return
+
+    def _resume(self) -> None:
+        """Take writes again from the offset after the last acknowledged record."""
+        end = self._acked_offset
+        lost = self._next_offset - end
+        self._next_offset = self._written_offset = self._durable_offset = end
+        self._inflight_end = self._sync_started_offset = end
+        self._buffer = bytearray()
+        self._next_round = trio.Event()
+        self._work = trio.Event()
+        self._unsynced = trio.Event()
+        self._sync_due = trio.Event()
+        self._failure = None
+        self._stopped = False
+        self._failed_event = trio.Event()
+        self._recoveries_total += 1
+        self._healthy.set()
+        logger.warning(
+            "log: recovered in %s: the error cleared, writes resume at offset %d "
+            "(%d unacknowledged records were refused and cut off)",
+            self.options.directory,
+            end,
+            lost,
+        )
 
     # --- flush and close ------------------------------------------------------
 
@@ -580,4 +704,7 @@ class Log:
             write_errors_total=self._write_errors_total,
             rounds_inline_total=self._rounds_inline_total,
             rounds_threaded_total=self._rounds_threaded_total,
+            failure=self._failure,
+            recoveries_total=self._recoveries_total,
+            retries_failed_total=self._retries_failed_total,
         )

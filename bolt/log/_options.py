@@ -107,3 +107,9 @@ class LogStatistics:
     write_errors_total: int
     rounds_inline_total: int
     rounds_threaded_total: int
+    failure: str | None = None
+    """Why the log refuses writes right now (None while it takes them)."""
+    recoveries_total: int = 0
+    """Times the log cleared a write or fsync error by itself and took writes again."""
+    retries_failed_total: int = 0
+    """Attempts to clear an error that failed (the condition had not cleared yet)."""

@@ -21,6 +21,13 @@ and reports why in :attr:`RecordScanner.end`:
 * ``CORRUPT`` -- the record at ``p`` is bad but a valid record starts somewhere
   after it. Data that was once whole has been damaged; dropping the tail would
   lose good records, so this is an error to report, never to repair.
+  Also ``CORRUPT``: the **last** record is complete (its whole length is
+  there) but fails its CRC. An interrupted append leaves a *short* record,
+  never a complete wrong one: this is damage to a record that was written
+  whole, probably acknowledged. The one exception is a record whose end is a
+  run of zero bytes starting on a 512-byte boundary of the file: blocks the
+  file system allocated but never wrote (a crash of the machine), which is
+  torn.
 
 "A valid record" means: a sane length, the whole payload inside the buffer and
 a matching CRC. Any byte position after ``p`` counts (records are not aligned),
@@ -133,8 +140,25 @@ def _bad_record(view: memoryview, position: int, record_bytes_max: int) -> str:
     if stop > size:
         return f"short record (length {length}, {size - position - RECORD_HEADER_BYTES} bytes)"
     if crc32c(view[position + RECORD_HEADER_BYTES : stop]) != crc:
-        return "record checksum mismatch"
+        return _CHECKSUM_MISMATCH
     return ""
+
+
+_CHECKSUM_MISMATCH = "record checksum mismatch"
+_UNWRITTEN_BLOCK_BYTES = 512
+
+
+def _ends_unwritten(view: memoryview, position: int, base: int) -> bool:
+    """True if the record at ``position`` ends in zeros from a 512-byte file boundary on."""
+    length = RECORD_HEADER.unpack_from(view, position)[0]
+    stop = position + RECORD_HEADER_BYTES + length
+    first_zero = stop
+    while first_zero > position and view[first_zero - 1] == 0:
+        first_zero -= 1
+    if first_zero == stop:
+        return False
+    boundary = -(-(base + first_zero) // _UNWRITTEN_BLOCK_BYTES) * _UNWRITTEN_BLOCK_BYTES - base
+    return boundary < stop
 
 
 def valid_record_after(view: memoryview, position: int, record_bytes_max: int) -> int:
@@ -245,6 +269,13 @@ class RecordScanner:
         reason = _bad_record(view, position, self._record_bytes_max)
         following = valid_record_after(view, position, self._record_bytes_max)
         if following < 0:
+            if reason == _CHECKSUM_MISMATCH and not _ends_unwritten(view, position, base):
+                return ScanEnd(
+                    ScanStatus.CORRUPT,
+                    base + position,
+                    "the last record is complete but fails its checksum: data written whole "
+                    "was damaged (an interrupted write leaves a short record)",
+                )
             return ScanEnd(ScanStatus.TORN, base + position, reason)
         return ScanEnd(
             ScanStatus.CORRUPT,

@@ -212,6 +212,60 @@ class SegmentWriter:
             self._segments.append(Segment(first_offset, path, SEGMENT_HEADER_BYTES))
         return durations
 
+    def mark(self) -> tuple[int, int]:
+        """Where the data written so far ends: ``(first offset of the active segment, size)``.
+
+        :meth:`rewind` takes it back there.
+        """
+        segment = self._segments[-1]
+        return segment.first_offset, segment.size
+
+    def rewind(self, first_offset: int, size: int) -> None:
+        """Cut everything written after a :meth:`mark` off the files, and fsync (worker thread).
+
+        Segments created after the mark are deleted, the marked segment is
+        truncated to ``size`` and becomes the active one again. A probe of
+        ``limits.log_retry_probe_bytes`` is written (and cut off again) first,
+        so a disk that is still full fails the call. Nothing is
+        changed until the marked file is open, truncated and fsynced, so a
+        failure (the disk still full, no descriptor left) leaves the writer
+        as it was and the call can simply be tried again.
+
+        Raises:
+            OSError: opening, truncating or syncing failed.
+        """
+        segments = self.snapshot()
+        keep = sum(1 for segment in segments if segment.first_offset <= first_offset)
+        target, removed = segments[keep - 1], segments[keep:]
+        fd = os.open(target.path, APPEND_FLAGS)
+        try:
+            os.ftruncate(fd, size)
+            # Probe: the condition has cleared only if a write of a round's
+            # size goes through (a full disk still takes a truncate).
+            write_fully(fd, bytes(limits.log_retry_probe_bytes))
+            os.ftruncate(fd, size)
+            sync_file(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        with self._fd_lock:
+            old, self._fd = self._fd, fd
+        if old >= 0:
+            os.close(old)
+        with self._segments_lock:
+            del self._segments[keep:]
+        target.size = size
+        while target.index_positions and target.index_positions[-1] >= size:
+            target.index_offsets.pop()
+            target.index_positions.pop()
+        for segment in removed:
+            try:
+                segment.path.unlink()
+            except FileNotFoundError:
+                pass
+        if removed:
+            sync_directory(self._directory)
+
     def fsync(self) -> float:
         """fsync the active segment (any worker thread).
 

@@ -15,6 +15,7 @@ import trio
 
 from bolt.node._config import EngineConfig
 from bolt.node._engine import Engine, wall_clock_ms
+from bolt.node._feed import Change, ChangeFeed, FeedStatistics, FeedSubscription
 from bolt.node._recovery import RecoveryStatistics
 from bolt.node._stats import EngineStatistics, ShardStatistics, SnapshotStatistics
 
@@ -36,9 +37,13 @@ async def open_engine(config: EngineConfig) -> AsyncIterator[Engine]:
 
 
 __all__ = [
+    "Change",
+    "ChangeFeed",
     "Engine",
     "EngineConfig",
     "EngineStatistics",
+    "FeedStatistics",
+    "FeedSubscription",
     "RecoveryStatistics",
     "ShardStatistics",
     "SnapshotStatistics",

@@ -1,4 +1,4 @@
-"""The engine's own configuration (a subset of the daemon's ``bolt.config.Config``)."""
+"""The engine's own configuration (the daemon builds it from its settings: ``bolt.server``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bolt import limits
-from bolt.config import Config
 from bolt.errors import ConfigError
 
 
@@ -56,23 +55,3 @@ class EngineConfig:
             problems.append("data_dir is required when persist is on")
         if problems:
             raise ConfigError("invalid engine configuration: " + "; ".join(problems))
-
-    @classmethod
-    def from_config(cls, config: Config) -> EngineConfig:
-        """The engine part of the daemon's configuration."""
-        return cls(
-            data_dir=config.resolved_data_dir(),
-            node_id=config.node_id,
-            persist=config.persist,
-            fsync=config.wal_fsync,
-            flush_interval_ms=config.wal_flush_interval_ms,
-            batch_size=config.wal_batch_size,
-            shard_count=config.shard_count,
-            max_memory_bytes=config.max_memory,
-            eviction_policy=config.eviction_policy,
-            memory_warning_threshold=config.memory_warning_threshold,
-            snapshot_interval_events=config.snapshot_interval_events,
-            snapshot_interval_ms=config.snapshot_interval_ms,
-            max_clock_offset_ms=config.max_clock_offset_ms,
-            keep_tombstones=bool(config.cluster_peers),
-        )

@@ -27,7 +27,9 @@ nursery of :meth:`Engine.run`. ``close`` flushes and fsyncs the log and takes
 a final snapshot, so a clean restart replays almost nothing.
 
 If writing the log fails, the engine stops taking writes (``DiskError``)
-rather than acknowledge what it cannot keep; reads go on.
+rather than acknowledge what it cannot keep, rebuilds its views from what
+the log acknowledged (so a refused write is never readable) and takes writes
+again once the log has cleared the error (:mod:`bolt.node._durability`).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,23 +50,44 @@ from bolt.crdt import HybridClock
 from bolt.errors import (
     BadRequestError,
     DiskError,
+    FeedDroppedError,
+    LogTrimmedError,
     OutOfMemoryError,
     StorageError,
     UnknownCommandError,
 )
-from bolt.events import Event, KeyDeleted, UserDeleted, UserPut, encode_record
-from bolt.log import Log, LogOptions
-from bolt.log._writer import sync_directory, sync_file, write_fully
+from bolt.events import (
+    EVENT_KINDS,
+    Event,
+    KeyDeleted,
+    UserDeleted,
+    UserPut,
+    decode_record,
+    encode_record,
+)
+from bolt.log import Log, LogOptions, sync_directory, sync_file, write_fully
 from bolt.node._config import EngineConfig
-from bolt.node._recovery import RecoveryStatistics, bulk_load, replay
+from bolt.node._durability import DiskRecovery
+from bolt.node._feed import Change, ChangeFeed
+from bolt.node._recovery import RecoveryStatistics, bulk_load, open_snapshot, replay
 from bolt.node._snapshots import SnapshotWriter
 from bolt.node._stats import EngineStatistics, ShardStatistics
-from bolt.state import COMMANDS, Keyspace, UserRecord, apply, split_name
-from bolt.state import _validate as check
-from bolt.state._commands import delete_event, put_events
-from bolt.state._entry import CRDT_COUNTER, STRING, TOMBSTONE
-from bolt.state._snapshot import SnapshotStore
-from bolt.state._validate import plain_key, plain_value
+from bolt.state import (
+    COMMANDS,
+    SLOW,
+    Keyspace,
+    UserRecord,
+    after_eviction,
+    apply,
+    check_batch,
+    eviction_events,
+    fast_get,
+    fast_put_events,
+    reclaim_expired,
+    validate_database,
+    write_growth,
+)
+from bolt.state.snapshot import SnapshotStore
 
 logger = logging.getLogger("bolt.engine")
 
@@ -72,6 +95,10 @@ logger = logging.getLogger("bolt.engine")
 def wall_clock_ms() -> int:
     """Milliseconds since the Unix epoch."""
     return time.time_ns() // 1_000_000
+
+
+_CHUNKED = {"MSET": 2, "MDEL": 1, "MGET": 1}
+"""Batch commands :meth:`Engine.submit_large` may split, and their arguments per key."""
 
 
 class Engine:
@@ -100,6 +127,7 @@ class Engine:
         self._lock_file: int | None = None
         self._last_offset = -1
         self._failed: BaseException | None = None
+        self._views_stale = False  # the views may hold refused writes: refuse reads too
         self._closed = False
         self.ready = False
         self.recovery: RecoveryStatistics | None = None
@@ -111,6 +139,8 @@ class Engine:
         self.events_total = 0
         self.keys_deleted_total = 0
         self.user_events_total = 0  # users are events too, but not keys
+        self.ingested_events_total = 0
+        self.feed = ChangeFeed(lambda: self._last_offset + 1)
 
     # --- opening ---------------------------------------------------------------
 
@@ -168,9 +198,8 @@ class Engine:
                 torn.position,
                 torn.bytes_dropped,
             )
-        self._store = SnapshotStore(data_dir / "snapshot")
         with bulk_load():
-            snapshot = self._store.load()
+            self._store, snapshot = open_snapshot(data_dir / "snapshot", self._log)
             self.recovery = replay(self.keyspace, self._log, snapshot, self._progress)
             if snapshot is not None:
                 for shard in snapshot.shards.values():
@@ -245,6 +274,7 @@ class Engine:
         async with trio.open_nursery() as nursery:
             if self._log is not None:
                 await nursery.start(self._log.run)
+                nursery.start_soon(DiskRecovery(self).run)
             nursery.start_soon(self._expiry_loop)
             if self._snapshots is not None:
                 nursery.start_soon(self._snapshots.run)
@@ -257,21 +287,8 @@ class Engine:
             self._reclaim_expired(self._now_ms(), limits.expiry_sweep_keys_max)
 
     def _reclaim_expired(self, now_ms: int, limit: int | None) -> int:
-        """Free the memory of expired keys (they are already invisible)."""
-        keyspace = self.keyspace
-        reclaimed = 0
-        for name in keyspace.pop_expired(now_ms, limit or 1 << 62):
-            shard = keyspace.shard_of(name)
-            entry = shard.entries.get(name)
-            if entry is None or entry.kind == TOMBSTONE:
-                continue
-            entry.kind = TOMBSTONE
-            entry.value = None
-            keyspace.set_expiry(shard, name, entry, 0)
-            keyspace.settle(shard, name, entry)
-            keyspace.expired_total += 1
-            reclaimed += 1
-        return reclaimed
+        """Free the memory of expired keys (already invisible; see bolt.state.reclaim_expired)."""
+        return reclaim_expired(self.keyspace, now_ms, limit)
 
     # --- the hot path -----------------------------------------------------------------
 
@@ -279,6 +296,12 @@ class Engine:
         """A fresh ``(seq, hlc)`` for one local event."""
         self._seq += 1
         return self._seq, self.clock.tick()
+
+    def stamps(self, count: int) -> tuple[int, int]:
+        """The first of ``count`` consecutive ``(seq, hlc)`` stamps, reserved at once."""
+        seq = self._seq + 1
+        self._seq += count
+        return seq, self.clock.tick_many(count)
 
     def submit(self, command: str, args: Sequence[Any], db: str | None = None) -> tuple[Any, int]:
         """Run one command now; return ``(reply, offset)`` to wait for (-1: nothing).
@@ -303,15 +326,52 @@ class Engine:
                 return fast(args)
         return self.run_command(command, args, db)
 
+    async def submit_large(
+        self, command: str, args: Sequence[Any], db: str | None = None
+    ) -> tuple[Any, int]:
+        """:meth:`submit`, but a long MSET/MDEL/MGET runs in chunks with other tasks between.
+
+        A batch of more than ``limits.batch_chunk_keys`` keys would hold the
+        event loop for its whole length (a 100k-key MSET: hundreds of ms in
+        which no other client is answered). Here every argument is checked and
+        the memory limit applied for the whole request first, so no chunk can
+        be refused after another was written; then each chunk is submitted as
+        its own record (atomic on its own) and the scheduler runs between
+        chunks. Other clients may read a long MSET half applied, and a crash
+        in the middle keeps the chunks already logged (README: Limits).
+
+        Returns and raises as :meth:`submit`.
+        """
+        width = _CHUNKED.get(command)
+        step = limits.batch_chunk_keys * (width or 1)
+        if width is None or type(args) is not list or len(args) <= step:
+            return self.submit(command, args, db)
+        if db:
+            validate_database(db)
+        check_batch(command, args)
+        if self._limit and COMMANDS[command].grows_memory:
+            self._make_room(self._now_ms(), write_growth(command, args))
+        total: Any = [] if command == "MGET" else 0
+        offset = -1
+        for start in range(0, len(args), step):
+            if start:
+                await trio.lowlevel.checkpoint()
+            reply, last = self.submit(command, args[start : start + step], db)
+            total = total + reply
+            offset = max(offset, last)
+        return total, offset
+
     def run_command(
         self, command: str, args: Sequence[Any], db: str | None = None
     ) -> tuple[Any, int]:
         """The general path of :meth:`submit`: look the command up, validate,
         evict if due, run its handler and commit its events (raises as ``submit``)."""
+        if self._views_stale:
+            raise DiskError(f"the log failed ({self._failed}); the views are being rebuilt")
         spec = COMMANDS.get(command)
         if spec is None:
             raise UnknownCommandError(f"unknown command '{command}'")
-        database = check.database(db) if db else ""
+        database = validate_database(db) if db else ""
         if type(args) is not list:
             if isinstance(args, str | bytes) or not isinstance(args, Sequence):
                 raise BadRequestError("arguments must be a list")
@@ -321,9 +381,8 @@ class Engine:
             return spec.handler(self.keyspace, self, database, args, now)[0], -1
         if self._failed is not None:
             raise DiskError(f"the log failed ({self._failed}); this node takes no writes")
-        limit = self._limit
-        if limit and spec.grows_memory and self.keyspace.memory_used >= limit:
-            self._make_room(now)
+        if self._limit and spec.grows_memory:
+            self._make_room(now, write_growth(command, args))
         reply, events = spec.handler(self.keyspace, self, database, args, now)
         if not events:
             # Nothing to write, but the reply was read off state that may hold
@@ -335,57 +394,55 @@ class Engine:
     def get_fast(self, args: Any) -> tuple[Any, int]:
         """``run_command("GET", args)`` in the default database, faster when usual.
 
-        A plain key (:func:`bolt.state._validate.plain_key`) that is absent,
-        or holds a plain string with no TTL, is answered here with one shard
-        lookup and no clock read; anything else (bad arguments, counters,
-        TTLs, other types, CRDT bodies) goes to :meth:`run_command`, so
-        replies and errors are the general path's.
+        :func:`bolt.state.fast_get` answers a plain key that is absent or holds
+        a plain string (one shard lookup, no clock read); anything else goes to
+        :meth:`run_command`, so replies and errors are the general path's.
         """
         if type(args) is list and len(args) == 1:
-            key = args[0]
-            if plain_key(key):
-                keyspace = self.keyspace
-                shard = keyspace.shard_of(key)
-                entry = shard.entries.get(key)
-                if entry is None:
-                    return None, -1
-                if entry.kind == STRING and entry.bodies is None and not entry.expires_at:
-                    if keyspace.track_lru:
-                        keyspace.touch(shard, key, entry)
-                    return entry.value, -1
+            value = fast_get(self.keyspace, args[0])
+            if value is not SLOW:
+                return value, -1
         return self.run_command("GET", args)
 
     def put_fast(self, args: Any) -> tuple[Any, int]:
         """``run_command("PUT", args)`` in the default database, faster when usual.
 
-        With a plain key and value (so ``PUT``'s checks would pass them as
-        they are), a working log and no eviction due, it commits the events
-        of the PUT handler (:func:`bolt.state._commands.put_events`) without
-        the lookup, argument checks and clock read of the general path.
-        Anything else goes to :meth:`run_command`.
+        With a working log, room for the write under the memory limit and a
+        key and value :func:`bolt.state.fast_put_events` takes, it commits
+        those events without the lookup, argument checks and clock read of the
+        general path. Anything else goes to :meth:`run_command`.
         """
-        limit = self._limit
-        if (
-            type(args) is list
-            and len(args) == 2
-            and self._failed is None
-            and not (limit and self.keyspace.memory_used >= limit)
-        ):
-            key, value = args
-            if plain_key(key) and plain_value(value):
-                return None, self._commit(put_events(self, self.keyspace, "", key, value, 0))
+        if type(args) is list and len(args) == 2 and self._failed is None:
+            limit = self._limit
+            if not limit or self.keyspace.memory_used + write_growth("PUT", args) <= limit:
+                events = fast_put_events(self, self.keyspace, args[0], args[1])
+                if events is not None:
+                    return None, self._commit(events)
         return self.run_command("PUT", args)
 
     def _commit(self, events: list[Event]) -> int:
+        """Append and apply events stamped here (a failed append gives back their seqs)."""
+        try:
+            return self._append_and_apply(events)
+        except BaseException:
+            # Nothing was written: give back the seqs, so no gap is left.
+            self._seq = min(e.seq for e in events) - 1
+            raise
+
+    def _append_and_apply(self, events: Sequence[Event]) -> int:
+        """The one path by which events reach the log and the views.
+
+        Local writes (:meth:`_commit`) and events from peers (:meth:`ingest`)
+        both come here: one record, appended first, then applied with the pure
+        ``apply``, then announced on the change feed. If the append raises,
+        nothing was applied or announced.
+        """
         log = self._log
         if log is not None:
             try:
                 offset = log.append(encode_record(events))
-            except BaseException as exc:
-                # Nothing was written: give back the seqs, so no gap is left.
-                self._seq = min(e.seq for e in events) - 1
-                if isinstance(exc, DiskError):
-                    self._failed = exc
+            except DiskError as exc:
+                self._failed = exc
                 raise
         else:
             offset = self._last_offset + 1
@@ -399,7 +456,135 @@ class Engine:
         self.events_total += len(events)
         if self._limit and keyspace.memory_used > self._warn_bytes:
             self._memory_warning()
+        feed = self.feed
+        if feed.subscribers:
+            feed.publish(offset, events)
         return offset
+
+    # --- events from elsewhere, and the change feed ------------------------------------
+
+    def ingest(self, events: Sequence[Event]) -> int:
+        """Append and apply events stamped on another node (replication).
+
+        Events whose dot this node already has are skipped (so a batch may be
+        delivered twice, or relayed by a third node); the rest are checked
+        against the clock first: if any HLC is more than
+        ``max_clock_offset_ms`` ahead of the local wall clock, nothing is
+        applied. Then the clock observes the newest HLC, and the new events
+        are appended as one record and applied, exactly as a local write.
+
+        Returns:
+            The offset of the record written, or the last offset if every
+            event was already here (wait for it before acknowledging).
+
+        Raises:
+            ClockSkewError: an event's HLC is too far ahead (counted in
+                ``clock.rejected_total``); nothing was applied.
+            DiskError: the log failed; nothing was applied.
+            BadRequestError: ``events`` is not a sequence of events.
+        """
+        dots = self.keyspace.dots
+        fresh: list[Event] = []
+        seen: set[tuple[str, int]] = set()
+        for event in events:
+            if type(event) not in EVENT_KINDS:
+                raise BadRequestError(f"not an event: {type(event).__name__}")
+            dot = (event.origin, event.seq)
+            if dot in seen or dot in dots:
+                continue
+            seen.add(dot)
+            fresh.append(event)
+        if not fresh:
+            return self._last_offset
+        if self._failed is not None:
+            raise DiskError(f"the log failed ({self._failed}); this node takes no writes")
+        self.clock.observe(max(event.hlc for event in fresh))  # raises, changing nothing
+        offset = self._append_and_apply(fresh)
+        # Our own events coming back (a peer kept them while this node lost its
+        # data): never reuse their seqs, or new writes would look like duplicates.
+        own = [event.seq for event in fresh if event.origin == self.origin]
+        if own:
+            self._seq = max(self._seq, *own)
+        self.ingested_events_total += len(fresh)
+        return offset
+
+    @property
+    def last_offset(self) -> int:
+        """The offset of the last record appended (-1: none yet)."""
+        return self._last_offset
+
+    def version_vector(self) -> dict[str, int]:
+        """For each origin, the highest seq up to which every event is applied here."""
+        return self.keyspace.dots.vector.to_dict()
+
+    def read_changes(
+        self, from_offset: int, max_records: int = limits.feed_read_records_max
+    ) -> list[Change]:
+        """Committed records from ``from_offset`` on, read back from the log.
+
+        Only records already written to the OS are read; to read up to a
+        subscription's ``start_offset``, first ``await
+        wait_durable(start_offset - 1)``. Reading is file I/O: for many
+        records call it through ``trio.to_thread.run_sync``.
+
+        Raises:
+            LogTrimmedError: ``from_offset`` is no longer in the log (or this
+                node keeps no log at all, ``BOLT_PERSIST=false``).
+        """
+        if from_offset > self._last_offset:
+            return []
+        log = self._log
+        if log is None:
+            raise LogTrimmedError(
+                f"offset {from_offset} is not kept: this node has no log (BOLT_PERSIST=false)"
+            )
+        changes: list[Change] = []
+        try:
+            for offset, payload in log.read(from_offset):
+                changes.append(Change(offset, tuple(decode_record(payload))))
+                if len(changes) >= max_records:
+                    break
+        except ValueError as exc:
+            raise LogTrimmedError(str(exc)) from exc
+        return changes
+
+    async def follow(
+        self, from_offset: int, *, capacity: int = limits.feed_subscriber_records_max
+    ) -> AsyncIterator[Change]:
+        """Every committed record from ``from_offset`` on, forever, in order.
+
+        Reads the log up to the live feed, then follows the feed; a drop
+        (the consumer fell ``capacity`` records behind) resumes from the log,
+        so a consumer of this iterator never misses a record and never slows
+        writers. Close it when done (``async with contextlib.aclosing(...)``).
+
+        Raises:
+            LogTrimmedError: records needed are no longer in the log.
+        """
+        next_offset = from_offset
+        while True:
+            with self.feed.subscribe(capacity, name=f"follow@{next_offset}") as subscription:
+                start = subscription.start_offset
+                while next_offset < start:
+                    await self.wait_durable(start - 1)
+                    batch = await trio.to_thread.run_sync(self.read_changes, next_offset)
+                    if not batch:
+                        raise LogTrimmedError(
+                            f"records {next_offset}..{start - 1} are not in the log"
+                        )
+                    for change in batch:
+                        if change.offset >= start:
+                            break
+                        yield change
+                        next_offset = change.offset + 1
+                try:
+                    while True:
+                        change = await subscription.receive()
+                        if change.offset >= next_offset:
+                            yield change
+                            next_offset = change.offset + 1
+                except FeedDroppedError:
+                    pass  # fell behind: subscribe again and read the gap from the log
 
     async def wait_durable(self, offset: int) -> None:
         """Wait until the record at ``offset`` is durable per the fsync mode."""
@@ -423,47 +608,37 @@ class Engine:
 
     # --- memory ------------------------------------------------------------------------
 
-    def _make_room(self, now_ms: int) -> None:
+    def _make_room(self, now_ms: int, growth: int) -> None:
+        """Evict until a write adding up to ``growth`` bytes fits under the limit.
+
+        Raises:
+            OutOfMemoryError: ``noeviction``, or the policy finds nothing more
+                to evict (the write is refused and nothing was written).
+        """
         keyspace = self.keyspace
         limit = self._limit
-        if keyspace.memory_used < limit:
+        if keyspace.memory_used + growth <= limit:
             return
         policy = self.config.eviction_policy
         if policy == "noeviction":
             raise OutOfMemoryError(
-                f"memory limit reached ({keyspace.memory_used} of {limit} bytes) "
-                "and BOLT_EVICTION_POLICY=noeviction"
+                f"memory limit reached ({keyspace.memory_used} of {limit} bytes, "
+                f"and this write may add {growth}) and BOLT_EVICTION_POLICY=noeviction"
             )
         self._reclaim_expired(now_ms, limits.expiry_sweep_keys_max)
         attempts = keyspace.key_count() + 1
-        while keyspace.memory_used >= limit:
+        while keyspace.memory_used + growth > limit:
             attempts -= 1
             name = keyspace.eviction_candidate(policy, now_ms) if attempts >= 0 else None
             if name is None:
                 raise OutOfMemoryError(
-                    f"memory limit reached ({keyspace.memory_used} of {limit} bytes) "
-                    f"and {policy} finds nothing to evict"
+                    f"memory limit reached ({keyspace.memory_used} of {limit} bytes, "
+                    f"and this write may add {growth}) and {policy} finds nothing to evict"
                 )
-            self._evict(name, now_ms)
-
-    def _evict(self, name: str, now_ms: int) -> None:
-        keyspace = self.keyspace
-        shard = keyspace.shard_of(name)
-        entry = shard.entries[name]
-        keeps_totals = bool(entry.bodies and CRDT_COUNTER in entry.bodies)
-        if entry.visible_kind(now_ms) == TOMBSTONE:
-            if keeps_totals:
-                # A deleted CRDT counter's per-node totals must survive, or
-                # later increments would restart below them and diverge.
-                keyspace.touch(shard, name, entry)
-            else:
-                keyspace.remove(shard, name)  # nothing visible: reclaim locally
-            return
-        db, key = split_name(name)
-        self._commit([delete_event(self, entry, db, key, "evicted")])
-        if name in shard.entries and not keeps_totals:
-            keyspace.remove(shard, name)  # a kept tombstone would not free memory
-        keyspace.evicted_total += 1
+            events = eviction_events(keyspace, self, name, now_ms)
+            if events:
+                self._commit(events)
+                after_eviction(keyspace, name)
 
     def _memory_warning(self) -> None:
         if not self._warned_memory:

@@ -11,10 +11,20 @@ event it finds the shard the event's key belongs to *in the snapshot's
 sharding* (``crc32(name) % snapshot_shard_count``, so a changed
 ``BOLT_SHARD_COUNT`` is handled) and skips the event if that shard already
 covers its offset — recording only its dot. Every other event goes through the
-same pure ``apply`` as a live write. Users are kept with shard 0.
+same pure ``apply`` as a live write. Users and tasks are kept with shard 0.
 
 Runs in a worker thread (it is all blocking work) and reports progress
 through the ``progress`` callback so the daemon can log it.
+
+A damaged snapshot (:class:`~bolt.errors.SnapshotCorruptionError`: an entry
+or a shard's metadata fails its checksum, LMDB reports damage, ``data.mdb``
+is truncated) is handled by :func:`open_snapshot`. Every shard of a snapshot
+holds history from offset 0, so when the log still starts at offset 0 it
+holds everything the snapshot does: the damaged snapshot directory is moved
+aside (``snapshot.damaged-N``, kept for inspection), recovery rebuilds from
+the log alone and says so at WARNING, and the next snapshot round writes a
+fresh snapshot. When the log starts later, what the snapshot held is gone:
+recovery stops with a message naming the file, shard and key.
 """
 
 from __future__ import annotations
@@ -26,13 +36,15 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from bolt.crdt import DotSet
-from bolt.errors import StorageError
+from bolt.errors import SnapshotCorruptionError, StorageError
 from bolt.events import Event, UserDeleted, UserPut, decode_record
 from bolt.log import Log
 from bolt.state import Keyspace, UserRecord, apply, key_name
-from bolt.state._snapshot import LoadedSnapshot, decode_entry
+from bolt.state._snapshot import LoadedSnapshot, SnapshotStore, decode_entry
+from bolt.state._task_apply import TASK_HANDLERS
 
 logger = logging.getLogger("bolt.recovery")
 
@@ -72,6 +84,55 @@ def bulk_load() -> Iterator[None]:
             gc.enable()
 
 
+def open_snapshot(path: Path, log: Log) -> tuple[SnapshotStore, LoadedSnapshot | None]:
+    """Open and load the snapshot in ``path``, falling back to the log when it is damaged.
+
+    Returns:
+        The store (a fresh one if the damaged snapshot was moved aside) and
+        the loaded snapshot (None when there is none, or it was moved aside).
+
+    Raises:
+        bolt.errors.SnapshotCorruptionError: the snapshot is damaged and the log
+            no longer starts at offset 0.
+        bolt.errors.FormatVersionError: the snapshot is of another format.
+    """
+    store: SnapshotStore | None = None
+    try:
+        store = SnapshotStore(path)
+        return store, store.load()
+    except SnapshotCorruptionError as error:
+        if store is not None:
+            store.close()
+        if log.first_offset > 0:
+            raise SnapshotCorruptionError(
+                f"{error}; the log starts at offset {log.first_offset}, so it no longer holds "
+                "what the snapshot covers: refusing to start with data missing (restore the "
+                "data directory from a backup or a peer; `boltctl replay verify "
+                f"{path.parent}` lists the damage)",
+                error.path,
+                error.shard,
+                error.key,
+            ) from error
+        aside = _aside_name(path)
+        path.rename(aside)
+        logger.warning(
+            "%s; the log holds every record from offset 0, so the state is rebuilt from the "
+            "log alone (the damaged snapshot is kept in %s; a fresh one is written by the "
+            "next snapshot round)",
+            error,
+            aside,
+        )
+        return SnapshotStore(path), None
+
+
+def _aside_name(path: Path) -> Path:
+    for number in range(1, 1000):
+        candidate = path.with_name(f"{path.name}.damaged-{number}")
+        if not candidate.exists():
+            return candidate
+    raise StorageError(f"too many damaged snapshots next to {path}: remove some")
+
+
 def load_snapshot(keyspace: Keyspace, snapshot: LoadedSnapshot) -> tuple[dict[int, int], int]:
     """Fill ``keyspace`` from ``snapshot``; return (covered by old shard, max hlc).
 
@@ -91,6 +152,7 @@ def load_snapshot(keyspace: Keyspace, snapshot: LoadedSnapshot) -> tuple[dict[in
     if first is not None:
         for name, password_hash, role, hlc, origin, deleted in first.users:
             keyspace.users[name] = UserRecord(name, password_hash, role, hlc, origin, deleted)
+        keyspace.tasks.load_wire(first.tasks)
     for shard_snapshot in shards.values():
         for name, data in shard_snapshot.entries:
             entry = decode_entry(data)
@@ -106,8 +168,11 @@ def replay(
     log: Log,
     snapshot: LoadedSnapshot | None,
     progress: Callable[[int, float], None] | None = None,
+    *,
+    to_offset: int | None = None,
 ) -> RecoveryStatistics:
-    """Rebuild ``keyspace`` from ``snapshot`` and ``log``."""
+    """Rebuild ``keyspace`` from ``snapshot`` and ``log`` (up to, not including,
+    ``to_offset``; None: every written record)."""
     started = time.perf_counter()
     covered: dict[int, int] = {}
     max_hlc = 0
@@ -125,7 +190,7 @@ def replay(
         )
     records = events_applied = skipped = 0
     offset = start - 1
-    for offset, payload in log.read(start):
+    for offset, payload in log.read(start, to_offset):
         records += 1
         events = decode_record(payload)
         applied, max_hlc = replay_record(keyspace, offset, events, covered, old_count, max_hlc)
@@ -178,8 +243,8 @@ def replay_record(
 
 def covering_offset(covered: dict[int, int], old_count: int, event: object) -> int:
     """The covered offset of the snapshot shard that held ``event``'s key."""
-    if isinstance(event, UserPut | UserDeleted):
-        return covered.get(0, -1)
+    if isinstance(event, UserPut | UserDeleted) or type(event) in TASK_HANDLERS:
+        return covered.get(0, -1)  # users and tasks are kept with shard 0
     name = key_name(event.db, event.key)  # type: ignore[attr-defined]
     index = zlib.crc32(name.encode("utf-8", "surrogatepass")) % old_count
     return covered.get(index, -1)

@@ -19,6 +19,18 @@ count, so the two layouts must never be mixed). After a round, log segments
 wholly below the smallest covered offset are deleted (``retention_floor``
 is the hook where replication will also hold segments until every peer has
 them).
+
+A round that fails (a disk error, LMDB refusing a commit such as
+``mdb_txn_commit: Input/output error``, the map at its maximum) is logged
+and counted (``failures_total``, the ``bolt_snapshot_failures_total``
+metric), the LMDB environment is reopened (LMDB refuses every transaction
+after some commit errors), and the next round waits
+``limits.snapshot_retry_delay_ms_initial``, doubling per consecutive
+failure up to ``limits.snapshot_retry_delay_ms_max``. Nothing else changes:
+the shards it did not write keep their old covered offsets, the log keeps
+the segments they need, and the daemon serves on -- the log stays the
+source of truth. No round runs while the engine's log is failed (its views
+may hold refused writes, see :mod:`bolt.node._durability`).
 """
 
 from __future__ import annotations
@@ -27,8 +39,11 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+import lmdb
 import trio
 
+from bolt import limits
+from bolt.errors import DiskError, StorageError
 from bolt.node._stats import SnapshotStatistics
 from bolt.state._keyspace import Shard
 from bolt.state._snapshot import LoadedSnapshot, ShardSnapshot, SnapshotStore, encode_entry
@@ -59,6 +74,10 @@ class SnapshotWriter:
         self.snapshots_total = 0
         self.last_at: float | None = None
         self.last_seconds = 0.0
+        self.failures_total = 0
+        self.last_error: str | None = None
+        self._retry_at = 0.0  # time.monotonic() before which no round starts
+        self._retry_delay = limits.snapshot_retry_delay_ms_initial / 1000
 
     async def run(self) -> None:
         """Snapshot every N events or T milliseconds (if anything changed)."""
@@ -71,10 +90,41 @@ class SnapshotWriter:
             # for at least as many events as there are keys: the snapshot's
             # cost stays about one entry serialized per event written.
             threshold = max(config.snapshot_interval_events, self.engine.keyspace.key_count())
+            if self.engine._failed is not None or time.monotonic() < self._retry_at:
+                continue
             if self.events_since >= threshold or (
                 self.events_since and elapsed_ms >= config.snapshot_interval_ms
             ):
-                await self.snapshot()
+                await self.try_snapshot()
+
+    async def try_snapshot(self) -> bool:
+        """One round; a failure is logged, counted and retried later with back-off.
+
+        Returns:
+            True if the round succeeded.
+        """
+        try:
+            await self.snapshot()
+        except (lmdb.Error, OSError, StorageError) as error:
+            self.failures_total += 1
+            self.last_error = f"{type(error).__name__}: {error}"
+            self._retry_at = time.monotonic() + self._retry_delay
+            logger.error(
+                "snapshot failed (%s); the log keeps every record it needs; "
+                "next try in %.1fs at the earliest",
+                self.last_error,
+                self._retry_delay,
+            )
+            longest = limits.snapshot_retry_delay_ms_max / 1000
+            self._retry_delay = min(self._retry_delay * 2, longest)
+            try:
+                await trio.to_thread.run_sync(self.store.reopen)
+            except (lmdb.Error, OSError) as reopen_error:
+                logger.error("snapshot store could not be reopened: %s", reopen_error)
+            return False
+        self.last_error = None
+        self._retry_delay = limits.snapshot_retry_delay_ms_initial / 1000
+        return True
 
     @property
     def events_since(self) -> int:
@@ -101,6 +151,8 @@ class SnapshotWriter:
                 await self._replace_all()
             else:
                 for shard in engine.keyspace.shards:
+                    if engine._failed is not None:
+                        raise DiskError(f"the log failed during the round: {engine._failed}")
                     before = self.covered.get(shard.index)
                     if before is not None and engine._last_offset <= before:
                         continue
@@ -137,6 +189,8 @@ class SnapshotWriter:
         )
         if changed:
             snap.entries = [(n, encode_entry(e)) for n, e in shard.entries.items()]
+        if shard.index == 0:
+            snap.tasks = engine.keyspace.tasks.to_wire()  # tasks are kept with shard 0
         if snap.covered >= log.durable_offset:
             await log.flush()  # everything the shard holds is durable first
         return snap
@@ -159,6 +213,8 @@ class SnapshotWriter:
             last_seconds=self.last_seconds,
             covered_offset=self.retention_floor(),
             bytes_on_disk=self.store.size_bytes(),
+            failures_total=self.failures_total,
+            last_error=self.last_error,
         )
 
 

@@ -26,6 +26,10 @@ class SnapshotStatistics:
     last_seconds: float
     covered_offset: int
     bytes_on_disk: int
+    failures_total: int = 0
+    """Snapshot rounds that failed (a disk error, LMDB refusing a commit)."""
+    last_error: str | None = None
+    """The error of the last round if it failed (None once a round succeeds)."""
 
 
 @dataclass(frozen=True)

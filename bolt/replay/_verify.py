@@ -14,6 +14,8 @@ Three checks, each read-only:
    record that does not is named by file and offset, and checking goes on
    with the next record.
 3. **The snapshot against the log**: it must open and be of a known format,
+   every entry and shard must pass its checksum and entry count, and
+   ``data.mdb`` must not be truncated (see :mod:`bolt.state._snapshot`); it
    must not claim offsets the log never reached, and the retained log must
    start no later than right after the snapshot's lowest covered offset
    (otherwise records are missing and recovery would fail).

@@ -45,6 +45,7 @@ from bolt.server._auth import (
     check_user_name,
 )
 from bolt.server._session import Session
+from bolt.server._tasks import TASK_SERVER_COMMANDS
 from bolt.wire import PROTOCOL_VERSION
 
 if TYPE_CHECKING:
@@ -248,6 +249,7 @@ SERVER_COMMANDS: dict[str, ServerCommand] = {
     "ROLE": ServerCommand(cmd_role, False, LEVEL_ADMIN),
 }
 """Every command the server answers itself (the rest go to the engine)."""
+SERVER_COMMANDS.update({name: ServerCommand(*spec) for name, spec in TASK_SERVER_COMMANDS.items()})
 
 
 def refusal(command: str, session: Session, required_level: int) -> AccessError:

@@ -51,6 +51,7 @@ from bolt.server._auth import (
 from bolt.server._metrics import Metrics, NodeStatus
 from bolt.server._resp_server import RespListener
 from bolt.server._server import Server
+from bolt.server._tasks import run_task_service
 from bolt.server._tls import server_ssl_context
 
 logger = logging.getLogger("bolt.daemon")
@@ -248,7 +249,7 @@ class Daemon:
                 metrics_port = await nursery.start(self.metrics.serve, host, config.metrics_port)
             _announce_mode(mode, host)
             _announce_unused(config)
-            async with open_engine(EngineConfig.from_config(config)) as engine:
+            async with open_engine(engine_config(config)) as engine:
                 self.status.engine = engine
                 checker = PasswordChecker()
                 await bootstrap_users(engine, mode, config.admin_password, checker)
@@ -284,6 +285,7 @@ class Daemon:
         self.status.server = server
         async with trio.open_nursery() as serving:
             port = await serving.start(server.serve, host, config.port)
+            serving.start_soon(run_task_service, server)  # ends when the server closes
             if config.resp_port is not None:
                 self.resp = RespListener(server)
                 resp_port = await serving.start(self.resp.serve, host, config.resp_port)
@@ -296,3 +298,23 @@ class Daemon:
                 server.shutdown()
                 if self.resp is not None:
                     self.resp.shutdown()
+
+
+def engine_config(config: Config) -> EngineConfig:
+    """The engine part of the daemon's configuration."""
+    return EngineConfig(
+        data_dir=config.resolved_data_dir(),
+        node_id=config.node_id,
+        persist=config.persist,
+        fsync=config.wal_fsync,
+        flush_interval_ms=config.wal_flush_interval_ms,
+        batch_size=config.wal_batch_size,
+        shard_count=config.shard_count,
+        max_memory_bytes=config.max_memory,
+        eviction_policy=config.eviction_policy,
+        memory_warning_threshold=config.memory_warning_threshold,
+        snapshot_interval_events=config.snapshot_interval_events,
+        snapshot_interval_ms=config.snapshot_interval_ms,
+        max_clock_offset_ms=config.max_clock_offset_ms,
+        keep_tombstones=bool(config.cluster_peers),
+    )

@@ -43,6 +43,7 @@ from bolt import limits
 from bolt.server._latency import CommandCounters
 from bolt.server._server import open_listeners
 from bolt.state import COMMANDS
+from bolt.state._tasks import DISPATCH_BOUNDS_MS, TaskStatistics
 
 if TYPE_CHECKING:
     from bolt.node import Engine, EngineStatistics
@@ -117,6 +118,7 @@ class BoltCollector(Collector):
             yield from self._server_families(status.server)
         if status.engine is not None:
             yield from self._engine_families(status.engine.statistics())
+            yield from _task_families(status.engine.keyspace.tasks.statistics())
 
     def _server_families(self, server: Server) -> Iterator[Any]:
         yield _operations(server.counters())
@@ -223,6 +225,12 @@ def _engine_values(stats: EngineStatistics) -> list[tuple[str, str, str, float]]
     if snapshot is not None:
         values += [
             ("counter", "bolt_snapshots_total", "Snapshots written", snapshot.snapshots_total),
+            (
+                "counter",
+                "bolt_snapshot_failures_total",
+                "Snapshot rounds that failed (retried later with back-off)",
+                snapshot.failures_total,
+            ),
             ("gauge", "bolt_snapshot_bytes", "Bytes of the snapshot store", snapshot.bytes_on_disk),
         ]
         if snapshot.last_at is not None:
@@ -332,3 +340,31 @@ async def _respond(
     ).encode("latin-1")
     await stream.send_all(head if head_only else head + payload)
     await stream.send_eof()
+
+
+def _task_families(stats: TaskStatistics) -> Iterator[Any]:
+    """The task coordinator's metrics (``bolt.state._tasks``)."""
+    depth = GaugeMetricFamily(
+        "bolt_tasks", "Tasks by type and status (queue depth)", labels=["type", "status"]
+    )
+    for (task_type, status), count in sorted(stats.depth.items()):
+        depth.add_metric([task_type, status], count)
+    yield depth
+    yield _gauge("bolt_task_leases_active", "Claimed tasks holding a lease", stats.leases_active)
+    yield _counter("bolt_task_claims_total", "Task claims", stats.claims_total)
+    yield _counter("bolt_task_completions_total", "Tasks completed", stats.completions_total)
+    yield _counter("bolt_task_failures_total", "Task failures reported", stats.failures_total)
+    yield _counter("bolt_task_retries_total", "Tasks put back to pending", stats.retries_total)
+    yield _counter(
+        "bolt_task_dead_letters_total", "Tasks out of attempts", stats.dead_letters_total
+    )
+    buckets = [
+        (repr(bound / 1000), count)
+        for bound, count in zip(DISPATCH_BOUNDS_MS, stats.dispatch_buckets, strict=False)
+    ]
+    buckets.append(("+Inf", stats.dispatch_buckets[-1]))
+    dispatch = HistogramMetricFamily(
+        "bolt_task_dispatch_seconds", "Time a task waited pending before it was claimed"
+    )
+    dispatch.add_metric([], buckets=buckets, sum_value=stats.dispatch_sum_ms / 1000)
+    yield dispatch

@@ -48,7 +48,7 @@ from bolt.server._session import Session, format_address
 from bolt.server._stats import build_stats
 from bolt.server._tls import HANDSHAKE_TIMEOUT_SECONDS
 from bolt.state import COMMANDS
-from bolt.wire import PROTOCOL_VERSION
+from bolt.wire import PROTOCOL_VERSION, StatsReply
 
 logger = logging.getLogger("bolt.server")
 
@@ -158,7 +158,7 @@ class Server(ConnectionLoop):
             "refused": self.connections_refused,
         }
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> StatsReply:
         """The ``STATS`` reply (see :mod:`bolt.server._stats`)."""
         return build_stats(
             self.engine.statistics(),

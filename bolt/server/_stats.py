@@ -12,28 +12,39 @@ once:
 
 ``node_id, version, uptime_seconds, mode, auth, ready, connections,
 commands, ops, keys, databases, memory, wal, snapshot, shards, clients,
-hlc, errors``.
+hlc, errors``. Their types are :class:`bolt.wire.StatsReply` (the schema
+``boltctl stats`` and the dashboard read with); mypy checks this builder
+against it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import cast
 
 from bolt import __version__
 from bolt.node import EngineStatistics
 from bolt.server._latency import CommandCounters, percentile_seconds
 from bolt.server._session import Session
+from bolt.wire import (
+    ClientStats,
+    CommandStats,
+    ConnectionStats,
+    OpsStats,
+    SnapshotStats,
+    StatsReply,
+    WalStats,
+)
 
 
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 4)
 
 
-def command_section(counters: Iterable[CommandCounters]) -> dict[str, Any]:
+def command_section(counters: Iterable[CommandCounters]) -> dict[str, CommandStats]:
     """``{NAME: {calls, errors, latency_ms: {p50, p99}, buckets}}`` for used commands."""
-    section: dict[str, Any] = {}
+    section: dict[str, CommandStats] = {}
     for item in counters:
         if not item.calls and not item.errors:
             continue
@@ -55,17 +66,19 @@ def command_section(counters: Iterable[CommandCounters]) -> dict[str, Any]:
     return section
 
 
-def ops_section(counters: Iterable[CommandCounters]) -> dict[str, int]:
+def ops_section(counters: Iterable[CommandCounters]) -> OpsStats:
     """Answered requests by access class: reads, writes, server commands."""
     ops = {"reads": 0, "writes": 0, "server": 0, "total": 0}
     for item in counters:
         key = {"read": "reads", "write": "writes"}.get(item.access, "server")
         ops[key] += item.calls
         ops["total"] += item.calls
-    return ops
+    return OpsStats(
+        reads=ops["reads"], writes=ops["writes"], server=ops["server"], total=ops["total"]
+    )
 
 
-def wal_section(stats: EngineStatistics) -> dict[str, Any]:
+def wal_section(stats: EngineStatistics) -> WalStats:
     """The log: fsync mode, segments, bytes, fsyncs, p99 fsync latency, offsets."""
     log = stats.log
     if log is None:
@@ -91,7 +104,7 @@ def wal_section(stats: EngineStatistics) -> dict[str, Any]:
     }
 
 
-def snapshot_section(stats: EngineStatistics, now: float) -> dict[str, Any]:
+def snapshot_section(stats: EngineStatistics, now: float) -> SnapshotStats:
     """LMDB snapshots: age of the newest, offset covered, size, count."""
     snapshot = stats.snapshot
     if snapshot is None:
@@ -119,7 +132,7 @@ def build_stats(
     memory_warning_threshold: int,
     keys_hit_total: int = 0,
     keys_missed_total: int = 0,
-) -> dict[str, Any]:
+) -> StatsReply:
     """Assemble the ``STATS`` dict (see the module docstring for its sections).
 
     Args:
@@ -145,7 +158,7 @@ def build_stats(
         "mode": "standalone",
         "auth": mode,
         "ready": stats.ready,
-        "connections": dict(connections),
+        "connections": cast(ConnectionStats, dict(connections)),
         "commands": command_section(counters),
         "ops": ops_section(counters),
         "keys": stats.keys,
@@ -170,7 +183,7 @@ def build_stats(
             {"index": s.index, "keys": s.keys, "memory": s.memory_bytes, "offset": s.offset}
             for s in stats.shards
         ],
-        "clients": [session.describe(monotonic_now) for session in sessions],
+        "clients": [cast(ClientStats, session.describe(monotonic_now)) for session in sessions],
         "hlc": stats.hlc,
         "errors": [
             {"code": code, "name": name, "count": count}

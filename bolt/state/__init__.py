@@ -7,13 +7,29 @@ here does I/O; LMDB snapshots live in ``bolt.state.snapshot``.
 
 from bolt.state import _commands_redis  # noqa: F401  (registers the Redis-only commands)
 from bolt.state._apply import apply
-from bolt.state._commands import COMMANDS, CommandSpec, Stamper
+from bolt.state._commands import (
+    COMMANDS,
+    SLOW,
+    CommandSpec,
+    Stamper,
+    check_batch,
+    delete_event,
+    fast_get,
+    fast_put_events,
+    put_events,
+)
 from bolt.state._entry import TYPE_NAMES, Entry
 from bolt.state._glob import compile_glob, glob_to_regex
 from bolt.state._keyspace import Keyspace, Shard, UserRecord, key_name, split_name
+from bolt.state._task_commands import TASK_COMMANDS
+from bolt.state._upkeep import after_eviction, eviction_events, reclaim_expired, write_growth
+from bolt.state._validate import database as validate_database
+
+COMMANDS.update(TASK_COMMANDS)  # the task commands (bolt.state._task_commands)
 
 __all__ = [
     "COMMANDS",
+    "SLOW",
     "TYPE_NAMES",
     "CommandSpec",
     "Entry",
@@ -21,9 +37,19 @@ __all__ = [
     "Shard",
     "Stamper",
     "UserRecord",
+    "after_eviction",
     "apply",
+    "check_batch",
     "compile_glob",
+    "delete_event",
+    "eviction_events",
+    "fast_get",
+    "fast_put_events",
     "glob_to_regex",
     "key_name",
+    "put_events",
+    "reclaim_expired",
     "split_name",
+    "validate_database",
+    "write_growth",
 ]

@@ -49,6 +49,7 @@ from bolt.state._entry import (
     value_bytes,
 )
 from bolt.state._keyspace import Keyspace, Shard, UserRecord, key_name
+from bolt.state._task_apply import TASK_HANDLERS
 
 
 def apply(keyspace: Keyspace, event: Event) -> bool:
@@ -248,3 +249,6 @@ _HANDLERS: dict[type, Callable[[Keyspace, Any], None]] = {
     UserPut: _user_put,
     UserDeleted: _user_deleted,
 }
+
+# Task events apply to the task view, not to keys (bolt.state._tasks).
+_HANDLERS.update(TASK_HANDLERS)

@@ -18,7 +18,8 @@ Beside the entries the keyspace keeps, all updated by the pure ``apply``:
   plus an access counter to compare shard heads) when the policy needs it,
   and a pool for truly random eviction;
 * the :class:`~bolt.crdt.DotSet` of applied events (duplicates are skipped);
-* the users, as last-writer-wins entries like any key.
+* the users, as last-writer-wins entries like any key;
+* the tasks (:class:`~bolt.state._tasks.TaskView`).
 
 Nothing here reads a clock: "now" is passed in.
 """
@@ -32,8 +33,12 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from bolt import limits
 from bolt.crdt import DotSet
 from bolt.state._entry import COUNTER, STRING, TOMBSTONE, Entry, name_bytes
+from bolt.state._tasks import TaskView
+
+_SHARD_MEMO_MAX = limits.shard_memo_names_max
 
 
 def key_name(db: str, key: str) -> str:
@@ -89,8 +94,7 @@ class Keyspace:
     ) -> None:
         self.shard_count = shard_count
         self.shards = [Shard(i) for i in range(shard_count)]
-        self._last_name: str | None = None
-        self._last_shard = self.shards[0]
+        self._shard_memo: dict[str, Shard] = {}
         self.memory_used = 0
         self.expiry: list[tuple[int, str]] = []
         self.dots = DotSet()
@@ -104,21 +108,27 @@ class Keyspace:
         self.evicted_total = 0
         self.applying_offset = -1  # log offset of the record being applied
         self.database_keys: dict[str, int] = {}  # entries per non-default database
+        self.tasks = TaskView()  # tasks are not keys: see bolt.state._tasks
 
     # --- locating ---------------------------------------------------------
 
     def shard_of(self, name: str) -> Shard:
         """The shard that holds ``name``.
 
-        A write looks its key up twice (the command, then ``apply``) with the
-        same string object, so the last answer is kept and matched by
-        identity: one CRC per write instead of two.
+        A write looks its key up twice (the command, then ``apply``), so the
+        answers for the most recent names are kept in a small memo: one CRC
+        per key of a write, for a 100-key MSET too. The memo is emptied when
+        it reaches ``limits.shard_memo_names_max`` names.
         """
-        if name is self._last_name:
-            return self._last_shard
-        shard = self.shards[zlib.crc32(name.encode("utf-8", "surrogatepass")) % self.shard_count]
-        self._last_name = name
-        self._last_shard = shard
+        memo = self._shard_memo
+        shard = memo.get(name)
+        if shard is None:
+            shard = self.shards[
+                zlib.crc32(name.encode("utf-8", "surrogatepass")) % self.shard_count
+            ]
+            if len(memo) >= _SHARD_MEMO_MAX:
+                memo.clear()
+            memo[name] = shard
         return shard
 
     def get(self, name: str) -> Entry | None:

@@ -6,13 +6,14 @@ The snapshot environment lives in ``DATA_DIR/snapshot`` with three named
 databases:
 
 * ``meta``: ``format`` (version), ``node_id``, ``shard_count``.
-* ``shards``: shard index (u32 big-endian) → msgpack
-  ``{"covered": offset, "dots": dotset, "hlc": int, "users": [...], "keys": n}``.
+* ``shards``: shard index (u32 big-endian) → ``u32 crc32c | msgpack``
+  ``{"covered": offset, "dots": dotset, "hlc": int, "users": [...], "keys": n}``
+  (shard 0 also ``"tasks": [...]``, the task view: ``bolt.state._tasks``).
   ``covered`` is the log offset the shard's contents include: every event at
   or below it that touches the shard is in the snapshot.
 * ``data:N``: one database per shard ``N``: u32 sequence number →
-  ``u32 name length | UTF-8 name | encoded entry`` (LMDB keys are limited to
-  511 bytes; Bolt keys to 64 KiB, so names live in the value).
+  ``u32 crc32c | u32 name length | UTF-8 name | encoded entry`` (LMDB keys
+  are limited to 511 bytes; Bolt keys to 64 KiB, so names live in the value).
   A shard is replaced by emptying its database (one ``drop`` in C) and
   writing it with ``putmulti``, so the worker thread spends little time
   holding the GIL the event loop needs.
@@ -26,10 +27,22 @@ counts as covering nothing). A change of layout (``shard_count``) is
 written by :meth:`SnapshotStore.replace_all` in a single transaction.
 
 ``map_size`` is set explicitly and doubled when LMDB reports it full.
+
+Checks
+------
+LMDB checks nothing of the data it returns, so every value carries a CRC32C
+of the rest of it (each entry, each shard's metadata), and a shard must hold
+as many entries as its metadata says. A mismatch raises
+:class:`~bolt.errors.SnapshotCorruptionError` naming the file, the shard and
+the key; so does any error LMDB itself reports while reading. Before the
+file is mapped, its size is checked against the size its newest meta page
+says it has: reading a page past the end of a truncated ``data.mdb`` through
+the map would kill the process with SIGBUS.
 """
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,15 +51,17 @@ from typing import Any
 
 import lmdb
 import msgpack
+from crc32c import crc32c
 
 from bolt import limits
 from bolt.crdt import ORSet, PNCounter, Sequence
-from bolt.errors import FormatVersionError, StorageError
+from bolt.errors import FormatVersionError, SnapshotCorruptionError, StorageError
 from bolt.state._entry import CRDT_COUNTER, LIST, SET, Entry
 
 # 2: one LMDB database per shard (1 kept every shard in one "data" database),
 # and list/set bodies with (member, tag) tombstones and their own reset floor.
-SNAPSHOT_FORMAT = 2
+# 3: a CRC32C in front of every entry and every shard's metadata.
+SNAPSHOT_FORMAT = 3
 _U32 = struct.Struct(">I")
 _BODY_CLASSES: dict[int, Any] = {LIST: Sequence, SET: ORSet, CRDT_COUNTER: PNCounter}
 
@@ -88,6 +103,7 @@ class ShardSnapshot:
     hlc: int
     users: list[Any]
     entries: list[tuple[str, bytes]] = field(default_factory=list)
+    tasks: list[Any] = field(default_factory=list)  # kept with shard 0, as the users
 
 
 @dataclass
@@ -118,30 +134,48 @@ class SnapshotStore:
             path.mkdir(parents=True, exist_ok=True)
         elif not (path / "data.mdb").exists():
             raise StorageError(f"no snapshot in {path}")
+        self._readonly = readonly
         # A read-only reader of a LIVE environment must register in lock.mdb,
         # or the daemon's writer recycles pages the reader is still walking.
         # Offline, the lock-less open changes no byte at all.
-        lock = not readonly or register_reader
-        self._env = lmdb.open(
-            str(path),
-            map_size=limits.lmdb_map_bytes_initial,
-            max_dbs=limits.shard_count_max + 8,
-            readonly=readonly,
-            lock=lock,
-            subdir=True,
-            metasync=True,
-            sync=True,
-        )
-        self._meta = self._env.open_db(b"meta", create=not readonly)
-        self._shards = self._env.open_db(b"shards", create=not readonly)
-        self._readonly = readonly
+        self._lock = not readonly or register_reader
         self._data: dict[int, Any] = {}
         self.writes_total = 0
         self.bytes_total = 0
+        self._open()
+
+    def _open(self) -> None:
+        """Open the environment and its two fixed databases (file size checked first)."""
+        check_data_file(self.path / "data.mdb")
+        try:
+            self._env = lmdb.open(
+                str(self.path),
+                map_size=limits.lmdb_map_bytes_initial,
+                max_dbs=limits.shard_count_max + 8,
+                readonly=self._readonly,
+                lock=self._lock,
+                subdir=True,
+                metasync=True,
+                sync=True,
+            )
+            self._meta = self._env.open_db(b"meta", create=not self._readonly)
+            self._shards = self._env.open_db(b"shards", create=not self._readonly)
+        except (lmdb.CorruptedError, lmdb.InvalidError, lmdb.PageNotFoundError) as error:
+            raise SnapshotCorruptionError(
+                f"the snapshot {self.path / 'data.mdb'} is damaged: {error}",
+                str(self.path / "data.mdb"),
+            ) from error
 
     def close(self) -> None:
         """Close the environment."""
         self._env.close()
+
+    def reopen(self) -> None:
+        """Close and open the environment again (after a failed commit: LMDB may
+        refuse every later transaction of an environment that saw one)."""
+        self._env.close()
+        self._data = {}
+        self._open()
 
     def load(self) -> LoadedSnapshot | None:
         """Read every shard (None if no snapshot was ever written).
@@ -160,7 +194,13 @@ class SnapshotStore:
                 ]
             for index in indexes:
                 self._shard_db(index)  # named databases are opened outside the read
-            loaded = self._load_once()
+            try:
+                loaded = self._load_once()
+            except (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.BadValsizeError) as error:
+                raise SnapshotCorruptionError(
+                    f"the snapshot {self.path / 'data.mdb'} is damaged: {error}",
+                    str(self.path / "data.mdb"),
+                ) from error
             if not isinstance(loaded, bool):
                 return loaded
         raise StorageError(f"the snapshot in {self.path} kept changing shape while being read")
@@ -174,19 +214,49 @@ class SnapshotStore:
             count = int(txn.get(b"shard_count", db=self._meta) or b"0")
             shards: dict[int, ShardSnapshot] = {}
             for raw_index, raw_meta in txn.cursor(db=self._shards):
-                meta = msgpack.unpackb(raw_meta, raw=False, strict_map_key=False)
                 index = _U32.unpack(raw_index)[0]
+                meta = self._unpack_meta(raw_meta, index)
                 data = self._data.get(index)
                 if data is None:
                     return False  # a shard appeared since the databases were opened
                 shard = shards[index] = ShardSnapshot(
                     index, meta["covered"], meta["dots"], meta["hlc"], meta["users"]
                 )
+                shard.tasks = meta.get("tasks", [])
                 shard.entries = [
-                    _split_item(value)
+                    self._split_item(value, index)
                     for value in txn.cursor(db=data).iternext(keys=False, values=True)
                 ]
+                if len(shard.entries) != meta["keys"]:
+                    raise self._damaged(
+                        index,
+                        "",
+                        f"holds {len(shard.entries)} entries but its metadata says {meta['keys']}",
+                    )
         return LoadedSnapshot(node.decode() if node else None, count, shards)
+
+    def _damaged(self, shard: int, key: str, what: str) -> SnapshotCorruptionError:
+        path = self.path / "data.mdb"
+        where = f"shard {shard}" + (f", key {key!r}" if key else "")
+        return SnapshotCorruptionError(
+            f"the snapshot {path} is damaged: {where} {what}", str(path), shard, key
+        )
+
+    def _unpack_meta(self, raw: bytes, index: int) -> dict[str, Any]:
+        """A shard's metadata, its checksum checked."""
+        if len(raw) < 4 or _U32.unpack_from(raw)[0] != crc32c(raw[4:]):
+            raise self._damaged(index, "", "metadata fails its checksum")
+        meta: dict[str, Any] = msgpack.unpackb(raw[4:], raw=False, strict_map_key=False)
+        return meta
+
+    def _split_item(self, value: bytes, index: int) -> tuple[str, bytes]:
+        """``(name, encoded entry)`` of one stored item, its checksum checked."""
+        if len(value) < 8 or _U32.unpack_from(value)[0] != crc32c(value[4:]):
+            length = _U32.unpack_from(value, 4)[0] if len(value) >= 8 else 0
+            name = value[8 : 8 + length].decode("utf-8", "replace")
+            raise self._damaged(index, name, "fails its checksum")
+        length = _U32.unpack_from(value, 4)[0]
+        return value[8 : 8 + length].decode("utf-8", "surrogatepass"), value[8 + length :]
 
     def _check_format(self, txn: Any) -> bool:
         """False if no snapshot was ever written; raise if it is not this format."""
@@ -222,7 +292,7 @@ class SnapshotStore:
         """Shard index → covered offset, for every shard written."""
         with self._env.begin() as txn:
             return {
-                _U32.unpack(k)[0]: msgpack.unpackb(v, raw=False, strict_map_key=False)["covered"]
+                _U32.unpack(k)[0]: self._unpack_meta(v, _U32.unpack(k)[0])["covered"]
                 for k, v in txn.cursor(db=self._shards)
             }
 
@@ -298,16 +368,20 @@ class SnapshotStore:
                     ]
                     txn.cursor(db=data).putmulti(items, dupdata=False, overwrite=True)
                     written += sum(len(v) + 4 for _, v in items)
+                    keys = len(items)
+                else:
+                    keys = txn.stat(data)["entries"]  # unchanged: as many as stored
                 meta = {
                     "covered": shard.covered,
                     "dots": shard.dots,
                     "hlc": shard.hlc,
                     "users": shard.users,
-                    "keys": len(shard.entries),
+                    "keys": keys,
                 }
-                txn.put(
-                    _U32.pack(shard.index), msgpack.packb(meta, use_bin_type=True), db=self._shards
-                )
+                if shard.tasks:
+                    meta["tasks"] = shard.tasks
+                packed = msgpack.packb(meta, use_bin_type=True)
+                txn.put(_U32.pack(shard.index), _U32.pack(crc32c(packed)) + packed, db=self._shards)
             for index in stale:
                 txn.drop(databases[index], delete=True)
                 txn.delete(_U32.pack(index), db=self._shards)
@@ -325,12 +399,58 @@ class SnapshotStore:
 
 def _join_item(name: str, entry: bytes) -> bytes:
     encoded = name.encode("utf-8", "surrogatepass")
-    return _U32.pack(len(encoded)) + encoded + entry
+    body = _U32.pack(len(encoded)) + encoded + entry
+    return _U32.pack(crc32c(body)) + body
 
 
-def _split_item(value: bytes) -> tuple[str, bytes]:
-    length = _U32.unpack_from(value)[0]
-    return value[4 : 4 + length].decode("utf-8", "surrogatepass"), value[4 + length :]
+_META_PAGE = struct.Struct("<II")  # magic, version: after the 16-byte page header
+_LMDB_MAGIC = 0xBEEFC0DE
+
+
+def check_data_file(path: Path) -> None:
+    """Refuse a ``data.mdb`` shorter than its newest meta page says it is.
+
+    LMDB maps the file and reads pages through the map: a page past the end of
+    a truncated file is a SIGBUS that kills the process, not an error. The two
+    meta pages (pages 0 and 1) hold the page size, the last page used and a
+    transaction id; the newer one (valid magic, higher id) must fit. A file
+    that does not exist yet is fine (LMDB creates it).
+
+    Raises:
+        bolt.errors.SnapshotCorruptionError: the file is truncated or its meta
+            pages are not LMDB's.
+    """
+    try:
+        with path.open("rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            file.seek(0)
+            head = file.read(2 * 65536)
+    except FileNotFoundError:
+        return
+    if size == 0:
+        return  # created, never written: LMDB initialises it
+    newest: tuple[int, int, int] | None = None  # (txnid, last page, page size)
+    page_size = struct.unpack_from("<I", head, 40)[0] if len(head) >= 44 else 0
+    for base in (0, page_size):
+        if not 4096 <= page_size <= 65536 or len(head) < base + 152:
+            continue
+        magic, _version = _META_PAGE.unpack_from(head, base + 16)
+        if magic != _LMDB_MAGIC:
+            continue
+        last_page, txnid = struct.unpack_from("<QQ", head, base + 136)
+        if newest is None or txnid > newest[0]:
+            newest = (txnid, last_page, page_size)
+    if newest is None:
+        raise SnapshotCorruptionError(
+            f"the snapshot {path} is damaged: no valid LMDB meta page ({size} bytes)", str(path)
+        )
+    needed = (newest[1] + 1) * newest[2]
+    if size < needed:
+        raise SnapshotCorruptionError(
+            f"the snapshot {path} is truncated: {size} bytes, but its last transaction "
+            f"uses {needed} bytes (pages 0 to {newest[1]} of {newest[2]} bytes)",
+            str(path),
+        )
 
 
 def iter_shard_entries(snapshot: LoadedSnapshot) -> Iterator[tuple[int, str, Entry]]:

@@ -4,7 +4,8 @@
 :class:`ErrorReply` and :class:`Push` messages and back; the ``encode_*``
 functions are the allocation-light paths the server uses to build one
 ``send`` per batch of replies. See :mod:`bolt.wire._codec` for the theory of
-operation and :mod:`bolt.wire._messages` for the message shapes.
+operation and :mod:`bolt.wire._messages` for the message shapes;
+:mod:`bolt.wire._stats` is the schema of the ``STATS`` reply.
 """
 
 from bolt.wire._codec import (
@@ -29,6 +30,20 @@ from bolt.wire._messages import (
     Request,
     Response,
 )
+from bolt.wire._stats import (
+    ClientStats,
+    CommandStats,
+    ConnectionStats,
+    ErrorCount,
+    LatencyStats,
+    MemoryStats,
+    OpsStats,
+    ShardStats,
+    SnapshotStats,
+    StatsReply,
+    WalStats,
+    as_stats_reply,
+)
 
 __all__ = [
     "CONNECTION_ERROR_ID",
@@ -38,13 +53,26 @@ __all__ = [
     "KIND_REQUEST",
     "KIND_RESPONSE",
     "PROTOCOL_VERSION",
+    # the STATS reply's schema (bolt.wire._stats)
+    "ClientStats",
     "Codec",
+    "CommandStats",
+    "ConnectionStats",
+    "ErrorCount",
     "ErrorReply",
+    "LatencyStats",
+    "MemoryStats",
     "Message",
+    "OpsStats",
     "Push",
     "Reply",
     "Request",
     "Response",
+    "ShardStats",
+    "SnapshotStats",
+    "StatsReply",
+    "WalStats",
+    "as_stats_reply",
     "encode_error",
     "encode_push",
     "encode_request",

@@ -333,9 +333,13 @@ def encode_request(
     """Frame a request ``[1, id, command, args, db]``.
 
     Raises:
-        BadRequestError: an argument is not msgpack-encodable.
+        BadRequestError: an argument is not msgpack-encodable, or ``db`` is
+            neither ``None`` nor a ``str`` (the decoder refuses such a request
+            as malformed, so it is never put on the wire).
         TooLargeError: the frame would be over ``max_frame_bytes``.
     """
+    if db is not None and type(db) is not str:
+        raise BadRequestError(f"a request's database must be str or None, not {type(db).__name__}")
     return _encode_payload([KIND_REQUEST, request_id, command, args, db], max_frame_bytes)
 
 

@@ -139,7 +139,7 @@ async def test_pipeline(server: ToyServer) -> None:
 @pytest.mark.trio
 async def test_pushes_channel(server: ToyServer) -> None:
     async with AsyncBoltClient(port=server.port) as client:
-        await client.execute_command("PUSHME", ["tasks", {"id": 1}])
+        await client.execute_command("PUSHME", "tasks", {"id": 1})
         await trio.to_thread.run_sync(server.push, "tasks", {"id": 2})
         received = []
         async for push in client.pushes():
@@ -305,7 +305,7 @@ async def test_push_iteration_ends_when_the_client_closes(server: ToyServer) -> 
 
     async with trio.open_nursery() as nursery, client:
         nursery.start_soon(consume)
-        await client.execute_command("PUSHME", ["t", 1])
+        await client.execute_command("PUSHME", "t", 1)
         await trio.sleep(0.01)
     assert received == [Push("t", 1)]
     with pytest.raises(RuntimeError, match="once"):

@@ -138,6 +138,6 @@ def test_bytes_like_values_are_sent_as_bytes(server: ToyServer) -> None:
 def test_execute_command_sends_anything(server: ToyServer) -> None:
     server.canned["TASK.CREATE"] = {"id": "t1"}
     with BoltClient(port=server.port, database="main", timeout=5) as client:
-        assert client.execute_command("TASK.CREATE", ["research", {"q": 1}]) == {"id": "t1"}
+        assert client.execute_command("TASK.CREATE", "research", {"q": 1}) == {"id": "t1"}
     assert server.requests[-1].args == ["research", {"q": 1}]
     assert server.requests[-1].db == "main"

@@ -261,7 +261,7 @@ def test_pipeline_with_an_unsafe_unanswered_request_is_not_resent(server: ToySer
 
 def test_pushes_arriving_with_replies_are_queued(server: ToyServer) -> None:
     with BoltClient(port=server.port) as client:
-        assert client.execute_command("PUSHME", ["tasks", {"id": 1}]) is None
+        assert client.execute_command("PUSHME", "tasks", {"id": 1}) is None
         assert client.next_push(timeout=0) == Push("tasks", {"id": 1})
         assert client.next_push(timeout=0) is None
 
@@ -284,7 +284,7 @@ def test_push_queue_is_bounded(server: ToyServer, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(limits, "client_push_queue_max", 2)
     with BoltClient(port=server.port) as client:
         for index in range(4):
-            client.execute_command("PUSHME", ["t", index])
+            client.execute_command("PUSHME", "t", index)
         assert client.dropped_pushes == 2
         assert [client.next_push(0), client.next_push(0)] == [Push("t", 2), Push("t", 3)]
 
@@ -376,9 +376,9 @@ def test_unencodable_request_keeps_the_connection(server: ToyServer) -> None:
     with BoltClient(port=server.port) as client:
         client.ping()
         with pytest.raises(errors.BadRequestError):
-            client.execute_command("PUT", ["k", object()])
+            client.execute_command("PUT", "k", object())
         with pytest.raises(errors.TooLargeError):
-            client.execute_command("PUT", ["k", "x" * (limits.request_bytes_max + 1)])
+            client.execute_command("PUT", "k", "x" * (limits.request_bytes_max + 1))
         assert client.connected
         assert client.ping() == "PONG"
     assert server.connections_accepted == 1

@@ -18,7 +18,7 @@ def test_sync_client_over_tls(tls_server: ToyServer, client_ssl_context: ssl.SSL
     with BoltClient(port=tls_server.port, ssl_context=client_ssl_context) as client:
         client.put("k", "v")
         assert client.get("k") == "v"
-        assert client.execute_command("PUSHME", ["t", 1]) is None
+        assert client.execute_command("PUSHME", "t", 1) is None
         assert client.next_push(timeout=1) is not None
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from bolt import limits
 from bolt.errors import BadRequestError, TooLargeError
 from bolt.log import RECORD_HEADER_BYTES, RecordScanner, ScanStatus, encode_record, scan_records
-from bolt.log._record import check_payload_length, valid_record_after
+from bolt.log._record import RECORD_HEADER, check_payload_length, valid_record_after
 
 payload_lists = st.lists(st.binary(min_size=1, max_size=200), min_size=1, max_size=12)
 
@@ -95,7 +95,7 @@ def test_a_cut_at_any_byte_is_a_torn_tail(payloads: list[bytes], data: st.DataOb
 
 @settings(max_examples=200, deadline=None)
 @given(payload_lists, st.data())
-def test_a_flipped_bit_in_the_last_record_is_a_torn_tail(
+def test_a_flipped_bit_in_the_last_record_is_never_read_and_never_clean(
     payloads: list[bytes], data: st.DataObject
 ) -> None:
     buffer, starts = frame(payloads)
@@ -105,8 +105,29 @@ def test_a_flipped_bit_in_the_last_record_is_a_torn_tail(
     damaged[bit // 8] ^= 1 << (bit % 8)
     records, end = scan_records(damaged)
     assert [payload for _, payload in records] == payloads[:-1]
-    assert end.status is ScanStatus.TORN
     assert end.position == last
+    if bit >= (last + 4) * 8 and damaged[-1] != 0:
+        # The length is intact, so the record is complete: its CRC or payload
+        # was damaged after it was written whole. That is corruption.
+        assert end.status is ScanStatus.CORRUPT
+        assert "complete but fails its checksum" in end.reason
+    else:
+        assert end.status in (ScanStatus.TORN, ScanStatus.CORRUPT)
+
+
+def test_a_complete_last_record_that_ends_in_unwritten_blocks_is_torn() -> None:
+    good = encode_record(b"g" * 100)
+    payload = b"p" * (1024 - len(good) - RECORD_HEADER_BYTES) + b"q" * 200
+    header = RECORD_HEADER.pack(len(payload), crc32c(payload))
+    # Everything up to the 1024-byte boundary was written; the block after it never was.
+    damaged = good + header + payload[:-200] + bytes(200)
+    records, end = scan_records(damaged)
+    assert [p for _, p in records] == [b"g" * 100]
+    assert end.status is ScanStatus.TORN and end.position == len(good)
+    # A complete record ending in zeros that do not reach a block boundary: damage.
+    short = b"s" * 50
+    damaged = good + RECORD_HEADER.pack(len(short), crc32c(short)) + b"s" * 40 + bytes(10)
+    assert scan_records(damaged)[1].status is ScanStatus.CORRUPT
 
 
 @settings(max_examples=200, deadline=None)

@@ -87,8 +87,11 @@ def test_allkeys_lru_evicts_in_least_recently_used_order() -> None:
     engine.submit("GET", ["k0"])
     engine.submit("GET", ["k1"])
     engine._limit = engine.keyspace.memory_used  # now at the limit: next growing write evicts
-    engine.submit("PUT", ["new", VALUE])
+    # A new key of the same size as k2 fits once k2 is gone: one eviction exactly.
+    engine.submit("PUT", ["k8", VALUE])
     assert _alive(engine, keys) == keys[:2] + keys[3:]  # k2 was least recently used
+    assert engine.statistics().evicted_total == 1
+    assert engine.keyspace.memory_used <= engine._limit
 
 
 def test_volatile_lru_evicts_only_keys_with_a_ttl() -> None:

@@ -19,7 +19,10 @@ def _events(*args: Any) -> list[dict[str, Any]]:
 def test_every_event_in_log_order(fixtures: Any) -> None:
     events = _events(fixtures.full)
     assert len(events) == 343
-    assert {e["type"] for e in events} == set(EVENT_NAMES)
+    # The fixture's workload predates the task events (bolt.state._tasks), which
+    # tests/system/test_tasks_persistence.py replays instead.
+    key_events = {n for n in EVENT_NAMES if not n.startswith("Task")}
+    assert {e["type"] for e in events} == key_events
     positions = [(e["offset"], e["index"]) for e in events]
     assert positions == sorted(positions)
     assert events[-1]["offset"] == fixtures.live_states["phase2"]["offset"]

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bolt.crdt import HybridClock
-from bolt.errors import BoltError
+from bolt.errors import BoltError, RequestError
 from bolt.events import Event
 from bolt.state import COMMANDS, Keyspace, apply
 from bolt.testing._clock import ManualClock
@@ -170,3 +170,42 @@ def assert_memory_exact(keyspace: Keyspace) -> None:
         assert shard.memory == sum(e.size for e in shard.entries.values())
         for name, entry in shard.entries.items():
             assert entry.size == entry.estimate_size(name), name
+
+
+HISTORY_KEYS = ("k1", "k2", "k3")
+HISTORY_DBS = ("", "db1")
+HISTORY_VALUES = ("a", "b", "7", "-3", "", b"\x00z")
+HISTORY_MEMBERS = ("m1", "m2", "m3")
+
+
+def random_history(
+    seed: int,
+    node_count: int,
+    steps: int,
+    keys: Sequence[str] = HISTORY_KEYS,
+    dbs: Sequence[str] = HISTORY_DBS,
+) -> tuple[list[SimNode], list[Event], ManualClock]:
+    """A random history on ``node_count`` simulated nodes: random writes of every
+    type on random nodes, and now and then a delivery of some events made so far
+    (in random order, with duplicates) to some node. Returns the nodes, every
+    event made (in the order made) and the shared clock."""
+    rnd = random.Random(seed)
+    clock = ManualClock(1_700_000_000_000)
+    nodes = [SimNode(f"node{i}", clock) for i in range(node_count)]
+    events: list[Event] = []
+    for _ in range(steps):
+        clock.advance(rnd.choice([0, 0, 1, 7, 400, 1500]))
+        if rnd.random() < 0.2 and events:
+            target = rnd.choice(nodes)
+            batch = rnd.sample(events, rnd.randint(1, len(events)))
+            batch += rnd.choices(events, k=rnd.randint(0, 3))
+            target.deliver(batch)
+            continue
+        node = rnd.choice(nodes)
+        command, args = random_write(rnd, keys, HISTORY_VALUES, HISTORY_MEMBERS)
+        try:
+            _, made = node.run(command, *args, db=rnd.choice(dbs))
+        except RequestError:
+            continue  # wrong type, not an integer...: refused, nothing made
+        events.extend(made)
+    return nodes, events, clock

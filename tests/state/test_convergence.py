@@ -17,46 +17,22 @@ import random
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-from bolt.errors import RequestError
-from bolt.events import Event
 from bolt.state import Keyspace, apply
-from bolt.testing._clock import ManualClock
-from tests.state._support import SimNode, assert_memory_exact, random_write, view
+from tests.state._support import (
+    HISTORY_DBS,
+    HISTORY_KEYS,
+    assert_memory_exact,
+    random_history,
+    view,
+)
 
-KEYS = ("k1", "k2", "k3")
-DBS = ("", "db1")
-VALUES = ("a", "b", "7", "-3", "", b"\x00z")
-MEMBERS = ("m1", "m2", "m3")
+KEYS = HISTORY_KEYS
+DBS = HISTORY_DBS
 
 # Each node's random choices come from one seeded Random, so a failing
 # example is reproduced by its seed (shrinking a history is slow and seldom
 # clearer than the history itself, so it is skipped).
 NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
-
-
-def _history(
-    seed: int, node_count: int, steps: int
-) -> tuple[list[SimNode], list[Event], ManualClock]:
-    rnd = random.Random(seed)
-    clock = ManualClock(1_700_000_000_000)
-    nodes = [SimNode(f"node{i}", clock) for i in range(node_count)]
-    events: list[Event] = []
-    for _ in range(steps):
-        clock.advance(rnd.choice([0, 0, 1, 7, 400, 1500]))
-        if rnd.random() < 0.2 and events:
-            target = rnd.choice(nodes)
-            batch = rnd.sample(events, rnd.randint(1, len(events)))
-            batch += rnd.choices(events, k=rnd.randint(0, 3))
-            target.deliver(batch)
-            continue
-        node = rnd.choice(nodes)
-        command, args = random_write(rnd, KEYS, VALUES, MEMBERS)
-        try:
-            _, made = node.run(command, *args, db=rnd.choice(DBS))
-        except RequestError:
-            continue  # wrong type, not an integer...: refused, nothing made
-        events.extend(made)
-    return nodes, events, clock
 
 
 def _all_keys() -> list[tuple[str, str]]:
@@ -68,7 +44,7 @@ def _all_keys() -> list[tuple[str, str]]:
 def test_every_delivery_order_with_duplicates_converges(
     seed: int, node_count: int, steps: int
 ) -> None:
-    nodes, events, clock = _history(seed, node_count, steps)
+    nodes, events, clock = random_history(seed, node_count, steps)
     rnd = random.Random(seed ^ 0x5EED)
     keyspaces: list[Keyspace] = []
     for _ in range(3):
@@ -96,7 +72,7 @@ def test_every_delivery_order_with_duplicates_converges(
 def test_a_single_node_equals_its_own_replay(seed: int, steps: int) -> None:
     # One node, no concurrency: replaying its events in log order (what
     # recovery does) rebuilds the same state, with or without tombstones.
-    nodes, events, clock = _history(seed, 1, steps)
+    nodes, events, clock = random_history(seed, 1, steps)
     for keep in (True, False):
         replayed = Keyspace(8, keep_tombstones=keep)
         for event in events:
