@@ -128,7 +128,12 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
-        "host", "BOLT_HOST", None, str, "listen address (default 127.0.0.1; see protected mode)"
+        "host",
+        "BOLT_HOST",
+        None,
+        str,
+        "listen address (default 127.0.0.1, but 0.0.0.0 -- every interface -- when "
+        "BOLT_ADMIN_PASSWORD is set)",
     ),
     Setting("port", "BOLT_PORT", str(limits.port_default), _int_range(0, 65535), "client port"),
     Setting(
@@ -279,6 +284,34 @@ SETTINGS: tuple[Setting, ...] = (
         _int_range(0, 65535),
         "Redis protocol (RESP) port, off unless set (e.g. 6379; 0 picks a free port)",
     ),
+    Setting(
+        "metrics_host",
+        "BOLT_METRICS_HOST",
+        "127.0.0.1",
+        str,
+        "listen address of the metrics port (loopback unless set)",
+    ),
+    Setting(
+        "login_timeout_ms",
+        "BOLT_LOGIN_TIMEOUT_MS",
+        str(limits.login_timeout_ms_default),
+        _int_range(100, 3_600_000),
+        "close connections that have not logged in (or sent HELLO) by then (ms)",
+    ),
+    Setting(
+        "idle_timeout_ms",
+        "BOLT_IDLE_TIMEOUT_MS",
+        str(limits.idle_timeout_ms_default),
+        _int_range(0, 10**9),
+        "close logged-in sessions idle this long (ms; 0: never)",
+    ),
+    Setting(
+        "output_stall_ms",
+        "BOLT_OUTPUT_STALL_MS",
+        str(limits.output_stall_ms_default),
+        _int_range(100, 3_600_000),
+        "close connections that leave their replies unread this long (ms)",
+    ),
 )
 
 
@@ -314,6 +347,10 @@ class Config:
     metrics_port: int = limits.metrics_port_default
     metrics_enabled: bool = True
     resp_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    login_timeout_ms: int = limits.login_timeout_ms_default
+    idle_timeout_ms: int = limits.idle_timeout_ms_default
+    output_stall_ms: int = limits.output_stall_ms_default
 
     def resolved_data_dir(self) -> Path:
         """``BOLT_DATA_DIR``, else ``/data`` when writable, else ``./bolt-data``."""

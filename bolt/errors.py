@@ -108,7 +108,6 @@ class NotFloatError(RequestError, builtins.ValueError):
     name = "NOT_FLOAT"
 
 
-
 # --- who is asking is not allowed -------------------------------------------
 
 
@@ -131,6 +130,13 @@ class NoPermissionError(AccessError, builtins.PermissionError):
 
     code = 202
     name = "NO_PERMISSION"
+
+
+class LoginTimeoutError(AccessError, builtins.TimeoutError):
+    """A connection did not log in (or send its HELLO) within the login timeout."""
+
+    code = 210
+    name = "LOGIN_TIMEOUT"
 
 
 # --- the server cannot do it now ----------------------------------------------
@@ -185,6 +191,20 @@ class ClusterError(ServerError):
     name = "CLUSTER_ERROR"
 
 
+class OutputLimitError(ServerError):
+    """A connection left its replies or pushes unread past the server's hard limit."""
+
+    code = 310
+    name = "OUTPUT_LIMIT"
+
+
+class InputBudgetError(ServerError):
+    """The server-wide budget for bytes of partially received requests is used up."""
+
+    code = 311
+    name = "INPUT_BUDGET"
+
+
 class FeedDroppedError(ServerError):
     """A change-feed subscriber fell too far behind and was dropped.
 
@@ -198,6 +218,20 @@ class FeedDroppedError(ServerError):
     def __init__(self, message: str = "", resume_offset: int = -1) -> None:
         super().__init__(message)
         self.resume_offset = resume_offset
+
+
+class ClusterMismatchError(ClusterError):
+    """The nodes a cluster client was given do not form one cluster."""
+
+    code = 330
+    name = "CLUSTER_MISMATCH"
+
+
+class PeerAuthenticationError(AccessError, builtins.PermissionError):
+    """A peer gave a wrong node id or failed the cluster-secret challenge."""
+
+    code = 220
+    name = "PEER_AUTH_FAILED"
 
 
 # --- the network or the bytes on it -----------------------------------------------
@@ -246,6 +280,27 @@ class WrongProtocolError(ProtocolError):
     def __init__(self, message: str, reply: bytes = b"") -> None:
         super().__init__(message)
         self.reply = reply
+
+
+class PeerProtocolError(ProtocolError):
+    """A peer speaks another cluster protocol version, or broke the peer protocol."""
+
+    code = 420
+    name = "PEER_PROTOCOL"
+
+
+class PeerRefusedError(BoltConnectionError):
+    """The peer refused this node's link (it names why)."""
+
+    code = 421
+    name = "PEER_REFUSED"
+
+
+class IdleTimeoutError(BoltConnectionError):
+    """A logged-in connection sent nothing for ``BOLT_IDLE_TIMEOUT_MS`` and was closed."""
+
+    code = 410
+    name = "IDLE_TIMEOUT"
 
 
 # --- the data on disk ------------------------------------------------------------

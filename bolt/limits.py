@@ -104,6 +104,40 @@ client_push_queue_max = 1000
 """Pushes a client holds unread: the sync client then drops the oldest (and
 counts them), the trio client stops reading its connection (back-pressure)."""
 
+# --- hardening: what a connection may cost (README "Limits and hardening") ----
+prelogin_frame_bytes_max = 4 * KIB
+"""Largest frame a connection may send before it logged in (or, without
+authentication, before its HELLO): enough for a HELLO with credentials."""
+partial_frames_bytes_max = 256 * MIB
+"""Server-wide budget of bytes buffered in partially received frames; past it
+the connection asking for more is closed (``INPUT_BUDGET``)."""
+login_timeout_ms_default = 10_000
+"""``BOLT_LOGIN_TIMEOUT_MS``: a connection that has not logged in (or sent its
+HELLO when authentication is off) by then is closed (``LOGIN_TIMEOUT``)."""
+idle_timeout_ms_default = 0
+"""``BOLT_IDLE_TIMEOUT_MS``: close logged-in sessions idle this long (0: never,
+like Redis ``timeout 0``)."""
+session_check_interval_ms = 250
+"""How often the server looks for sessions past a timeout."""
+reply_flush_bytes = 1 * MIB
+"""Pending reply bytes of one batch past which they are sent before the rest of
+the batch runs; the connection is not read meanwhile (back-pressure)."""
+output_stall_ms_default = 30_000
+"""``BOLT_OUTPUT_STALL_MS``: a connection that has not taken its pending output
+for this long is closed and counted (``OUTPUT_LIMIT``): the hard limit of the
+output back-pressure."""
+auth_hash_runs_max = 2
+"""scrypt runs at once (each in a worker thread, ~16 MiB each); more wait."""
+metrics_connections_max = 64
+"""Concurrent connections to the metrics port; more are closed at once."""
+daemon_files_reserve = 256
+"""File descriptors kept for the daemon's own files (log segments, LMDB,
+listeners, metrics) on top of ``BOLT_MAX_CONNECTIONS`` when sizing
+``RLIMIT_NOFILE``."""
+auth_backoff_queue_ms_max = 10_000
+"""Login attempts from one backing-off address are queued at most this far
+ahead; later ones are refused without a password check."""
+
 # --- tasks (bolt.agents) ----------------------------------------------------
 task_id_bytes_max = 256
 task_type_bytes_max = 256
@@ -148,7 +182,48 @@ feed_subscriber_records_max = 10_000
 (it then resumes from the log); a slow subscriber never slows writers."""
 feed_read_records_max = 1_000
 """Most records one ``Engine.read_changes`` call returns."""
+
+# --- server pushes ---------------------------------------------------------
+push_outbox_bytes_max = 256 * KIB
+"""Push bytes a connection's outbox holds before its watcher waits (its feed
+queue then fills and the watch is dropped, never slowing writers)."""
+watch_records_max = 1_000
+"""Committed records a key watch may have queued unread before it is dropped."""
+watch_pattern_bytes_max = 1 * KIB
+"""Longest ``WATCH`` pattern."""
+
 shard_memo_names_max = 4096
 """Names whose shard the keyspace remembers (a write looks its key up twice)."""
 batch_chunk_keys = 1_000
 """A longer MSET/MDEL/MGET is run in chunks of this many keys, other clients between them."""
+
+# --- cluster (peer links) --------------------------------------------------
+peer_frame_bytes_max = record_bytes_max + MIB
+"""Largest frame accepted on the cluster port (one batch may carry a record as
+large as ``record_bytes_max``), checked from the length prefix."""
+peer_handshake_frame_bytes_max = 4 * KIB
+"""Largest frame accepted before a peer has authenticated (hello, proof)."""
+peer_nonce_bytes = 32
+"""Random bytes each side contributes to the challenge-response."""
+peer_handshake_timeout_ms = 5_000
+"""A peer that has not finished the handshake by then is disconnected."""
+peer_heartbeat_interval_ms = 500
+"""How often a link sends a heartbeat (HLC and offsets) when idle."""
+peer_suspect_after_ms = 2_000
+"""A peer heard from longer ago than this is Suspect."""
+peer_dead_after_ms = 6_000
+"""A peer heard from longer ago than this (or never) is Dead."""
+peer_reconnect_backoff_initial_ms = 100
+"""First delay before redialing a peer; doubled per failure, with jitter."""
+peer_reconnect_backoff_max_ms = 5_000
+"""Longest delay between redials of a peer."""
+peer_batch_records_max = 1_000
+"""Most log records in one replication batch."""
+peer_batch_bytes_max = 1 * MIB
+"""A batch is sent once its encoded records pass this size."""
+peer_batches_in_flight_max = 8
+"""Batches a link sends before it waits for an acknowledgement (flow control)."""
+peer_clock_skew_retry_ms = 200
+"""How often a batch held for clock skew is offered to the engine again."""
+peer_ack_persist_interval_ms = 100
+"""Acknowledged offsets are written to the data dir at most this often."""

@@ -61,6 +61,13 @@ COMMANDS: tuple[Command, ...] = (
         Shape.MAPPING,
     ),
     Command(
+        "digest",
+        "state digest (total, per database, per shard): equal on converged nodes",
+        (),
+        lambda c, a: c.digest(),
+        Shape.MAPPING,
+    ),
+    Command(
         "useradd",
         "create a user (admin only)",
         (

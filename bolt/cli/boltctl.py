@@ -41,6 +41,7 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     # The module is imported only when its subcommand runs.
     "replay": ("bolt.cli.replay", "inspect, verify and replay a data directory's event log"),
     "top": ("bolt.cli.top", "live dashboard of a running server"),
+    "watch": ("bolt.cli.watch", "print each committed change of keys matching a pattern"),
     "tasks": ("bolt.cli._tasks", "list, inspect, retry and cancel tasks"),
 }
 

@@ -41,8 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Every flag overrides the environment variable named in its help. Without "
-            "BOLT_ADMIN_PASSWORD (and without BOLT_AUTH=false) Bolt runs in protected mode: "
-            "no logins, loopback only. SIGTERM or SIGINT stops it cleanly (exit 0)."
+            "BOLT_ADMIN_PASSWORD (and without BOLT_AUTH=false, and no users stored in the "
+            "data directory) Bolt runs in protected mode: no logins, loopback only. With "
+            "BOLT_ADMIN_PASSWORD it listens on 0.0.0.0 (every interface) unless BOLT_HOST "
+            "says otherwise; the metrics port stays on BOLT_METRICS_HOST (127.0.0.1). "
+            "HELLO carries passwords in plain text: use TLS across a network. SIGTERM or "
+            "SIGINT stops it cleanly (exit 0)."
         ),
     )
     for setting in SETTINGS:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -26,10 +26,11 @@ import trio
 
 from bolt import limits
 from bolt.client._async_connection import AsyncConnection
-from bolt.client._cluster import Address, can_try_next_node, unreachable
+from bolt.client._cluster import Address, ClusterMembership, can_try_next_node, unreachable
 from bolt.client._commands import CommandsMixin
 from bolt.client._options import Call, ConnectionLost, Settings, check_resend, result_of
 from bolt.client._pipeline import AsyncPipeline
+from bolt.client._watch import key_change, watch_args
 from bolt.errors import BoltConnectionError, BoltError, BoltTimeoutError
 from bolt.wire import Push, Reply
 
@@ -104,8 +105,11 @@ class AsyncBoltClient(CommandsMixin[Awaitable[Any]]):
         password: str | None = None,
         **kwargs: Any,
     ) -> Self:
-        """A client over several nodes that fails over on connection loss."""
-        return cls(username=username, password=password, nodes=nodes, **kwargs)
+        """A client over several nodes that fails over on connection loss; it
+        learns the other nodes and refuses a foreign one like ``BoltClient.cluster``."""
+        client = cls(username=username, password=password, nodes=nodes, **kwargs)
+        client.add_connect_hook(ClusterMembership(client._settings.ring).check_async)
+        return client
 
     # --- lifetime -----------------------------------------------------------------
 
@@ -235,6 +239,28 @@ class AsyncBoltClient(CommandsMixin[Awaitable[Any]]):
             except trio.EndOfChannel:
                 return None
         return None
+
+    async def subscribe_keys(
+        self, pattern: str, *, database: str | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Watch keys matching the glob ``pattern``: ``async for change in await ...``.
+
+        The ``WATCH`` is sent and answered before this returns; the iterator
+        yields one dict per committed record touching matching keys, in log
+        order (see :mod:`bolt.client._watch`), until the client closes.
+
+        Raises:
+            FeedDroppedError: (while iterating) the server dropped the watch.
+        """
+        db = self.database if database is None else database
+        await self._command("WATCH", watch_args(pattern, db), None)
+        return self._key_changes()
+
+    async def _key_changes(self) -> AsyncIterator[dict[str, Any]]:
+        async for push in self._push_receive:
+            change = key_change(push)
+            if change is not None:
+                yield change
 
     async def _on_push(self, push: Push) -> None:
         try:

@@ -6,11 +6,22 @@ moves on to the next in the list (wrapping around), trying each node at most
 once per attempt. Whether a request that was in flight may be re-sent on the
 new node is decided by the retry rule in :mod:`bolt.client._commands`, not
 here.
+
+:class:`ClusterMembership` is the connect hook of a cluster client: on each
+connection it reads the node's ``CLUSTER`` status, learns the client
+addresses of its peers (added to the ring), prefers the peers the node sees
+as healthy for the next failover, and refuses a node that is not a member
+of the cluster the first node described (:class:`ClusterMismatchError`):
+nodes that do not replicate to each other would silently hand out
+different data. A standalone node in a list of several is warned about
+loudly (it may be a cluster being set up), not refused.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from bolt import limits
 from bolt.errors import (
@@ -19,7 +30,10 @@ from bolt.errors import (
     BoltConnectionError,
     BoltError,
     ClusterError,
+    ClusterMismatchError,
 )
+
+logger = logging.getLogger("bolt.client")
 
 Address = tuple[str, int]
 
@@ -85,6 +99,7 @@ class NodeRing:
             raise BadRequestError("a client needs at least one node")
         self.nodes: list[Address] = list(nodes)
         self._current = 0
+        self.preferred: set[Address] = set()
 
     @property
     def current(self) -> Address:
@@ -103,9 +118,20 @@ class NodeRing:
         """
         count = len(self.nodes)
         first = (self._current + 1) % count if failover else self._current
-        return [
+        order = [
             ((first + step) % count, self.nodes[(first + step) % count]) for step in range(count)
         ]
+        if self.preferred and failover:
+            # Healthy nodes first (stable, so the rotation holds among them).
+            order.sort(key=lambda item: item[1] not in self.preferred)
+        return order
+
+    def add(self, address: Address) -> bool:
+        """Add a node learned from the cluster; False if it was known."""
+        if address in self.nodes:
+            return False
+        self.nodes.append(address)
+        return True
 
     def use(self, index: int) -> None:
         """Record that the node at ``index`` is now the connected one."""
@@ -141,3 +167,87 @@ def unreachable(failures: Sequence[tuple[Address, BaseException]]) -> BoltError:
     if len(failures) == 1:
         return BoltConnectionError(f"cannot connect to {detail}")
     return ClusterError(f"no node of the cluster is reachable ({detail})")
+
+
+class ClusterMembership:
+    """The connect hook of a cluster client (see the module docstring).
+
+    Args:
+        ring: the client's node ring, updated in place.
+    """
+
+    def __init__(self, ring: NodeRing) -> None:
+        self.ring = ring
+        self.members: set[str] | None = None
+        self.first_node: str | None = None
+
+    def __call__(self, client: Any) -> None:
+        """Check and learn from the node a sync ``client`` just connected to.
+
+        Raises:
+            ClusterMismatchError: the node is not a member of the cluster.
+        """
+        if self.wants_status(client.server_info):
+            try:
+                status = client.cluster_status()
+            except BoltError:
+                return  # nothing to learn; the connection itself is fine
+            self.observe(status)
+
+    async def check_async(self, client: Any) -> None:
+        """:meth:`__call__` for the trio client (its connect hooks are awaited)."""
+        if self.wants_status(client.server_info):
+            try:
+                status = await client.cluster_status()
+            except BoltError:
+                return
+            self.observe(status)
+
+    def wants_status(self, info: dict[str, Any]) -> bool:
+        """Whether the node's ``HELLO`` reply says it is in a cluster (else warn)."""
+        if info.get("mode") == "cluster":
+            return True
+        if len(self.ring.nodes) > 1:
+            logger.warning(
+                "node %s at %s runs standalone: the nodes given to this cluster client "
+                "do not replicate to each other, so failover may show different data",
+                info.get("node_id"),
+                _text(self.ring.current),
+            )
+        return False
+
+    def observe(self, status: Any) -> None:
+        """Check a ``CLUSTER`` reply and learn the peers it names.
+
+        Raises:
+            ClusterMismatchError: the node is not a member of the cluster.
+        """
+        if not isinstance(status, dict):
+            return
+        node_id = status.get("node_id")
+        peers = [p for p in status.get("peers", []) if isinstance(p, dict)]
+        members = {str(node_id), *(str(p.get("id")) for p in peers)}
+        if self.members is None:
+            self.members, self.first_node = members, node_id
+        elif node_id not in self.members:
+            raise ClusterMismatchError(
+                f"node {node_id!r} at {_text(self.ring.current)} is not a member of the cluster "
+                f"of node {self.first_node!r} ({', '.join(sorted(map(str, self.members)))}); "
+                "check the nodes given to BoltClient.cluster"
+            )
+        preferred = {self.ring.current}
+        for peer in peers:
+            port = peer.get("client_port")
+            host = peer.get("host")
+            if type(port) is int and port > 0 and isinstance(host, str):
+                address = (host, port)
+                if self.ring.add(address):
+                    logger.info("learned cluster node %s (%s)", _text(address), peer.get("id"))
+                if peer.get("state") == "Healthy":
+                    preferred.add(address)
+        self.ring.preferred = preferred
+
+
+def _text(address: Address) -> str:
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -40,7 +40,7 @@ RETRY_SAFE_COMMANDS = frozenset(
         # reads
         "GET", "TTL", "EXISTS", "TYPE", "KEYS", "MGET", "CGET", "LRANGE", "LLEN",
         "SMEMBERS", "SCARD", "SISMEMBER", "PING", "STATS", "METRICS", "CLUSTER", "WHOAMI",
-        "USERS",
+        "USERS", "DIGEST",
         # writes whose repetition changes nothing
         "PUT", "SETEX", "MSET", "DEL", "MDEL", "SADD", "SREM",
         # connection and user management
@@ -270,6 +270,11 @@ class CommandsMixin(Generic[R]):
         """Reply: a dict with ``node_id``, ``peers``, ``peer_count``,
         ``pending_replication`` (``{"mode": "standalone", ...}`` on a single node)."""
         return self._command("CLUSTER", [], None)
+
+    def digest(self, *, database: str | None = None) -> R:
+        """Reply: the node's state digest ``{"digest", "keys", "databases", "shards",
+        "users"}``; equal on nodes that hold the same state (convergence check)."""
+        return self._command("DIGEST", [] if database is None else [database], None)
 
     # --- users -------------------------------------------------------------------
 

@@ -19,16 +19,17 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Self
 
 from bolt import limits
-from bolt.client._cluster import Address, can_try_next_node, unreachable
+from bolt.client._cluster import Address, ClusterMembership, can_try_next_node, unreachable
 from bolt.client._commands import CommandsMixin
 from bolt.client._options import Call, ConnectionLost, Settings, check_resend, result_of
 from bolt.client._pipeline import Pipeline
 from bolt.client._sync_connection import SyncConnection, readable
+from bolt.client._watch import key_change, watch_args
 from bolt.errors import (
     BadRequestError,
     BoltConnectionError,
@@ -142,7 +143,9 @@ class BoltClient(CommandsMixin[Any]):
         Raises:
             BadRequestError: ``nodes`` is empty or holds a bad address.
         """
-        return cls(username=username, password=password, nodes=nodes, **kwargs)
+        client = cls(username=username, password=password, nodes=nodes, **kwargs)
+        client.add_connect_hook(ClusterMembership(client._settings.ring))
+        return client
 
     # --- connection ---------------------------------------------------------------
 
@@ -306,6 +309,29 @@ class BoltClient(CommandsMixin[Any]):
                 readable(sock, wait)
             except (OSError, ValueError):
                 pass  # another thread closed the socket: look again under the lock
+
+    def subscribe_keys(
+        self, pattern: str, *, database: str | None = None, timeout: float | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Watch keys matching the glob ``pattern``; iterate over their changes.
+
+        The ``WATCH`` is sent now; the iterator yields one dict per committed
+        record touching matching keys, in log order (see
+        :mod:`bolt.client._watch`), and ends when ``timeout`` seconds pass
+        without one (``None``: never). Other pushes are skipped.
+
+        Raises:
+            FeedDroppedError: (while iterating) the server dropped the watch.
+        """
+        db = self.database if database is None else database
+        self._command("WATCH", watch_args(pattern, db), None)
+        return self._key_changes(timeout)
+
+    def _key_changes(self, timeout: float | None) -> Iterator[dict[str, Any]]:
+        while (push := self.next_push(timeout)) is not None:
+            change = key_change(push)
+            if change is not None:
+                yield change
 
     def _on_push(self, push: Push) -> None:
         if len(self._pushes) >= limits.client_push_queue_max:

@@ -28,10 +28,16 @@ loop, nor many at once. Successful verifications are remembered (keyed by
 the stored hash and a salted SHA-256 of the password) so a reconnecting
 client does not pay the KDF again; failures are never cached.
 
-**Back-off**: after ``limits.auth_failures_before_backoff`` failures from
-one client address, each further failing reply is delayed exponentially,
-up to ``limits.auth_backoff_ms_max``, with ``trio.sleep`` (only that
-connection waits). A success from the address resets it.
+**Back-off** is per client address, not per connection: after
+``limits.auth_failures_before_backoff`` failures from one address, each
+further login attempt from it waits for a slot *before* its password is
+checked. Slots are spaced by a delay that doubles with every failure, up to
+``limits.auth_backoff_ms_max``, and shared by every connection of the
+address, so 50 parallel connections get no more guesses than one (a correct
+guess is not answered faster either). An attempt whose slot would be more
+than ``limits.auth_backoff_queue_ms_max`` away is refused at once without a
+check. Only the waiting connection sleeps (``trio.sleep``); a success from the
+address resets it.
 """
 
 from __future__ import annotations
@@ -41,7 +47,9 @@ import hmac
 import ipaddress
 import logging
 import os
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -73,7 +81,6 @@ USER_NAME_BYTES_MAX = 256
 """Longest user name (UTF-8 bytes)."""
 PASSWORD_BYTES_MAX = 1024
 """Longest password (UTF-8 bytes)."""
-_HASH_THREADS_MAX = 2  # scrypt calls running at once (each takes ~16 MiB)
 _VERIFIED_CACHE_MAX = 1024  # remembered successful (hash, password) checks
 _BACKOFF_INITIAL_MS = 100  # first delay once the failure threshold is passed
 _BACKOFF_ADDRESSES_MAX = 10_000  # client addresses remembered by the back-off
@@ -220,7 +227,7 @@ class PasswordChecker:
     def __init__(self) -> None:
         self._verified: OrderedDict[tuple[str, bytes], None] = OrderedDict()
         self._dummy_hash: str | None = None
-        self._limiter = trio.CapacityLimiter(_HASH_THREADS_MAX)
+        self._limiter = trio.CapacityLimiter(limits.auth_hash_runs_max)
 
     async def hash(self, password: str) -> str:
         """Hash ``password`` off the loop (see :func:`hash_password`)."""
@@ -261,33 +268,76 @@ class BackOff:
         self,
         threshold: int = limits.auth_failures_before_backoff,
         maximum_ms: int = limits.auth_backoff_ms_max,
+        queue_ms: int = limits.auth_backoff_queue_ms_max,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.threshold = threshold
         self.maximum_ms = maximum_ms
+        self.queue_ms = queue_ms
+        self._clock = clock
         self._failures: dict[str, int] = {}
+        self._next_slot: dict[str, float] = {}  # earliest start of the next check
+        self._in_flight: dict[str, int] = {}  # admitted checks not finished yet
 
     def failures(self, address: str) -> int:
         """Failures recorded for ``address`` since its last success."""
         return self._failures.get(address, 0)
 
-    def failed(self, address: str) -> float:
-        """Record a failure; return how long to wait before replying to it."""
-        failures = self._failures.pop(address, 0) + 1
-        self._failures[address] = failures  # re-inserted last: oldest first for pruning
-        if len(self._failures) > _BACKOFF_ADDRESSES_MAX:
-            del self._failures[next(iter(self._failures))]
-        if failures == self.threshold:
-            logger.warning(
-                "%d failed logins from %s: delaying its further failures", failures, address
-            )
-        excess = failures - self.threshold - 1
+    def delay(self, failures: int) -> float:
+        """Seconds between checks of an address with ``failures`` failures."""
+        excess = failures - self.threshold
         if excess < 0:
             return 0.0
         return min(_BACKOFF_INITIAL_MS * 2 ** min(excess, 30), self.maximum_ms) / 1000
 
+    def admit(self, address: str) -> float | None:
+        """Reserve the next login check of ``address``.
+
+        Checks still in flight count as failures, so a burst of parallel
+        attempts is spaced out from its first one. Every admitted attempt
+        must call :meth:`finished` when its check ends (or is abandoned).
+
+        Returns:
+            Seconds to wait before checking the password (0.0 when the
+            address is not backing off), or None: refuse without a check,
+            the address has attempts queued further than ``queue_ms`` ahead.
+        """
+        in_flight = self._in_flight.get(address, 0)
+        delay = self.delay(self._failures.get(address, 0) + in_flight)
+        wait = 0.0
+        if delay:
+            now = self._clock()
+            start = max(now + delay, self._next_slot.get(address, 0.0))
+            if start - now > max(self.queue_ms / 1000, delay):
+                return None
+            self._next_slot[address] = start + delay
+            wait = start - now
+        self._in_flight[address] = in_flight + 1
+        return wait
+
+    def finished(self, address: str) -> None:
+        """An admitted check of ``address`` ended (see :meth:`admit`)."""
+        left = self._in_flight.pop(address, 0) - 1
+        if left > 0:
+            self._in_flight[address] = left
+
+    def failed(self, address: str) -> None:
+        """Record a failed login of ``address``."""
+        failures = self._failures.pop(address, 0) + 1
+        self._failures[address] = failures  # re-inserted last: oldest first for pruning
+        if len(self._failures) > _BACKOFF_ADDRESSES_MAX:
+            oldest = next(iter(self._failures))
+            del self._failures[oldest]
+            self._next_slot.pop(oldest, None)
+        if failures == self.threshold:
+            logger.warning(
+                "%d failed logins from %s: spacing out its further attempts", failures, address
+            )
+
     def succeeded(self, address: str) -> None:
         """Forget the failures of ``address``."""
         self._failures.pop(address, None)
+        self._next_slot.pop(address, None)
 
 
 def auth_failed(message: str = "wrong user name or password") -> AuthenticationError:

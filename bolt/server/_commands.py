@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 import trio
 
+from bolt import limits
 from bolt.errors import (
     AccessError,
     AuthenticationError,
@@ -32,7 +33,10 @@ from bolt.errors import (
     KeyNotFoundError,
     NoPermissionError,
     ProtocolError,
+    TooLargeError,
 )
+from bolt.node import FeedSubscription
+from bolt.node._engine import wall_clock_ms
 from bolt.server._auth import (
     LEVEL_ADMIN,
     LEVEL_NONE,
@@ -44,8 +48,10 @@ from bolt.server._auth import (
     check_role,
     check_user_name,
 )
+from bolt.server._pushes import Outbox, change_matcher, watch
 from bolt.server._session import Session
 from bolt.server._tasks import TASK_SERVER_COMMANDS
+from bolt.state._digest import state_digest
 from bolt.wire import PROTOCOL_VERSION
 
 if TYPE_CHECKING:
@@ -88,8 +94,11 @@ async def cmd_hello(server: Server, session: Session, args: list[Any]) -> Result
     if client_name is not None:
         session.client_name = client_name[:256]
     user, password = options.get("user"), options.get("password")
-    if server.mode == MODE_REQUIRED and (user is not None or password is not None):
-        await _log_in(server, session, user, password)
+    if server.mode == MODE_REQUIRED:
+        if user is not None or password is not None:
+            await _log_in(server, session, user, password)
+    else:
+        session.logged_in = True  # no login without auth: the HELLO ends the pre-login limits
     return server.hello_info(session), -1
 
 
@@ -98,26 +107,36 @@ async def cmd_auth(server: Server, session: Session, args: list[Any]) -> Result:
     _arity("AUTH", args, 2, "user, password")
     if server.mode == MODE_REQUIRED:
         await _log_in(server, session, args[0], args[1])
+    else:
+        session.logged_in = True
     return {"user": session.user, "role": session.role}, -1
 
 
 async def _log_in(server: Server, session: Session, user: Any, password: Any) -> None:
     """Verify credentials and log ``session`` in, or back off and raise."""
-    if type(user) is not str or type(password) is not str or not user:
-        await _refuse(server, session)
-    record = server.engine.user(user)
-    ok = await server.checker.verify(password, record.password_hash if record else None)
-    record = server.engine.user(user)  # it may have changed while we hashed
-    if not ok or record is None:
-        await _refuse(server, session)
+    wait = server.backoff.admit(session.host)
+    if wait is None:
+        raise auth_failed(
+            f"too many failed logins from {session.host}: wait a few seconds and try again"
+        )
+    try:
+        if wait:
+            await trio.sleep(wait)
+        if type(user) is not str or type(password) is not str or not user:
+            _refuse(server, session)
+        record = server.engine.user(user)
+        ok = await server.checker.verify(password, record.password_hash if record else None)
+        record = server.engine.user(user)  # it may have changed while we hashed
+        if not ok or record is None:
+            _refuse(server, session)
+    finally:
+        server.backoff.finished(session.host)
     server.backoff.succeeded(session.host)
     session.log_in(user, LEVELS.get(record.role, LEVEL_NONE))
 
 
-async def _refuse(server: Server, session: Session) -> NoReturn:
-    delay = server.backoff.failed(session.host)
-    if delay:
-        await trio.sleep(delay)
+def _refuse(server: Server, session: Session) -> NoReturn:
+    server.backoff.failed(session.host)
     raise auth_failed()
 
 
@@ -146,6 +165,8 @@ def cmd_metrics(server: Server, session: Session, args: list[Any]) -> Result:
 
 def cmd_cluster(server: Server, session: Session, args: list[Any]) -> Result:
     """``CLUSTER`` → the cluster status; a standalone node has no peers."""
+    if server.cluster is not None:
+        return server.cluster.status(), -1
     return {
         "mode": "standalone",
         "node_id": server.engine.origin,
@@ -153,6 +174,15 @@ def cmd_cluster(server: Server, session: Session, args: list[Any]) -> Result:
         "peer_count": 0,
         "pending_replication": 0,
     }, -1
+
+
+def cmd_digest(server: Server, session: Session, args: list[Any]) -> Result:
+    """``DIGEST [db]`` → the state digest: total, per database, per shard."""
+    if len(args) > 1 or (args and args[0] is not None and type(args[0]) is not str):
+        raise BadRequestError("'DIGEST' takes an optional database name")
+    database = args[0] if args else None
+    now_ms = (server.engine.config.now_ms or wall_clock_ms)()
+    return state_digest(server.engine.keyspace, now_ms, database), -1
 
 
 # --- users -----------------------------------------------------------------------------
@@ -226,6 +256,68 @@ def _keep_an_admin(server: Server, name: str, new_role: str | None) -> None:
         raise BadRequestError(f"'{name}' is the last admin; create another admin first")
 
 
+# --- key watches (server pushes) ------------------------------------------------------
+
+
+def cmd_watch(server: Server, session: Session, args: list[Any]) -> Result:
+    """``WATCH [pattern, database?]`` → ``{"pattern", "database", "offset"}``.
+
+    From ``offset`` on, every committed change of a matching key is pushed
+    (see :mod:`bolt.server._pushes`); a new WATCH replaces the previous one.
+    """
+    if not 1 <= len(args) <= 2:
+        raise BadRequestError("'WATCH' takes [pattern, database?]")
+    pattern = args[0]
+    database = args[1] if len(args) == 2 else None
+    if type(pattern) is not str or not pattern:
+        raise BadRequestError("WATCH pattern must be a non-empty string")
+    if len(pattern.encode("utf-8", "surrogatepass")) > limits.watch_pattern_bytes_max:
+        raise TooLargeError(f"WATCH pattern is longer than {limits.watch_pattern_bytes_max} bytes")
+    if database is not None and type(database) is not str:
+        raise BadRequestError("WATCH database must be a string")
+    if session.tasks is None or session.stream is None:
+        raise BadRequestError("this connection cannot take pushes")
+    _stop_watch(session)
+    outbox = session.outbox
+    if outbox is None:
+        outbox = session.outbox = Outbox(session)
+        session.tasks.start_soon(outbox.run, session.stream)
+    subscription = server.engine.feed.subscribe(
+        limits.watch_records_max, name=f"watch {pattern!r} of {session.address}"
+    )
+    matcher = change_matcher(pattern, database or "")
+    scope = trio.CancelScope()
+    session.watch_scope = scope
+    session.tasks.start_soon(_run_watch, server, session, outbox, subscription, matcher, scope)
+    return {"pattern": pattern, "database": database, "offset": subscription.start_offset}, -1
+
+
+async def _run_watch(
+    server: Server,
+    session: Session,
+    outbox: Outbox,
+    subscription: FeedSubscription,
+    matcher: Callable[[Any], bool],
+    scope: trio.CancelScope,
+) -> None:
+    with scope:
+        await watch(server.engine, session, outbox, subscription, matcher)
+
+
+def _stop_watch(session: Session) -> bool:
+    scope, session.watch_scope = session.watch_scope, None
+    if scope is None:
+        return False
+    scope.cancel()
+    return True
+
+
+def cmd_unwatch(server: Server, session: Session, args: list[Any]) -> Result:
+    """``UNWATCH`` → whether a watch was running (pushes already queued still arrive)."""
+    _arity("UNWATCH", args, 0, "")
+    return _stop_watch(session), -1
+
+
 class ServerCommand(NamedTuple):
     """A server-level command: its handler, whether to await it, the level it needs."""
 
@@ -239,14 +331,17 @@ SERVER_COMMANDS: dict[str, ServerCommand] = {
     "AUTH": ServerCommand(cmd_auth, True, LEVEL_NONE),
     "PING": ServerCommand(cmd_ping, False, LEVEL_NONE),
     "WHOAMI": ServerCommand(cmd_whoami, False, LEVEL_NONE),
-    "STATS": ServerCommand(cmd_stats, False, LEVELS["readonly"]),
+    "STATS": ServerCommand(cmd_stats, False, LEVEL_ADMIN),  # every client's user and address
     "METRICS": ServerCommand(cmd_metrics, False, LEVELS["readonly"]),
     "CLUSTER": ServerCommand(cmd_cluster, False, LEVELS["readonly"]),
+    "DIGEST": ServerCommand(cmd_digest, False, LEVELS["readonly"]),
     "USERADD": ServerCommand(cmd_useradd, True, LEVEL_ADMIN),
     "USERDEL": ServerCommand(cmd_userdel, False, LEVEL_ADMIN),
     "USERS": ServerCommand(cmd_users, False, LEVEL_ADMIN),
     "PASSWD": ServerCommand(cmd_passwd, True, LEVELS["readonly"]),
     "ROLE": ServerCommand(cmd_role, False, LEVEL_ADMIN),
+    "WATCH": ServerCommand(cmd_watch, False, LEVELS["readonly"]),
+    "UNWATCH": ServerCommand(cmd_unwatch, False, LEVELS["readonly"]),
 }
 """Every command the server answers itself (the rest go to the engine)."""
 SERVER_COMMANDS.update({name: ServerCommand(*spec) for name, spec in TASK_SERVER_COMMANDS.items()})

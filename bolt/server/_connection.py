@@ -29,6 +29,21 @@ peer's bytes drained briefly, so the error is not lost to a TCP reset).
 If the log fails while a batch waits for durability, every write of the
 batch is answered ``DISK_ERROR`` instead of its result: nothing that might
 not survive a crash is acknowledged.
+
+**What a connection may cost** (README "Limits and hardening"). Until the
+session has logged in (or, without authentication, sent its HELLO) its
+codec accepts frames of at most ``limits.prelogin_frame_bytes_max``; the
+bytes every connection holds in a partial frame count against one
+server-wide budget (``limits.partial_frames_bytes_max``), and the connection
+whose receive passes it is closed with ``INPUT_BUDGET``. Replies of a batch
+are sent as soon as they pass ``limits.reply_flush_bytes`` (after the writes
+among them are durable), and the connection is not read while a send waits:
+a client that does not read its replies stops being read (back-pressure).
+The server's session watcher closes a connection whose send has not
+finished for ``BOLT_OUTPUT_STALL_MS`` (``OUTPUT_LIMIT``, counted), one
+that has not logged in within the login timeout, and an idle one past
+``BOLT_IDLE_TIMEOUT_MS``: it sets ``session.close_reason`` and cancels the
+session's scope, and the loop says goodbye with that error.
 """
 
 from __future__ import annotations
@@ -43,6 +58,7 @@ from bolt import limits
 from bolt.errors import (
     BoltError,
     DiskError,
+    InputBudgetError,
     ProtocolError,
     ServerError,
     ShuttingDownError,
@@ -79,14 +95,27 @@ class ConnectionLoop:
     closing: bool
     shutdown_grace_seconds: float
     resp_port: int | None = None  # the RESP listener's port, told to Redis clients that come here
+    partial_bytes: int
+    closed_by_reason: dict[str, int]
 
     async def _session_loop(self, stream: trio.abc.Stream, session: Session) -> None:
-        codec = Codec(limits.frame_bytes_max)
+        try:
+            await self._serve_session(stream, session)
+        finally:
+            self.partial_bytes -= session.buffered
+            session.buffered = 0
+
+    async def _serve_session(self, stream: trio.abc.Stream, session: Session) -> None:
+        full = session.logged_in
+        codec = Codec(
+            limits.frame_bytes_max if full else limits.prelogin_frame_bytes_max, server_side=True
+        )
         receive = stream.receive_some
         clock = time.perf_counter
         # One cancel scope for the whole session, not one per receive (entering a
         # scope costs microseconds): shutdown cancels it only while the session
-        # is idle in receive_some, so a batch in progress always finishes.
+        # is idle in receive_some, so a batch in progress always finishes. The
+        # session watcher may cancel it mid-send (output stall) or mid-login.
         with trio.CancelScope() as scope:
             session.receive_scope = scope
             while not self.closing:
@@ -101,12 +130,16 @@ class ConnectionLoop:
                             codec.buffered_bytes,
                         )
                     return
-                started = clock()
+                started = session.last_active = clock()
                 try:
                     codec.receive_data(data)
                     messages = codec.next_messages()
                 except ProtocolError as exc:
-                    await self._protocol_error(stream, session, exc)
+                    await self._protocol_error(stream, session, self._explain(session, exc))
+                    return
+                buffered = codec.buffered_bytes
+                if buffered != session.buffered and not self._buffer_admitted(session, buffered):
+                    await self._closed_for(stream, session, "input_budget", self._over_budget())
                     return
                 if not messages:
                     continue
@@ -119,18 +152,58 @@ class ConnectionLoop:
                     break
                 if not await self._run_batch(stream, session, messages, started):
                     return
+                if not full and session.logged_in:
+                    codec.max_frame_bytes = limits.frame_bytes_max
+                    full = True
         session.receive_scope = None
-        await self._goodbye(stream, ShuttingDownError("the server is shutting down"))
+        reason = session.close_reason
+        await self._goodbye(
+            stream, reason or ShuttingDownError("the server is shutting down"), session
+        )
+
+    def _buffer_admitted(self, session: Session, buffered: int) -> bool:
+        """Move ``session``'s partial-frame bytes in the budget; False: over it."""
+        grew = buffered > session.buffered
+        self.partial_bytes += buffered - session.buffered
+        session.buffered = buffered
+        return not grew or self.partial_bytes <= limits.partial_frames_bytes_max
+
+    def _over_budget(self) -> InputBudgetError:
+        return InputBudgetError(
+            f"the server holds {self.partial_bytes} bytes of partially received requests, over "
+            f"its budget of {limits.partial_frames_bytes_max}; send smaller requests or retry"
+        )
+
+    def _explain(self, session: Session, error: ProtocolError) -> ProtocolError:
+        """Add the pre-login frame limit to a protocol error of a session not logged in."""
+        if session.logged_in:
+            return error
+        return ProtocolError(
+            f"{error.message} (until a connection has logged in -- or sent HELLO when "
+            f"authentication is off -- its frames may be at most "
+            f"{limits.prelogin_frame_bytes_max} bytes)"
+        )
+
+    async def _closed_for(
+        self, stream: trio.abc.Stream, session: Session, reason: str, error: BoltError
+    ) -> None:
+        """Close ``session`` for a hardening ``reason``: log, count, tell the client."""
+        logger.info("closing connection from %s: %s", session.address, error.message)
+        self.closed_by_reason[reason] = self.closed_by_reason.get(reason, 0) + 1
+        self._count_error(None, error)
+        await self._goodbye(stream, error, session)
 
     async def _run_batch(
         self, stream: trio.abc.Stream, session: Session, messages: list[Any], started: float
     ) -> bool:
         """Run, make durable and answer one receive's requests; False: close now."""
         submit = self.engine.submit
+        flush_bytes = limits.reply_flush_bytes
         table = self.table
         unknown = self.unknown
         level = session.level
         out: list[bytes] = []
+        pending = 0  # bytes in out
         batch: list[CommandCounters] = []
         writes: list[tuple[int, int, CommandCounters]] = []
         max_offset = -1
@@ -174,7 +247,9 @@ class ConnectionLoop:
                 else:
                     reply, offset = handler(self, session, args)
                     level = session.level
-                out.append(encode_response(request_id, reply))
+                encoded = encode_response(request_id, reply)
+                out.append(encoded)
+                pending += len(encoded)
             except BoltError as exc:
                 out.append(encode_error(request_id, self._count_error(counters, exc)))
                 if session.close_after_reply:
@@ -187,28 +262,53 @@ class ConnectionLoop:
             if offset >= 0:
                 writes.append((len(out) - 1, request_id, counters))
                 max_offset = offset  # the engine appends in order: the last is the largest
+            if pending > flush_bytes:
+                await self._send_replies(stream, session, out, writes, max_offset)
+                out, writes, pending, max_offset = [], [], 0, -1
         if keys_read:
             self.keys_read_total += keys_read
             self.keys_missed_total += keys_missed
             self.keys_hit_total += keys_looked_up - keys_missed
         session.current_command = command
-        if max_offset >= 0:
-            try:
-                await self.engine.wait_durable(max_offset)
-            except DiskError as exc:
-                for index, request_id, write_counters in writes:
-                    out[index] = encode_error(request_id, self._count_error(write_counters, exc))
         if out:
-            await stream.send_all(out[0] if len(out) == 1 else b"".join(out))
+            await self._send_replies(stream, session, out, writes, max_offset)
         session.current_command = None
         record_batch(batch, time.perf_counter() - started)
         if violation is not None:
             await self._protocol_error(stream, session, violation)
             return False
         if session.close_after_reply:
-            await self._goodbye(stream, None)
+            await self._goodbye(stream, None, session)
             return False
         return True
+
+    async def _send_replies(
+        self,
+        stream: trio.abc.Stream,
+        session: Session,
+        out: list[bytes],
+        writes: list[tuple[int, int, CommandCounters]],
+        max_offset: int,
+    ) -> None:
+        """Wait until the writes among ``out`` are durable, then send ``out`` in order.
+
+        A write whose record did not become durable is answered ``DISK_ERROR``.
+        """
+        if max_offset >= 0:
+            try:
+                await self.engine.wait_durable(max_offset)
+            except DiskError as exc:
+                for index, request_id, write_counters in writes:
+                    out[index] = encode_error(request_id, self._count_error(write_counters, exc))
+        data = out[0] if len(out) == 1 else b"".join(out)
+        outbox = session.outbox
+        if outbox is None:
+            session.sending_since = time.perf_counter()
+            await stream.send_all(data)
+            session.sending_since = 0.0
+        else:  # pushes are on: the sender task owns the socket
+            outbox.put(data)
+            await outbox.wait_below(limits.reply_flush_bytes)
 
     # --- errors and closing --------------------------------------------------------------
 
@@ -229,15 +329,25 @@ class ConnectionLoop:
         logger.info("closing connection from %s: %s", session.address, error.message)
         self._count_error(None, error)
         if type(error) is WrongProtocolError:
-            await self._goodbye(stream, None, wrong_port_line(self.resp_port))
+            await self._goodbye(stream, None, session, wrong_port_line(self.resp_port))
             return
-        await self._goodbye(stream, error)
+        await self._goodbye(stream, error, session)
 
     async def _goodbye(
-        self, stream: trio.abc.Stream, error: BoltError | None, raw: bytes = b""
+        self,
+        stream: trio.abc.Stream,
+        error: BoltError | None,
+        session: Session | None = None,
+        raw: bytes = b"",
     ) -> None:
         """Send a connection-level error (id 0, or ``raw`` bytes), then close
-        without a TCP reset."""
+        without a TCP reset.
+
+        A session's sender task (pushes) is stopped first: one sender at a time.
+        """
+        if session is not None and session.outbox is not None:
+            with trio.CancelScope(shield=True):
+                await session.outbox.close()
         with trio.move_on_after(_GOODBYE_SECONDS):
             try:
                 if error is not None:

@@ -5,14 +5,18 @@ Theory of operation
 Startup order, each step observable:
 
 1. Check the security settings and TLS files (a bad value is a
-   :class:`~bolt.errors.ConfigError` before anything is opened).
+   :class:`~bolt.errors.ConfigError` before anything is opened), and size
+   ``RLIMIT_NOFILE`` for ``BOLT_MAX_CONNECTIONS`` (see :func:`size_open_files`).
 2. Install the SIGTERM/SIGINT handlers, so a signal at any later moment
    leads to a clean stop.
 3. Start the metrics port: ``/health`` answers from here on, ``/ready``
    says 503 until step 6.
 4. Open the engine: recovery (snapshot + log replay) logs its own progress.
 5. Make sure the bootstrap ``admin`` user matches ``BOLT_ADMIN_PASSWORD``
-   (hashed off the loop, written as a user event and made durable).
+   (hashed off the loop, written as a user event and made durable). Users
+   stored in the data directory turn authentication on even without
+   ``BOLT_ADMIN_PASSWORD``; only an explicit ``BOLT_AUTH=false`` keeps it
+   off. The log says which mode was chosen, why, and the address bound.
 6. Start the client listener, then report readiness once: one INFO log
    line and the ``on_ready`` callback (the CLI prints
    ``bolt ready: host=H port=P metrics_port=M node_id=N`` to stderr, which
@@ -28,7 +32,9 @@ cleanly, so nothing acknowledged is lost either way.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import resource
 import signal
 import ssl
 from collections.abc import Callable
@@ -37,9 +43,12 @@ from dataclasses import dataclass
 import trio
 
 from bolt import limits
+from bolt.cluster import ClusterService, cluster_settings, testing_clock_offset_ms
+from bolt.cluster._tls import peer_client_ssl_context
 from bolt.config import Config
 from bolt.errors import ConfigError
 from bolt.node import Engine, EngineConfig, open_engine
+from bolt.node._engine import wall_clock_ms
 from bolt.server._auth import (
     MODE_DISABLED,
     MODE_PROTECTED,
@@ -112,29 +121,70 @@ async def bootstrap_users(
         )
 
 
+def size_open_files(max_connections: int) -> int:
+    """Raise the soft ``RLIMIT_NOFILE`` to what ``max_connections`` needs.
+
+    The need is ``max_connections`` plus the metrics port's connections
+    (``limits.metrics_connections_max``) plus the daemon's own files
+    (``limits.daemon_files_reserve``), so idle clients can never make a log
+    or snapshot open fail with EMFILE.
+
+    Returns:
+        The soft limit now in force.
+
+    Raises:
+        ConfigError: the hard limit is below the need (the message says what
+            to lower or raise).
+    """
+    need = max_connections + limits.metrics_connections_max + limits.daemon_files_reserve
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return soft
+    if hard != resource.RLIM_INFINITY and hard < need:
+        raise ConfigError(
+            f"invalid BOLT_MAX_CONNECTIONS={max_connections}: it needs {need} open files "
+            f"({max_connections} connections + {limits.metrics_connections_max} metrics "
+            f"connections + {limits.daemon_files_reserve} for the daemon's own files), but "
+            f"the hard limit of open files (ulimit -Hn) is {hard}; lower "
+            f"BOLT_MAX_CONNECTIONS to at most {max(hard - need + max_connections, 0)} or raise "
+            "the limit"
+        )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+    logger.info("raised the open-file limit from %d to %d for BOLT_MAX_CONNECTIONS", soft, need)
+    return need
+
+
+def stored_users_mode(mode: str, host: str, engine: Engine) -> str:
+    """The auth mode once the data directory is open: stored users turn logins on.
+
+    Protected mode (no ``BOLT_ADMIN_PASSWORD``, no ``BOLT_AUTH``) becomes
+    ``required`` when the data directory holds users; the host stays what
+    protected mode chose (loopback).
+    """
+    if mode != MODE_PROTECTED:
+        return mode
+    users = engine.users()
+    if not users:
+        return mode
+    logger.info(
+        "authentication is required: the data directory holds %d user%s (set BOLT_AUTH=false "
+        "to turn logins off); listening on %s",
+        len(users),
+        "" if len(users) == 1 else "s",
+        host,
+    )
+    return MODE_REQUIRED
+
+
 def _announce_unused(config: Config) -> None:
     """Say so when settings are given that this build does not act on yet."""
-    given = [
-        variable
-        for variable, value in (
-            ("BOLT_CLUSTER_PEERS", config.cluster_peers),
-            ("BOLT_CLUSTER_SECRET", config.cluster_secret),
-            ("BOLT_CLUSTER_PORT", config.cluster_port != limits.cluster_port_default),
-        )
-        if value
-    ]
-    if given:
-        logger.warning(
-            "%s %s set, but this node runs standalone: peer replication is not part of "
-            "this build yet",
-            "/".join(given),
-            "is" if len(given) == 1 else "are",
-        )
+    if not config.cluster_peers and config.cluster_secret:
+        logger.warning("BOLT_CLUSTER_SECRET is set but BOLT_CLUSTER_PEERS is empty: standalone")
     if config.high_perf:
         logger.info("BOLT_HIGH_PERF is accepted for compatibility and changes nothing")
 
 
-def _announce_mode(mode: str, host: str) -> None:
+def _announce_mode(mode: str, host: str, config: Config) -> None:
     if mode == MODE_PROTECTED:
         logger.warning(
             "protected mode: BOLT_ADMIN_PASSWORD is not set, so authentication is off and "
@@ -152,7 +202,18 @@ def _announce_mode(mode: str, host: str) -> None:
                 host,
             )
     else:
-        logger.info("authentication is required")
+        if config.host is None:
+            logger.info(
+                "authentication is required (BOLT_ADMIN_PASSWORD is set): listening on %s "
+                "(every interface); set BOLT_HOST to bind one address",
+                host,
+            )
+        else:
+            logger.info("authentication is required: listening on %s", host)
+        logger.info(
+            "logins send their password in plain text inside HELLO: use TLS "
+            "(BOLT_TLS_CERT/BOLT_TLS_KEY) when clients connect over a network"
+        )
 
 
 def _sole_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -187,11 +248,14 @@ class Daemon:
         self.resp: RespListener | None = None  # the Redis protocol port (BOLT_RESP_PORT)
         self.stopping = trio.Event()
         self._signals = 0
+        self.cluster: ClusterService | None = None
 
     def request_stop(self) -> None:
         """Begin a graceful stop (what the first SIGTERM/SIGINT does)."""
         self.status.closing = True
         self.stopping.set()
+        if self.cluster is not None:
+            self.cluster.stop()
         if self.server is not None:
             self.server.shutdown()
         if self.resp is not None:
@@ -229,6 +293,8 @@ class Daemon:
         config = self.config
         mode, host = resolve_security(config)
         ssl_context = server_ssl_context(config)
+        cluster_settings(config)  # refuse a bad cluster configuration before opening anything
+        size_open_files(config.max_connections)
         try:
             await self._run(mode, host, ssl_context, on_ready)
         except BaseExceptionGroup as group:
@@ -246,11 +312,18 @@ class Daemon:
             await nursery.start(self._watch_signals)
             metrics_port = None
             if config.metrics_enabled:
-                metrics_port = await nursery.start(self.metrics.serve, host, config.metrics_port)
-            _announce_mode(mode, host)
+                metrics_port = await nursery.start(
+                    self.metrics.serve, config.metrics_host, config.metrics_port
+                )
+            if mode != MODE_PROTECTED:
+                _announce_mode(mode, host, config)
             _announce_unused(config)
-            async with open_engine(engine_config(config)) as engine:
+            async with open_engine(_engine_config(config)) as engine:
                 self.status.engine = engine
+                if mode == MODE_PROTECTED:
+                    mode = stored_users_mode(mode, host, engine)
+                    if mode == MODE_PROTECTED:
+                        _announce_mode(mode, host, config)
                 checker = PasswordChecker()
                 await bootstrap_users(engine, mode, config.admin_password, checker)
                 if not self.stopping.is_set():
@@ -279,12 +352,16 @@ class Daemon:
             ssl_context=ssl_context,
             shutdown_grace_seconds=self.shutdown_grace_seconds,
             checker=checker,
+            login_timeout_seconds=config.login_timeout_ms / 1000,
+            idle_timeout_seconds=config.idle_timeout_ms / 1000,
+            output_stall_seconds=config.output_stall_ms / 1000,
         )
         server.metrics_text = self.metrics.text
         self.server = server
         self.status.server = server
         async with trio.open_nursery() as serving:
             port = await serving.start(server.serve, host, config.port)
+            await self._start_cluster(engine, host, port, ssl_context, serving)
             serving.start_soon(run_task_service, server)  # ends when the server closes
             if config.resp_port is not None:
                 self.resp = RespListener(server)
@@ -298,6 +375,52 @@ class Daemon:
                 server.shutdown()
                 if self.resp is not None:
                     self.resp.shutdown()
+
+    async def _start_cluster(
+        self,
+        engine: Engine,
+        host: str,
+        client_port: int,
+        ssl_context: ssl.SSLContext | None,
+        nursery: trio.Nursery,
+    ) -> None:
+        """Start the cluster port and the peer links (a node with peers only)."""
+        config = self.config
+        settings = cluster_settings(config, engine.origin)
+        if settings is None:
+            return
+        cluster = ClusterService(
+            engine,
+            settings,
+            data_dir=config.resolved_data_dir() if config.persist else None,
+            server_ssl=ssl_context,
+            client_ssl=peer_client_ssl_context(config),
+        )
+        cluster.client_port = client_port
+        self.cluster = cluster
+        if self.server is not None:
+            self.server.cluster = cluster
+        self.status.cluster = cluster
+        await nursery.start(cluster.run, host)
+        if self.stopping.is_set():
+            cluster.stop()
+
+
+def _engine_config(config: Config) -> EngineConfig:
+    """The engine's configuration, with the testing-only clock offset if set."""
+    result = engine_config(config)
+    offset_ms = testing_clock_offset_ms()
+    if offset_ms:
+        logger.warning(
+            "BOLT_TESTING_CLOCK_OFFSET_MS=%d: this node's wall clock is shifted (testing only)",
+            offset_ms,
+        )
+
+        def now_ms() -> int:
+            return wall_clock_ms() + offset_ms
+
+        result = dataclasses.replace(result, now_ms=now_ms)
+    return result
 
 
 def engine_config(config: Config) -> EngineConfig:

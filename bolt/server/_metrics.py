@@ -16,6 +16,11 @@ the client listener is up (200), and again during shutdown (503).
 The HTTP server is deliberately minimal HTTP/1.1: one request per
 connection (``Connection: close``), ``GET``/``HEAD`` only, the request head
 bounded in size and time, so a slow or hostile scraper cannot hold memory.
+Its connections are counted (``bolt_metrics_connections``) and at most
+``limits.metrics_connections_max`` are served at once; more are closed at
+once (counted in ``bolt_metrics_refused_connections_total``), so the
+metrics port cannot use up the file descriptors the daemon sized for its
+clients. It listens on ``BOLT_METRICS_HOST`` (loopback by default).
 The names of the earlier implementation are kept (``bolt_active_connections``,
 ``bolt_total_connections``, ``bolt_operations_total{type}``, ...); the rest
 are new.
@@ -40,12 +45,14 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from bolt import limits
+from bolt.cluster._metrics import ClusterCollector, pending_replication
 from bolt.server._latency import CommandCounters
 from bolt.server._server import open_listeners
 from bolt.state import COMMANDS
 from bolt.state._tasks import DISPATCH_BOUNDS_MS, TaskStatistics
 
 if TYPE_CHECKING:
+    from bolt.cluster import ClusterService
     from bolt.node import Engine, EngineStatistics
     from bolt.server._server import Server
 
@@ -66,7 +73,9 @@ class NodeStatus:
         self.started_at = time.time()
         self.engine: Engine | None = None
         self.server: Server | None = None
+        self.metrics: Metrics | None = None
         self.closing = False
+        self.cluster: ClusterService | None = None
 
     def ready(self) -> bool:
         """Recovery finished, the listener is up, and no shutdown has begun."""
@@ -113,7 +122,22 @@ class BoltCollector(Collector):
         yield _gauge("bolt_ready", "1 when the node serves clients", status.ready())
         uptime = time.time() - status.started_at
         yield _gauge("bolt_uptime_seconds", "Seconds since the process started", uptime)
-        yield _gauge("bolt_pending_replication_total", "Events not yet sent to peers", 0)
+        yield _gauge(
+            "bolt_pending_replication_total",
+            "Records of the log not yet acknowledged by peers (summed over peers)",
+            pending_replication(status.cluster),
+        )
+        if status.metrics is not None:
+            yield _gauge(
+                "bolt_metrics_connections",
+                "Open connections to the metrics port",
+                status.metrics.connections_active,
+            )
+            yield _counter(
+                "bolt_metrics_refused_connections_total",
+                "Metrics-port connections closed over the limit",
+                status.metrics.connections_refused,
+            )
         if status.server is not None:
             yield from self._server_families(status.server)
         if status.engine is not None:
@@ -137,6 +161,19 @@ class BoltCollector(Collector):
         yield _counter("bolt_keyspace_hits_total", "GET/MGET keys found", server.keys_hit_total)
         yield _counter(
             "bolt_keyspace_misses_total", "GET/MGET keys missing", server.keys_missed_total
+        )
+        closed = CounterMetricFamily(
+            "bolt_connections_closed_total",
+            "Connections the server closed to protect itself, by reason",
+            labels=["reason"],
+        )
+        for reason in ("login_timeout", "idle_timeout", "output_limit", "input_budget"):
+            closed.add_metric([reason], server.closed_by_reason.get(reason, 0))
+        yield closed
+        yield _gauge(
+            "bolt_partial_request_bytes",
+            "Bytes of partially received requests held (all connections)",
+            server.partial_bytes,
         )
         errors = CounterMetricFamily(
             "bolt_errors_total", "Error replies by code", labels=["code", "name"]
@@ -246,6 +283,10 @@ class Metrics:
         self.status = status
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(BoltCollector(status))
+        self.registry.register(ClusterCollector(lambda: status.cluster))
+        self.connections_active = 0
+        self.connections_refused = 0
+        status.metrics = self
 
     def text(self) -> str:
         """The Prometheus text exposition (also the ``METRICS`` reply)."""
@@ -261,7 +302,19 @@ class Metrics:
         """
         listeners = await open_listeners(host, port, "BOLT_METRICS_PORT")
         task_status.started(listeners[0].socket.getsockname()[1])
-        await trio.serve_listeners(functools.partial(_guarded, self._handle), listeners)
+        await trio.serve_listeners(functools.partial(_guarded, self._counted), listeners)
+
+    async def _counted(self, stream: trio.SocketStream) -> None:
+        if self.connections_active >= limits.metrics_connections_max:
+            self.connections_refused += 1
+            await trio.aclose_forcefully(stream)
+            return
+        self.connections_active += 1
+        try:
+            await self._handle(stream)
+        finally:
+            self.connections_active -= 1
+            await trio.aclose_forcefully(stream)
 
     async def _handle(self, stream: trio.SocketStream) -> None:
         head = await _read_head(stream)

@@ -73,7 +73,7 @@ class PubSub:
         return delivered
 
     def _offer(self, session: RespSession, items: list[Any]) -> int:
-        outbox = session.outbox
+        outbox = session.pubsub_outbox
         if outbox is None:
             return 0
         try:
@@ -132,10 +132,10 @@ async def _sender(session: RespSession, receive: trio.MemoryReceiveChannel[bytes
 
 
 def _open_outbox(listener: RespListener, session: RespSession) -> None:
-    if session.outbox is not None:
+    if session.pubsub_outbox is not None:
         return
     send, receive = trio.open_memory_channel[bytes](limits.client_push_queue_max)
-    session.outbox = send
+    session.pubsub_outbox = send
     listener.start_task(_sender, session, receive)
 
 

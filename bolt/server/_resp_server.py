@@ -131,16 +131,16 @@ class RespSession(Session):
         "db_index",
         "lib_name",
         "lib_version",
-        "outbox",
         "patterns",
         "protocol",
+        "pubsub_outbox",
         "stream",
     )
 
     def __init__(self, session_id: int, address: str, level: int = LEVEL_NONE) -> None:
         super().__init__(session_id, address, level)
         self.stream: trio.abc.Stream = None  # type: ignore[assignment]  # set on admission
-        self.outbox: trio.MemorySendChannel[bytes] | None = None  # once it subscribes
+        self.pubsub_outbox: trio.MemorySendChannel[bytes] | None = None  # once it subscribes
         self.channels: set[bytes] = set()
         self.patterns: set[bytes] = set()
         self.protocol = 2
@@ -264,8 +264,8 @@ class RespListener:
         finally:
             del server.sessions[session.id]
             self.pubsub.forget(session)
-            if session.outbox is not None:
-                session.outbox.close()
+            if session.pubsub_outbox is not None:
+                session.pubsub_outbox.close()
 
     async def _tls(
         self, socket_stream: trio.SocketStream, context: ssl.SSLContext, address: str
@@ -346,7 +346,7 @@ class RespListener:
             batch.append(counters)
             try:
                 if (
-                    session.outbox is not None
+                    session.pubsub_outbox is not None
                     and session.protocol == 2
                     and (session.channels or session.patterns)
                     and name not in ALLOWED_WHILE_SUBSCRIBED
@@ -404,8 +404,8 @@ class RespListener:
                     out[index] = encode_error_line(resp_error_text(exc))
         if out:
             data = out[0] if len(out) == 1 else b"".join(out)
-            if session.outbox is not None:
-                await session.outbox.send(data)  # in order with the messages pushed to it
+            if session.pubsub_outbox is not None:
+                await session.pubsub_outbox.send(data)  # in order with the messages pushed to it
             else:
                 await stream.send_all(data)
 
@@ -434,11 +434,11 @@ class RespListener:
     ) -> None:
         """Send ``last`` (may be empty), then close without a TCP reset (a
         subscribed session's sender closes it, after what it still holds)."""
-        if session is not None and session.outbox is not None:
+        if session is not None and session.pubsub_outbox is not None:
             with trio.move_on_after(_GOODBYE_SECONDS):
                 if last:
-                    await session.outbox.send(last)
-            session.outbox.close()
+                    await session.pubsub_outbox.send(last)
+            session.pubsub_outbox.close()
             return
         with trio.move_on_after(_GOODBYE_SECONDS):
             try:

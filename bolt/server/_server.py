@@ -16,6 +16,15 @@ is done only while it is idle) and tell it ``SHUTTING_DOWN``; a session in
 the middle of a batch finishes it -- durability wait and send included --
 and then stops. Sessions get up to ``limits.shutdown_grace_ms`` before the
 rest are cancelled.
+
+**Timeouts** (the session watcher, every ``limits.session_check_interval_ms``):
+a connection that has not logged in -- or, without authentication, sent its
+HELLO -- within the login timeout is closed with ``LOGIN_TIMEOUT`` (so
+silent sockets cannot hold every ``BOLT_MAX_CONNECTIONS`` slot); a
+logged-in session idle in ``receive_some`` past the idle timeout (off by
+default) with ``IDLE_TIMEOUT``; a connection whose pending send has not
+finished for ``BOLT_OUTPUT_STALL_MS`` with ``OUTPUT_LIMIT``. Each close is
+counted by reason (``bolt_connections_closed_total{reason}``).
 """
 
 from __future__ import annotations
@@ -44,7 +53,7 @@ from bolt.server._auth import (
 from bolt.server._commands import SERVER_COMMANDS
 from bolt.server._connection import ConnectionLoop
 from bolt.server._latency import WINDOW_SECONDS, CommandCounters
-from bolt.server._session import Session, format_address
+from bolt.server._session import Session, Timeouts, format_address, timed_out
 from bolt.server._stats import build_stats
 from bolt.server._tls import HANDSHAKE_TIMEOUT_SECONDS
 from bolt.state import COMMANDS
@@ -103,6 +112,9 @@ class Server(ConnectionLoop):
         shutdown_grace_seconds: how long in-flight requests get at shutdown.
         checker: the password hasher/verifier (shared with the daemon's
             bootstrap, so its cache of verified logins carries over).
+        login_timeout_seconds: ``BOLT_LOGIN_TIMEOUT_MS`` in seconds.
+        idle_timeout_seconds: ``BOLT_IDLE_TIMEOUT_MS`` in seconds (0: off).
+        output_stall_seconds: ``BOLT_OUTPUT_STALL_MS`` in seconds.
     """
 
     def __init__(
@@ -114,8 +126,17 @@ class Server(ConnectionLoop):
         ssl_context: ssl.SSLContext | None = None,
         shutdown_grace_seconds: float = limits.shutdown_grace_ms / 1000,
         checker: PasswordChecker | None = None,
+        login_timeout_seconds: float = limits.login_timeout_ms_default / 1000,
+        idle_timeout_seconds: float = limits.idle_timeout_ms_default / 1000,
+        output_stall_seconds: float = limits.output_stall_ms_default / 1000,
     ) -> None:
+        self.output_stall_seconds = output_stall_seconds
+        self.timeouts = Timeouts(login_timeout_seconds, idle_timeout_seconds, output_stall_seconds)
         self.engine = engine
+        self.login_timeout_seconds = login_timeout_seconds
+        self.idle_timeout_seconds = idle_timeout_seconds
+        self.partial_bytes = 0
+        self.closed_by_reason: dict[str, int] = {}
         self.mode = mode
         self.max_connections = max_connections
         self.ssl_context = ssl_context
@@ -136,6 +157,7 @@ class Server(ConnectionLoop):
         self.listening = False
         self.closing = False
         self.metrics_text: Callable[[], str] = lambda: ""
+        self.cluster: Any = None  # the ClusterService on a node with peers (CLUSTER, HELLO)
         self._next_session_id = 0
         self._handlers_running = 0
         self._all_handlers_done = trio.Event()  # set when the last one ends at shutdown
@@ -181,7 +203,7 @@ class Server(ConnectionLoop):
             "version": __version__,
             "protocol": PROTOCOL_VERSION,
             "node_id": self.engine.origin,
-            "mode": "standalone",
+            "mode": "standalone" if self.cluster is None else "cluster",
             "auth": self.mode,
             "user": session.user,
             "role": session.role,
@@ -226,6 +248,7 @@ class Server(ConnectionLoop):
                     accept_scope.cancel()
                 async with trio.open_nursery() as accepting:
                     accepting.start_soon(self._rotate_windows)
+                    accepting.start_soon(self._watch_sessions)
                     await accepting.start(
                         functools.partial(
                             trio.serve_listeners,
@@ -245,6 +268,29 @@ class Server(ConnectionLoop):
             await trio.sleep(WINDOW_SECONDS)
             for counters in self.counters():
                 counters.rotate()
+
+    async def _watch_sessions(self) -> None:
+        while True:
+            await trio.sleep(limits.session_check_interval_ms / 1000)
+            self.check_sessions(time.perf_counter(), time.monotonic())
+
+    def check_sessions(self, now: float, now_monotonic: float) -> None:
+        """Close the sessions past a timeout (see the module docstring).
+
+        Args:
+            now: ``time.perf_counter()`` (idle and send times use it).
+            now_monotonic: ``time.monotonic()`` (connection ages use it).
+        """
+        for session in list(self.sessions.values()):
+            if session.close_reason is not None or session.receive_scope is None:
+                continue
+            reason, error = timed_out(session, now, now_monotonic, self.timeouts)
+            if error is not None:
+                logger.info("closing connection from %s: %s", session.address, error.message)
+                self.closed_by_reason[reason] = self.closed_by_reason.get(reason, 0) + 1
+                self._count_error(None, error)
+                session.close_reason = error
+                session.receive_scope.cancel()
 
     def shutdown(self) -> None:
         """Stop accepting and let the sessions finish (see the module docstring)."""
@@ -321,7 +367,11 @@ class Server(ConnectionLoop):
         self.sessions[session.id] = session
         self.connections_total += 1
         try:
-            await self._session_loop(stream, session)
+            async with trio.open_nursery() as tasks:  # the session's sender and watcher
+                session.tasks = tasks
+                session.stream = stream
+                await self._session_loop(stream, session)
+                tasks.cancel_scope.cancel()
         finally:
             del self.sessions[session.id]
 

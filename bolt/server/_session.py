@@ -7,16 +7,31 @@ for ``STATS`` (the ``clients`` list) and for shutdown: ``receive_scope`` is
 the session's cancel scope and ``idle`` says it waits in ``receive_some``,
 so a graceful stop can wake idle connections without interrupting one that
 is mid-batch.
+
+The hardening fields serve the server's session watcher and the connection
+loop: ``logged_in`` (logged in, or sent HELLO when authentication is off:
+the small pre-login frame limit and the login timeout end there),
+``last_active`` (``time.perf_counter`` at the last batch, for the idle
+timeout), ``sending_since`` (when a send that has not finished began, for the
+output stall limit; 0.0 when not sending), ``buffered`` (bytes of a partial
+frame counted in the server's budget) and ``close_reason`` (the error a
+watcher-initiated close tells the client). ``tasks``, ``outbox`` and
+``watch_scope`` serve pushes (:mod:`bolt.server._pushes`).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import trio
 
+from bolt.errors import BoltError, IdleTimeoutError, LoginTimeoutError, OutputLimitError
 from bolt.server._auth import LEVEL_NONE, ROLE_OF_LEVEL
+
+if TYPE_CHECKING:
+    from bolt.server._pushes import Outbox
 
 
 class Session:
@@ -24,16 +39,25 @@ class Session:
 
     __slots__ = (
         "address",
+        "buffered",
         "client_name",
         "close_after_reply",
+        "close_reason",
         "connected_at",
         "current_command",
         "id",
         "idle",
+        "last_active",
         "level",
+        "logged_in",
+        "outbox",
         "receive_scope",
         "requests",
+        "sending_since",
+        "stream",
+        "tasks",
         "user",
+        "watch_scope",
     )
 
     def __init__(self, session_id: int, address: str, level: int = LEVEL_NONE) -> None:
@@ -48,6 +72,15 @@ class Session:
         self.close_after_reply = False
         self.receive_scope: trio.CancelScope | None = None
         self.idle = False
+        self.logged_in = False
+        self.last_active = time.perf_counter()
+        self.sending_since = 0.0
+        self.buffered = 0
+        self.close_reason: BoltError | None = None
+        self.stream: trio.abc.Stream | None = None  # the connection (for the sender task)
+        self.tasks: trio.Nursery | None = None  # the connection's own tasks (sender, watcher)
+        self.outbox: Outbox | None = None  # set by the first WATCH: then one task sends
+        self.watch_scope: trio.CancelScope | None = None  # the running watch, if any
 
     @property
     def role(self) -> str | None:
@@ -63,6 +96,7 @@ class Session:
         """Make this session act as ``user`` with the role ``level``."""
         self.user = user
         self.level = level
+        self.logged_in = True
 
     def log_out(self) -> None:
         """Drop the login (the user was deleted)."""
@@ -82,6 +116,48 @@ class Session:
             "requests": self.requests,
             "current_command": self.current_command,
         }
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """The server's session time limits, in seconds (idle 0: off)."""
+
+    login_seconds: float
+    idle_seconds: float
+    output_stall_seconds: float
+
+
+def timed_out(
+    session: Session, now: float, now_monotonic: float, timeouts: Timeouts
+) -> tuple[str, BoltError | None]:
+    """Whether ``session`` is past a time limit: ``(reason, error)`` or ``("", None)``.
+
+    Args:
+        now: ``time.perf_counter()`` (idle and send times use it).
+        now_monotonic: ``time.monotonic()`` (the connection's age uses it).
+    """
+    sending = session.sending_since
+    if sending and now - sending > timeouts.output_stall_seconds:
+        return "output_limit", OutputLimitError(
+            f"the client left its replies unread for more than "
+            f"{timeouts.output_stall_seconds:g} s (BOLT_OUTPUT_STALL_MS)"
+        )
+    if not session.logged_in:
+        # Mid-batch only while no data command can run (a login waiting for scrypt).
+        if (session.idle or session.level == LEVEL_NONE) and (
+            now_monotonic - session.connected_at > timeouts.login_seconds
+        ):
+            return "login_timeout", LoginTimeoutError(
+                f"no login within {timeouts.login_seconds:g} s of connecting "
+                "(send HELLO with user and password, or AUTH)"
+            )
+        return "", None
+    idle = timeouts.idle_seconds
+    if idle and session.idle and now - session.last_active > idle:
+        return "idle_timeout", IdleTimeoutError(
+            f"idle for more than {idle:g} s (BOLT_IDLE_TIMEOUT_MS)"
+        )
+    return "", None
 
 
 def format_address(sockname: Any) -> str:

@@ -39,10 +39,17 @@ from bolt import limits
 from bolt.errors import BadRequestError, NotFloatError, WrongTypeError
 from bolt.events import ListPopped
 from bolt.state import _validate as check
-from bolt.state._commands import COMMANDS, CommandSpec, Handler, Reply, Stamper, put_events
+from bolt.state._commands import (
+    COMMANDS,
+    CommandSpec,
+    Handler,
+    Reply,
+    Stamper,
+    delete_event,
+    put_events,
+)
 from bolt.state._commands_redis_keys import cmd_dbsize, cmd_rename, cmd_scan, rewrite
 from bolt.state._entry import COUNTER, CRDT_COUNTER, LIST, SET, STRING, TOMBSTONE, TYPE_NAMES
-from bolt.state._handlers import delete_event
 from bolt.state._handlers import expect as _expect
 from bolt.state._handlers import string_value as _string_value
 from bolt.state._handlers import visible as _visible

@@ -13,11 +13,12 @@ from typing import Any
 from bolt.errors import BadRequestError, KeyNotFoundError, WrongTypeError
 from bolt.events import CounterSet, Event, ListPushed, SetAdded
 from bolt.state import _validate as check
-from bolt.state._commands import Reply, Stamper, delete_event, put_events
 from bolt.state._entry import COUNTER, CRDT_COUNTER, LIST, SET, STRING, TOMBSTONE, TYPE_NAMES
 from bolt.state._glob import compile_glob
+from bolt.state._handlers import Reply, Stamper, delete_event
 from bolt.state._handlers import visible as _visible
 from bolt.state._keyspace import Keyspace, split_name
+from bolt.state._strings import put_events
 
 
 def rewrite(

@@ -125,9 +125,7 @@ def test_library_rebuild_reports_how(fixtures: Any) -> None:
     assert "snapshot" in snap.describe()
 
 
-def test_a_partial_snapshot_behind_a_trimmed_log_is_refused(
-    fixtures: Any, tmp_path: Path
-) -> None:
+def test_a_partial_snapshot_behind_a_trimmed_log_is_refused(fixtures: Any, tmp_path: Path) -> None:
     """A shard the snapshot never wrote (a crash in its first round) covers
     nothing, as in recovery: with the log trimmed, its keys cannot be rebuilt,
     so state and history refuse rather than leave them out silently."""

@@ -83,9 +83,17 @@ async def running(
             server.shutdown()
 
 
-async def connect(server: Server, peers: list[Peer]) -> Peer:
+HELLO_ID = 1_000_000_000  # the handshake's id, apart from the ids tests count
+
+
+async def connect(server: Server, peers: list[Peer], hello: bool = True) -> Peer:
+    """A connected peer; with ``hello``, past its HELLO (the pre-login limits end there)."""
     peer = await Peer.connect(server)
     peers.append(peer)
+    if hello:
+        await peer.stream.send_all(encode_request(HELLO_ID, "HELLO", [1, {}], None))
+        reply = await peer.read()
+        assert isinstance(reply, Response) and reply.id == HELLO_ID, reply
     return peer
 
 
@@ -109,7 +117,7 @@ async def test_a_pipelined_batch_is_answered_in_order(tmp_path: Path) -> None:
         await trio.testing.wait_all_tasks_blocked()  # counters are updated after the send
         assert server.table["PUT"].calls == 600
         assert server.unknown.errors == 600
-        assert server.sessions[1].requests == 2400
+        assert server.sessions[1].requests == 2401  # with the HELLO
 
 
 @pytest.mark.trio
@@ -251,7 +259,7 @@ async def test_over_the_limit_a_connection_is_told_why(tmp_path: Path) -> None:
     async with running(tmp_path, max_connections=1) as (server, _engine, peers):
         first = await connect(server, peers)
         assert await first.call("PING", []) == Response(1, "PONG")
-        second = await connect(server, peers)
+        second = await connect(server, peers, hello=False)
         refused = await second.read()
         assert isinstance(refused, ErrorReply)
         assert (refused.id, refused.name) == (0, "TOO_MANY_CONNECTIONS")

@@ -154,13 +154,47 @@ async def test_checker_remembers_successes_only(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_backoff_grows_and_resets() -> None:
-    backoff = BackOff(threshold=3, maximum_ms=1000)
-    delays = [backoff.failed("10.0.0.1") for _ in range(8)]
-    assert delays == [0.0, 0.0, 0.0, 0.1, 0.2, 0.4, 0.8, 1.0]
-    assert backoff.failed("10.0.0.2") == 0.0  # per address
+    now = [100.0]
+    backoff = BackOff(threshold=3, maximum_ms=1000, clock=lambda: now[0])
+    waits = []
+    for _ in range(8):
+        wait = backoff.admit("10.0.0.1")
+        assert wait is not None
+        waits.append(wait)
+        now[0] += wait  # the attempt waits its slot, then fails
+        backoff.failed("10.0.0.1")
+        backoff.finished("10.0.0.1")
+    assert waits == pytest.approx([0.0, 0.0, 0.0, 0.1, 0.2, 0.4, 0.8, 1.0])
+    assert backoff.admit("10.0.0.2") == 0.0  # per address
+    backoff.finished("10.0.0.2")
     backoff.succeeded("10.0.0.1")
     assert backoff.failures("10.0.0.1") == 0
-    assert backoff.failed("10.0.0.1") == 0.0
+    assert backoff.admit("10.0.0.1") == 0.0
+
+
+def test_backoff_is_shared_by_every_connection_of_an_address() -> None:
+    now = [0.0]
+    backoff = BackOff(threshold=3, maximum_ms=1000, queue_ms=3000, clock=lambda: now[0])
+    for _ in range(10):
+        backoff.failed("10.0.0.1")  # the delay is at its maximum, 1 s
+    # 50 connections ask at the same moment: their checks are 1 s apart, and
+    # those more than 3 s ahead are refused without a check.
+    waits = [backoff.admit("10.0.0.1") for _ in range(50)]
+    assert waits[:3] == [1.0, 2.0, 3.0]
+    assert waits[3:] == [None] * 47
+    assert backoff.admit("10.0.0.2") == 0.0
+
+
+def test_a_burst_of_parallel_attempts_is_spaced_from_its_first() -> None:
+    backoff = BackOff(threshold=3, maximum_ms=5000, queue_ms=10_000, clock=lambda: 0.0)
+    # Nothing failed yet, but checks in flight count: the 4th waits already.
+    waits = [backoff.admit("10.0.0.9") for _ in range(50)]
+    assert waits[:3] == [0.0, 0.0, 0.0]
+    admitted = [w for w in waits if w is not None]
+    assert admitted == pytest.approx([0.0, 0.0, 0.0, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4])
+    for _ in admitted:
+        backoff.finished("10.0.0.9")
+    assert backoff.admit("10.0.0.9") == 0.0  # all finished, none failed
 
 
 def test_user_argument_checks() -> None:

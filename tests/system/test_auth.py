@@ -69,11 +69,10 @@ def test_requests_before_login_are_refused(secured: BoltDaemon) -> None:
 
 
 def test_readonly_user_cannot_write(secured: BoltDaemon) -> None:
-    with login(secured, "ro", "ro-pass") as reader:
+    with login(secured, "ro", "ro-pass") as reader, secured.client() as admin:
         assert reader.get("shared") == "original"
         assert reader.exists("shared") is True
-        assert reader.stats()["node_id"] == secured.node_id
-        before = reader.stats()["wal"]["last_offset"]
+        before = admin.stats()["wal"]["last_offset"]
         writes: list[Callable[[], object]] = [
             lambda: reader.put("shared", "changed"),
             lambda: reader.delete("shared"),
@@ -92,8 +91,20 @@ def test_readonly_user_cannot_write(secured: BoltDaemon) -> None:
         for admin_only in (reader.users, lambda: reader.useradd("x", "y", "admin")):
             with pytest.raises(NoPermissionError):
                 admin_only()
-        assert reader.stats()["wal"]["last_offset"] == before
+        assert admin.stats()["wal"]["last_offset"] == before
         assert reader.get("shared") == "original"
+
+
+def test_stats_needs_admin(secured: BoltDaemon) -> None:
+    """STATS lists every client's user and address: readonly and readwrite may not see it."""
+    for user, password in (("ro", "ro-pass"), ("rw", "rw-pass")):
+        with login(secured, user, password) as client:
+            with pytest.raises(NoPermissionError, match="needs role admin"):
+                client.stats()
+            assert client.ping() == "PONG"  # the connection carries on
+    with secured.client() as admin:
+        clients = admin.stats()["clients"]
+        assert any(entry["user"] == "admin" for entry in clients)
 
 
 def test_readwrite_user_writes_but_does_not_manage_users(secured: BoltDaemon) -> None:

@@ -1,0 +1,304 @@
+"""The cluster service: the cluster-port listener, one link per peer, status.
+
+Theory of operation
+-------------------
+:meth:`ClusterService.run` (started in the daemon's nursery, after the
+client listener) opens the cluster port, starts one dialing link per peer of
+``BOLT_CLUSTER_PEERS`` (:mod:`bolt.cluster._dial`: it ships this node's log
+to that peer) and answers the links of the peers
+(:mod:`bolt.cluster._answer`: it applies theirs). So each pair of nodes has
+two connections, one per direction of replication, each with its own flow
+control; a peer's health counts what arrives on either.
+
+Acknowledged offsets are persisted per peer (:mod:`bolt.cluster._acks`) at
+most every ``peer_ack_persist_interval_ms``, so a restart of either side
+resumes where it stopped. :meth:`status` is the ``CLUSTER`` reply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from bolt import limits
+from bolt.cluster._acks import AckStore
+from bolt.cluster._answer import answer
+from bolt.cluster._dial import run_link
+from bolt.cluster._peer_state import HEALTHY, PeerState, PeerStatistics
+from bolt.cluster._settings import ClusterSettings
+from bolt.cluster._stream import PeerStream
+from bolt.crdt._hlc import hlc_from_ms, hlc_ms
+from bolt.node import Engine
+from bolt.node._engine import wall_clock_ms
+
+logger = logging.getLogger("bolt.cluster")
+
+_TLS_HANDSHAKE_SECONDS = 5.0
+
+
+def _address(sockaddr: Any) -> str:
+    host, port = sockaddr[0], sockaddr[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class ClusterService:
+    """This node's side of the cluster (see the module docstring).
+
+    Args:
+        engine: the open, running engine.
+        settings: from :func:`bolt.cluster.cluster_settings`.
+        data_dir: where ``cluster/acked.json`` lives (None: not persisted).
+        server_ssl: TLS for the cluster port (the client port's context), or None.
+        client_ssl: TLS for dialing peers, or None.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: ClusterSettings,
+        *,
+        data_dir: Path | None = None,
+        server_ssl: ssl.SSLContext | None = None,
+        client_ssl: ssl.SSLContext | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.node_id = engine.origin
+        self.server_ssl = server_ssl
+        self.client_ssl = client_ssl
+        self.acks = AckStore(data_dir / "cluster" if data_dir is not None else None)
+        stored = self.acks.load()
+        self.peers: dict[str, PeerState] = {
+            peer.node_id: PeerState(
+                peer.node_id, peer.host, peer.port, stored.get(peer.node_id, -1)
+            )
+            for peer in settings.peers
+        }
+        self.port = 0
+        self.client_port = -1
+        self.refused_connections = 0
+        self._acks_dirty = trio.Event()
+        self._saved: dict[str, int] = dict(stored)
+        self._inbound: dict[str, trio.CancelScope] = {}
+        self._scope: trio.CancelScope | None = None
+
+    # --- running -------------------------------------------------------------------
+
+    async def run(
+        self, host: str, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Listen on ``host``:``BOLT_CLUSTER_PORT``, run the links, until :meth:`stop`.
+
+        ``task_status.started`` reports the real cluster port.
+
+        Raises:
+            OSError: the cluster port cannot be bound.
+        """
+        from bolt.server._server import open_listeners
+
+        listeners = await open_listeners(host, self.settings.port, "BOLT_CLUSTER_PORT")
+        self.port = listeners[0].socket.getsockname()[1]
+        with trio.CancelScope() as scope:
+            self._scope = scope
+            async with trio.open_nursery() as nursery:
+                await nursery.start(
+                    functools.partial(trio.serve_listeners, self._handle, listeners)
+                )
+                for peer in self.peers.values():
+                    nursery.start_soon(run_link, self, peer)
+                nursery.start_soon(self._persist_acks)
+                logger.info(
+                    "cluster port %s:%d: node %s with peers %s%s",
+                    host,
+                    self.port,
+                    self.node_id,
+                    ", ".join(f"{p.node_id}@{p.host}:{p.port}" for p in self.peers.values()),
+                    " (TLS)" if self.server_ssl is not None else "",
+                )
+                task_status.started(self.port)
+        self._save_now()
+
+    def stop(self) -> None:
+        """Stop the listener and every link (the daemon calls this at shutdown)."""
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def dial(self, peer: PeerState) -> PeerStream:
+        """Connect to ``peer``'s cluster port (TLS when configured).
+
+        Raises:
+            OSError: the peer cannot be reached.
+        """
+        tcp = await trio.open_tcp_stream(peer.host, peer.port)
+        address = f"{peer.host}:{peer.port}"
+        if self.client_ssl is None:
+            return PeerStream(tcp, address)
+        tls = trio.SSLStream(tcp, self.client_ssl, server_hostname=peer.host)
+        with trio.fail_after(_TLS_HANDSHAKE_SECONDS):
+            try:
+                await tls.do_handshake()
+            except trio.BrokenResourceError as exc:
+                await tcp.aclose()
+                raise OSError(
+                    f"TLS handshake with {address} failed: {exc.__cause__ or exc}"
+                ) from exc
+        return PeerStream(tls, address)
+
+    async def _handle(self, tcp: trio.SocketStream) -> None:
+        try:
+            address = _address(tcp.socket.getpeername())
+        except OSError:
+            return
+        stream: trio.abc.Stream = tcp
+        if self.server_ssl is not None:
+            tls = trio.SSLStream(tcp, self.server_ssl, server_side=True)
+            with trio.move_on_after(_TLS_HANDSHAKE_SECONDS) as scope:
+                try:
+                    await tls.do_handshake()
+                except trio.BrokenResourceError as exc:
+                    logger.info("TLS handshake with %s failed: %s", address, exc.__cause__ or exc)
+                    await tcp.aclose()
+                    return
+            if scope.cancelled_caught:
+                await tcp.aclose()
+                return
+            stream = tls
+        try:
+            await answer(self, PeerStream(stream, address))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        except Exception:
+            logger.exception("peer connection from %s failed", address)
+
+    @contextlib.contextmanager
+    def inbound_slot(self, peer: PeerState) -> Iterator[trio.CancelScope]:
+        """One applying connection per peer: a new one replaces the old."""
+        old = self._inbound.get(peer.node_id)
+        if old is not None:
+            old.cancel()
+        with trio.CancelScope() as scope:
+            self._inbound[peer.node_id] = scope
+            try:
+                yield scope
+            finally:
+                if self._inbound.get(peer.node_id) is scope:
+                    del self._inbound[peer.node_id]
+
+    # --- handshake data ----------------------------------------------------------
+
+    def handshake_status(self) -> dict[str, Any]:
+        """What this node tells a peer about itself in the handshake."""
+        engine = self.engine
+        return {
+            "version_vector": engine.version_vector(),
+            "hlc": self.now_hlc(),
+            "last_offset": engine.last_offset,
+            "client_port": self.client_port,
+        }
+
+    def now_hlc(self) -> int:
+        """This node's clock now, as an HLC reading (for heartbeats; no tick)."""
+        engine = self.engine
+        now_ms = (engine.config.now_ms or wall_clock_ms)()
+        return max(engine.clock.last, hlc_from_ms(now_ms))
+
+    def learned(self, peer: PeerState, status: dict[str, Any]) -> None:
+        """Record a peer's handshake status."""
+        peer.heard(trio.current_time())
+        peer.remote_vector = dict(status["version_vector"])
+        peer.remote_last_offset = status["last_offset"]
+        peer.client_port = status["client_port"]
+        if peer.remote_last_offset < 0 and peer.acked_offset >= 0:
+            # The peer's log is empty although it acknowledged records: its
+            # data directory was replaced. Send it everything again.
+            logger.warning(
+                "peer %s has an empty log but had acknowledged offset %d: resending the log",
+                peer.node_id,
+                peer.acked_offset,
+            )
+            peer.acked_offset = -1
+        peer.clock_offset_ms = self.engine.clock.offset_ms(status["hlc"]) if status["hlc"] else 0
+
+    # --- acknowledged offsets --------------------------------------------------------
+
+    def ack_changed(self) -> None:
+        """A peer acknowledged more: persist soon."""
+        self._acks_dirty.set()
+
+    async def _persist_acks(self) -> None:
+        while True:
+            await self._acks_dirty.wait()
+            self._acks_dirty = trio.Event()
+            current = {p.node_id: p.acked_offset for p in self.peers.values()}
+            if current != self._saved:
+                await trio.to_thread.run_sync(self.acks.save, current)
+                self._saved = current
+            await trio.sleep(limits.peer_ack_persist_interval_ms / 1000)
+
+    def _save_now(self) -> None:
+        current = {p.node_id: p.acked_offset for p in self.peers.values()}
+        if current != self._saved:
+            try:
+                self.acks.save(current)
+                self._saved = current
+            except OSError as exc:
+                logger.warning("could not save acknowledged offsets: %s", exc)
+
+    # --- reports ------------------------------------------------------------------
+
+    def peer_statistics(self) -> list[PeerStatistics]:
+        """A snapshot of every peer, in configuration order."""
+        now = trio.current_time()
+        last = self.engine.last_offset
+        return [peer.statistics(now, last) for peer in self.peers.values()]
+
+    def status(self) -> dict[str, Any]:
+        """The ``CLUSTER`` reply (see the README's Clustering section)."""
+        engine = self.engine
+        peers = []
+        for stats in self.peer_statistics():
+            peers.append(
+                {
+                    "id": stats.node_id,
+                    "host": stats.host,
+                    "port": stats.port,
+                    "client_port": stats.client_port,
+                    "state": stats.state,
+                    "link": stats.link,
+                    "pending": stats.pending,
+                    "lag_events": stats.pending,
+                    "lag_seconds": stats.lag_seconds,
+                    "acked_offset": stats.acked_offset,
+                    "bytes_in": stats.bytes_in,
+                    "bytes_out": stats.bytes_out,
+                    "batches_sent": stats.batches_sent,
+                    "batches_received": stats.batches_received,
+                    "reconnects": stats.reconnects,
+                    "refused_events": stats.refused_events,
+                    "held_events": stats.held_events,
+                    "last_heartbeat_seconds_ago": stats.last_heartbeat_seconds_ago,
+                    "clock_offset_ms": stats.clock_offset_ms,
+                    "full_syncs": stats.full_syncs,
+                }
+            )
+        return {
+            "mode": "cluster",
+            "node_id": self.node_id,
+            "hlc": engine.clock.last,
+            "hlc_ms": hlc_ms(engine.clock.last),
+            "last_offset": engine.last_offset,
+            "version_vector": engine.version_vector(),
+            "cluster_port": self.port,
+            "peers": peers,
+            "peer_count": len(peers),
+            "healthy_peers": sum(1 for p in peers if p["state"] == HEALTHY),
+            "pending_replication": sum(p["pending"] for p in peers),
+            "refused_connections": self.refused_connections,
+        }

@@ -1,0 +1,276 @@
+"""The peer role of the wire protocol: the messages nodes send each other.
+
+Theory of operation
+-------------------
+The cluster port uses the client port's framing unchanged -- a 4-byte
+little-endian length, then one msgpack array whose first element is the
+message kind -- and the same guarantees (length checked before buffering,
+bounded msgpack, one :class:`~bolt.errors.ProtocolError` for anything wrong,
+a failed codec stays failed). Only the message set differs; peer kinds start
+at 10 so a client frame sent to the cluster port (or the reverse) is refused
+as an unknown kind rather than misread.
+
+========  ==================================================  =====================
+kind      array                                               sent by
+========  ==================================================  =====================
+10        ``[10, version, node_id, expected_id, nonce]``      the dialing node
+11        ``[11, version, node_id, nonce, proof]``            the answering node
+12        ``[12, proof, status]``                             the dialing node
+13        ``[13, status]``                                    the answering node
+14        ``[14, hlc, last_offset, acked_offset]``            either (heartbeat)
+15        ``[15, first_offset, last_offset, records]``        the dialing node
+16        ``[16, offset]``                                    the answering node
+17        ``[17, code, name, message]``                       either, then closes
+========  ==================================================  =====================
+
+``status`` is a map ``{"version_vector": {origin: seq}, "hlc": int,
+"last_offset": int, "client_port": int}``. ``records`` is a list of record
+payloads exactly as :func:`bolt.events.encode_record` writes them; the
+receiver decodes them with :func:`bolt.events.decode_record`, which has its
+own strict checks.
+
+The dialing node ships its log over its link; the answering node applies
+the batches and acknowledges them, so each direction of replication has its
+own connection and its own flow control.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, NoReturn
+
+from bolt import limits
+from bolt.errors import ProtocolError
+from bolt.wire._codec import _ZERO_COPY_BYTES, Codec, _encode_payload, _unpack
+
+PEER_PROTOCOL_VERSION = 1
+"""Version of the peer protocol; peers with another version are refused."""
+
+KIND_PEER_HELLO = 10
+KIND_PEER_CHALLENGE = 11
+KIND_PEER_PROOF = 12
+KIND_PEER_READY = 13
+KIND_HEARTBEAT = 14
+KIND_BATCH = 15
+KIND_ACK = 16
+KIND_PEER_REFUSAL = 17
+
+
+class PeerHello(NamedTuple):
+    """The dialing node's opening: who it is, whom it expects, its nonce."""
+
+    version: int
+    node_id: str
+    expected_id: str
+    nonce: bytes
+
+
+class PeerChallenge(NamedTuple):
+    """The answer: the answering node's id, its nonce, and its proof."""
+
+    version: int
+    node_id: str
+    nonce: bytes
+    proof: bytes
+
+
+class PeerProof(NamedTuple):
+    """The dialing node's proof, with its status."""
+
+    proof: bytes
+    status: dict[str, Any]
+
+
+class PeerReady(NamedTuple):
+    """The answering node accepts the link; its status."""
+
+    status: dict[str, Any]
+
+
+class Heartbeat(NamedTuple):
+    """Liveness, with the sender's HLC, last offset and the offset it acknowledged."""
+
+    hlc: int
+    last_offset: int
+    acked_offset: int
+
+
+class Batch(NamedTuple):
+    """Log records ``first_offset..last_offset`` of the sender (some may be left out)."""
+
+    first_offset: int
+    last_offset: int
+    records: list[bytes]
+
+
+class Ack(NamedTuple):
+    """Everything up to ``offset`` of the receiver's peer is durable here."""
+
+    offset: int
+
+
+class PeerRefusal(NamedTuple):
+    """Why the link is refused or closed (a :mod:`bolt.errors` code and name)."""
+
+    code: int
+    name: str
+    message: str
+
+
+PeerMessage = (
+    PeerHello | PeerChallenge | PeerProof | PeerReady | Heartbeat | Batch | Ack | PeerRefusal
+)
+
+_KINDS: dict[type, int] = {
+    PeerHello: KIND_PEER_HELLO,
+    PeerChallenge: KIND_PEER_CHALLENGE,
+    PeerProof: KIND_PEER_PROOF,
+    PeerReady: KIND_PEER_READY,
+    Heartbeat: KIND_HEARTBEAT,
+    Batch: KIND_BATCH,
+    Ack: KIND_ACK,
+    PeerRefusal: KIND_PEER_REFUSAL,
+}
+
+_STATUS_INTS = ("hlc", "last_offset", "client_port")
+
+
+def _bad(kind: int, what: str) -> NoReturn:
+    raise ProtocolError(f"malformed peer message of kind {kind}: {what}")
+
+
+def _is_int(value: Any, low: int = 0) -> bool:
+    return type(value) is int and value >= low
+
+
+def _check_status(kind: int, status: Any) -> dict[str, Any]:
+    if type(status) is not dict:
+        _bad(kind, "status must be a map")
+    for name in _STATUS_INTS:
+        if not _is_int(status.get(name), -1):
+            _bad(kind, f"status {name} must be an integer")
+    vector = status.get("version_vector")
+    if type(vector) is not dict or not all(
+        type(origin) is str and _is_int(seq) for origin, seq in vector.items()
+    ):
+        _bad(kind, "status version_vector must map node ids to seqs")
+    return status
+
+
+def _check_id(kind: int, value: Any) -> str:
+    if type(value) is not str or not value or len(value) > 256:
+        _bad(kind, "a node id must be a non-empty string of at most 256 characters")
+    return value
+
+
+def _check_nonce(kind: int, value: Any) -> bytes:
+    if type(value) is not bytes or len(value) != limits.peer_nonce_bytes:
+        _bad(kind, f"a nonce must be {limits.peer_nonce_bytes} bytes")
+    return value
+
+
+def to_peer_message(obj: Any) -> PeerMessage:
+    """Check a decoded payload's shape and build the peer message.
+
+    Raises:
+        ProtocolError: not a peer message, or a field of the wrong type.
+    """
+    if type(obj) is not list or not obj or type(obj[0]) is not int:
+        raise ProtocolError("a message must be a msgpack array starting with its kind")
+    kind, fields = obj[0], obj[1:]
+    arity = {10: 4, 11: 4, 12: 2, 13: 1, 14: 3, 15: 3, 16: 1, 17: 3}.get(kind)
+    if arity is None:
+        raise ProtocolError(f"unknown peer message kind {kind}")
+    if len(fields) != arity:
+        _bad(kind, f"{len(fields)} fields, expected {arity}")
+    if kind == KIND_PEER_HELLO:
+        version, node_id, expected, nonce = fields
+        if not _is_int(version):
+            _bad(kind, "version must be an integer")
+        return PeerHello(
+            version, _check_id(kind, node_id), _check_id(kind, expected), _check_nonce(kind, nonce)
+        )
+    if kind == KIND_PEER_CHALLENGE:
+        version, node_id, nonce, proof = fields
+        if not _is_int(version) or type(proof) is not bytes:
+            _bad(kind, "version must be an integer and proof bytes")
+        return PeerChallenge(version, _check_id(kind, node_id), _check_nonce(kind, nonce), proof)
+    if kind == KIND_PEER_PROOF:
+        if type(fields[0]) is not bytes:
+            _bad(kind, "proof must be bytes")
+        return PeerProof(fields[0], _check_status(kind, fields[1]))
+    if kind == KIND_PEER_READY:
+        return PeerReady(_check_status(kind, fields[0]))
+    if kind == KIND_HEARTBEAT:
+        if not all(_is_int(value, -1) for value in fields):
+            _bad(kind, "hlc and offsets must be integers")
+        return Heartbeat(*fields)
+    if kind == KIND_BATCH:
+        first, last, records = fields
+        if not (_is_int(first) and _is_int(last) and first <= last and type(records) is list):
+            _bad(kind, "offsets must be 0 <= first <= last and records a list")
+        if len(records) > last - first + 1 or not all(type(r) is bytes and r for r in records):
+            _bad(kind, "records must be non-empty byte strings, at most one per offset")
+        return Batch(first, last, records)
+    if kind == KIND_ACK:
+        if not _is_int(fields[0], -1):
+            _bad(kind, "offset must be an integer")
+        return Ack(fields[0])
+    code, name, message = fields
+    if type(code) is not int or type(name) is not str or type(message) is not str:
+        _bad(kind, "code must be an integer, name and message strings")
+    return PeerRefusal(code, name, message)
+
+
+class PeerCodec(Codec):
+    """The sans-IO codec of one cluster-port connection (no I/O inside).
+
+    The same framing and limits as :class:`~bolt.wire.Codec`; messages are
+    the peer role's (see the module docstring). ``max_frame_bytes`` starts
+    at :data:`bolt.limits.peer_handshake_frame_bytes_max` and is raised to
+    :data:`bolt.limits.peer_frame_bytes_max` by :meth:`authenticated`, so an
+    unauthenticated connection can never make us buffer a large frame.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, max_frame_bytes: int = limits.peer_handshake_frame_bytes_max) -> None:
+        super().__init__(max_frame_bytes)
+
+    def authenticated(self) -> None:
+        """Accept frames up to ``peer_frame_bytes_max`` from now on."""
+        self.max_frame_bytes = limits.peer_frame_bytes_max
+
+    def _decode(self, buffer: bytearray, start: int, end: int, size: int) -> Any:
+        try:
+            if size < _ZERO_COPY_BYTES:
+                obj = _unpack(buffer[start:end], size)
+            else:
+                with memoryview(buffer) as whole, whole[start:end] as view:
+                    obj = _unpack(view, size)
+        except Exception as exc:  # msgpack raises several ValueError kinds; all mean "bad bytes"
+            self._fail(f"undecodable payload: {exc}")
+        try:
+            return to_peer_message(obj)
+        except ProtocolError as exc:
+            self._fail(str(exc))
+
+    def next_peer_message(self) -> PeerMessage | None:
+        """The next complete peer message, or None until more bytes arrive.
+
+        Raises:
+            ProtocolError: the bytes do not form a valid peer message.
+        """
+        return self.next_message()  # type: ignore[return-value]
+
+
+def encode_peer(message: PeerMessage, max_frame_bytes: int = limits.peer_frame_bytes_max) -> bytes:
+    """Frame one peer message.
+
+    Raises:
+        BadRequestError: a field is not msgpack-encodable.
+        TooLargeError: the frame would be over ``max_frame_bytes``.
+    """
+    kind = _KINDS.get(type(message))
+    if kind is None:
+        raise TypeError(f"not a peer message: {type(message).__name__}")
+    return _encode_payload([kind, *message], max_frame_bytes)
