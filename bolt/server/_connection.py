@@ -175,8 +175,9 @@ class ConnectionLoop:
         )
 
     def _explain(self, session: Session, error: ProtocolError) -> ProtocolError:
-        """Add the pre-login frame limit to a protocol error of a session not logged in."""
-        if session.logged_in:
+        """Add the pre-login frame limit to a protocol error of a session not logged in
+        (a Redis client on this port keeps its own error: it is answered in RESP)."""
+        if session.logged_in or type(error) is WrongProtocolError:
             return error
         return ProtocolError(
             f"{error.message} (until a connection has logged in -- or sent HELLO when "
