@@ -75,6 +75,8 @@ logger = logging.getLogger("bolt.server")
 
 RECEIVE_BYTES = 256 * limits.KIB
 """Most bytes taken from a connection per ``receive_some``."""
+_LARGE_ARGS = limits.batch_chunk_keys
+"""Requests with more arguments go through ``Engine.submit_large``."""
 _GOODBYE_SECONDS = 1.0  # time allowed to send a final error and drain the peer
 _GOODBYE_DRAIN_BYTES = 4 * limits.MIB  # most unread peer bytes discarded before closing
 
@@ -107,7 +109,9 @@ class ConnectionLoop:
 
     async def _serve_session(self, stream: trio.abc.Stream, session: Session) -> None:
         full = session.logged_in
-        codec = Codec(limits.frame_bytes_max if full else limits.prelogin_frame_bytes_max)
+        codec = Codec(
+            limits.frame_bytes_max if full else limits.prelogin_frame_bytes_max, server_side=True
+        )
         receive = stream.receive_some
         clock = time.perf_counter
         # One cancel scope for the whole session, not one per receive (entering a
@@ -174,8 +178,8 @@ class ConnectionLoop:
 
     def _explain(self, session: Session, error: ProtocolError) -> ProtocolError:
         """Add the pre-login frame limit to a protocol error of a session not logged in."""
-        if session.logged_in:
-            return error
+        if session.logged_in or type(error) is not ProtocolError:
+            return error  # a subclass (WRONG_PROTOCOL) says more than the frame limit
         return ProtocolError(
             f"{error.message} (until a connection has logged in -- or sent HELLO when "
             f"authentication is off -- its frames may be at most "
@@ -225,7 +229,11 @@ class ConnectionLoop:
             handler = counters.handler
             try:
                 if handler is None:
-                    reply, offset = submit(command, args, db)
+                    if type(args) is list and len(args) > _LARGE_ARGS:
+                        # A long MSET/MDEL/MGET: in chunks, other clients between them.
+                        reply, offset = await self.engine.submit_large(command, args, db)
+                    else:
+                        reply, offset = submit(command, args, db)
                     key_reads = counters.key_reads
                     if key_reads:
                         if key_reads == 1:

@@ -157,12 +157,18 @@ class Codec:
         ValueError: ``max_frame_bytes`` is not between 1 and 2**32 - 1.
     """
 
-    __slots__ = ("_buffer", "_failure", "max_frame_bytes")
+    __slots__ = ("_buffer", "_failure", "max_frame_bytes", "server_side")
 
-    def __init__(self, max_frame_bytes: int = limits.frame_bytes_max) -> None:
+    def __init__(
+        self, max_frame_bytes: int = limits.frame_bytes_max, *, server_side: bool = False
+    ) -> None:
         if not 1 <= max_frame_bytes <= _FRAME_BYTES_CEILING:
             raise ValueError(f"max_frame_bytes must be in 1..{_FRAME_BYTES_CEILING}")
         self.max_frame_bytes = max_frame_bytes
+        self.server_side = server_side
+        """A server's codec tells a Redis client's first bytes from a frame
+        (``WrongProtocolError``); a client's codec does not (an HTTP reply
+        also starts with four letters)."""
         self._buffer = bytearray()
         self._failure: str | None = None
 
@@ -271,7 +277,7 @@ class Codec:
 
     def _check_length(self, size: int) -> int:
         if size > self.max_frame_bytes:
-            if _looks_like_resp(self._buffer):
+            if self.server_side and _looks_like_resp(self._buffer):
                 self._failure = "a Redis (RESP) client on the Bolt port"
                 raise WrongProtocolError(self._failure)
             self._fail(f"frame of {size} bytes is over the limit of {self.max_frame_bytes}")

@@ -181,11 +181,17 @@ def test_reply_shapes() -> None:
 
 @pytest.mark.parametrize("first", [encode_command([b"PING"]), b"PING\r\n", b"*3\r\n$3\r\nSET"])
 def test_bolt_codec_recognises_a_redis_client(first: bytes) -> None:
-    codec = Codec()
+    codec = Codec(server_side=True)
     with pytest.raises(WrongProtocolError):
         codec.receive_data(first)
     with pytest.raises(ProtocolError):
         codec.next_messages()
+    # A client's codec reading a reply that starts so (HTTP/...) says only
+    # that the frame is too big: the peer is no Bolt server, not a Redis client.
+    client = Codec(max_frame_bytes=100)
+    with pytest.raises(ProtocolError) as caught:
+        client.receive_data(first)
+    assert type(caught.value) is ProtocolError
 
 
 def test_bolt_codec_oversize_frame_is_not_mistaken_for_redis() -> None:
