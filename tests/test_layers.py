@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
 }
 LEAVES = {"errors", "limits", "__init__", "__main__"}
 # The shells (cli, tui, bench) may reach anything, imported lazily; these may not.
-PUBLIC_ONLY = {*ALLOWED, "node", "server", "replay"}
+PUBLIC_ONLY = {*ALLOWED, "node", "server", "replay", "cluster"}
 
 
 def _package_of(path: Path) -> str:

@@ -42,7 +42,7 @@ from bolt.errors import (
     ProtocolError,
 )
 from bolt.events import Event, decode_record
-from bolt.wire._peer import (
+from bolt.wire import (
     PEER_PROTOCOL_VERSION,
     Ack,
     Batch,

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from bolt import limits
 from bolt.events import encode_record
 from bolt.node import Change
-from bolt.wire._peer import Batch
+from bolt.wire import Batch
 
 
 def wanted_events(change: Change, receiver: str, vector: Mapping[str, int]) -> list:

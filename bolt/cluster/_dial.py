@@ -43,7 +43,7 @@ from bolt.errors import (
     ProtocolError,
 )
 from bolt.node import Change
-from bolt.wire._peer import (
+from bolt.wire import (
     PEER_PROTOCOL_VERSION,
     Ack,
     Heartbeat,

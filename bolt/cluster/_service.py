@@ -34,9 +34,8 @@ from bolt.cluster._dial import run_link
 from bolt.cluster._peer_state import HEALTHY, PeerState, PeerStatistics
 from bolt.cluster._settings import ClusterSettings
 from bolt.cluster._stream import PeerStream
-from bolt.crdt._hlc import hlc_from_ms, hlc_ms
-from bolt.node import Engine
-from bolt.node._engine import wall_clock_ms
+from bolt.crdt import hlc_from_ms, hlc_ms
+from bolt.node import Engine, wall_clock_ms
 
 logger = logging.getLogger("bolt.cluster")
 
@@ -101,7 +100,7 @@ class ClusterService:
         Raises:
             OSError: the cluster port cannot be bound.
         """
-        from bolt.server._server import open_listeners
+        from bolt.server import open_listeners
 
         listeners = await open_listeners(host, self.settings.port, "BOLT_CLUSTER_PORT")
         self.port = listeners[0].socket.getsockname()[1]

@@ -49,7 +49,7 @@ class ClusterSettings:
 
 
 def _is_loopback(host: str) -> bool:
-    from bolt.server._auth import is_loopback
+    from bolt.server import is_loopback
 
     return is_loopback(host)
 

@@ -14,7 +14,7 @@ import trio
 from bolt import limits
 from bolt.cluster._peer_state import PeerState
 from bolt.errors import BoltConnectionError
-from bolt.wire._peer import PeerCodec, PeerMessage, PeerRefusal, encode_peer
+from bolt.wire import PeerCodec, PeerMessage, PeerRefusal, encode_peer
 
 _RECEIVE_BYTES = 256 * 1024
 

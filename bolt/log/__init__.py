@@ -7,6 +7,9 @@ The log knows offsets and bytes, not what the bytes mean. See
 access for tools).
 """
 
+from bolt.log._reader import read_segment_records as read_segment_records
+from bolt.log._segment import list_segment_files as list_segment_files
+
 from ._log import Log
 from ._options import FsyncMode, LogOptions, LogStatistics, RecoveryReport, TornTail
 from ._reader import LogReader, SegmentInfo, VerifyReport

@@ -17,6 +17,9 @@ from bolt.node._config import EngineConfig
 from bolt.node._engine import Engine, wall_clock_ms
 from bolt.node._feed import Change, ChangeFeed, FeedStatistics, FeedSubscription
 from bolt.node._recovery import RecoveryStatistics
+from bolt.node._recovery import covering_offset as covering_offset
+from bolt.node._recovery import load_snapshot as load_snapshot
+from bolt.node._recovery import replay_record as replay_record
 from bolt.node._stats import EngineStatistics, ShardStatistics, SnapshotStatistics
 
 

@@ -43,7 +43,7 @@ from bolt.errors import SnapshotCorruptionError, StorageError
 from bolt.events import Event, UserDeleted, UserPut, decode_record
 from bolt.log import Log
 from bolt.state import TASK_HANDLERS, Keyspace, UserRecord, apply, key_name
-from bolt.state._snapshot import LoadedSnapshot, SnapshotStore, decode_entry
+from bolt.state.snapshot import LoadedSnapshot, SnapshotStore, decode_entry
 
 logger = logging.getLogger("bolt.recovery")
 

@@ -45,8 +45,8 @@ import trio
 from bolt import limits
 from bolt.errors import DiskError, StorageError
 from bolt.node._stats import SnapshotStatistics
-from bolt.state._keyspace import Shard
-from bolt.state._snapshot import LoadedSnapshot, ShardSnapshot, SnapshotStore, encode_entry
+from bolt.state import Shard
+from bolt.state.snapshot import LoadedSnapshot, ShardSnapshot, SnapshotStore, encode_entry
 
 if TYPE_CHECKING:
     from bolt.node._engine import Engine

@@ -28,8 +28,7 @@ from pathlib import Path
 
 from bolt.errors import BadRequestError, CorruptionError, FormatVersionError, StorageError
 from bolt.events import EVENT_NAMES, Event, decode_record
-from bolt.log import RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES
-from bolt.log._reader import read_segment_records
+from bolt.log import RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, read_segment_records
 from bolt.state import compile_glob
 
 from ._source import Damage, DataDir, Progress, RecordStream

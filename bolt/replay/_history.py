@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from bolt.crdt import hlc_ms
 from bolt.errors import HistoryUnavailableError
 from bolt.events import Event, UserDeleted, UserPut
-from bolt.node._recovery import covering_offset, load_snapshot
+from bolt.node import covering_offset, load_snapshot
 from bolt.state import Keyspace, apply, key_name
-from bolt.state._snapshot import LoadedSnapshot, ShardSnapshot
+from bolt.state.snapshot import LoadedSnapshot, ShardSnapshot
 
 from ._source import Damage, DataDir, Progress, RecordStream
 from ._state import KeyView, SnapshotUse, check_log_joins, read_key

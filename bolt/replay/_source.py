@@ -38,9 +38,8 @@ from bolt.errors import (
     StorageError,
 )
 from bolt.events import Event, decode_record
-from bolt.log import RECORD_HEADER_BYTES, LogReader
-from bolt.log._segment import list_segment_files
-from bolt.state._snapshot import LoadedSnapshot, ShardSnapshot, SnapshotStore
+from bolt.log import RECORD_HEADER_BYTES, LogReader, list_segment_files
+from bolt.state.snapshot import LoadedSnapshot, ShardSnapshot, SnapshotStore
 
 Progress = Callable[[int], None]
 """Called with the number of log bytes consumed so far."""

@@ -42,9 +42,9 @@ from bolt import limits
 from bolt.crdt import hlc_ms
 from bolt.errors import BadRequestError, HistoryUnavailableError, LogTrimmedError
 from bolt.events import json_friendly
-from bolt.node._recovery import load_snapshot, replay_record
+from bolt.node import load_snapshot, replay_record
 from bolt.state import COMMANDS, Keyspace, compile_glob, key_name, split_name
-from bolt.state._snapshot import LoadedSnapshot
+from bolt.state.snapshot import LoadedSnapshot
 
 from ._points import Point, format_ms
 from ._source import Damage, DataDir, Progress, RecordStream

@@ -33,7 +33,7 @@ from typing import Any
 from bolt.errors import CorruptionError, FormatVersionError, StorageError
 from bolt.events import decode_record
 from bolt.log import RECORD_HEADER_BYTES, VerifyReport
-from bolt.state._snapshot import LoadedSnapshot
+from bolt.state.snapshot import LoadedSnapshot
 
 from ._source import PROGRESS_EVERY_RECORDS, DataDir, Progress
 

@@ -25,6 +25,7 @@ from bolt.server._daemon import Daemon, ReadyInfo, bootstrap_users
 from bolt.server._latency import BUCKET_BOUNDS_SECONDS, CommandCounters, percentile_seconds
 from bolt.server._metrics import BoltCollector, Metrics, NodeStatus
 from bolt.server._server import Server, build_command_table
+from bolt.server._server import open_listeners as open_listeners
 from bolt.server._session import Session
 from bolt.server._tls import server_ssl_context
 

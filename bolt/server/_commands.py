@@ -35,8 +35,7 @@ from bolt.errors import (
     ProtocolError,
     TooLargeError,
 )
-from bolt.node import FeedSubscription
-from bolt.node._engine import wall_clock_ms
+from bolt.node import FeedSubscription, wall_clock_ms
 from bolt.server._auth import (
     LEVEL_ADMIN,
     LEVEL_NONE,
@@ -51,7 +50,7 @@ from bolt.server._auth import (
 from bolt.server._pushes import Outbox, change_matcher, watch
 from bolt.server._session import Session
 from bolt.server._tasks import TASK_SERVER_COMMANDS
-from bolt.state._digest import state_digest
+from bolt.state import state_digest
 from bolt.wire import PROTOCOL_VERSION
 
 if TYPE_CHECKING:

@@ -68,8 +68,7 @@ from bolt.node import Engine
 from bolt.server._commands import refusal
 from bolt.server._latency import CommandCounters, record_batch
 from bolt.server._session import Session
-from bolt.wire import Codec, Request, encode_error, encode_response
-from bolt.wire._resp import wrong_port_line
+from bolt.wire import Codec, Request, encode_error, encode_response, wrong_port_line
 
 logger = logging.getLogger("bolt.server")
 

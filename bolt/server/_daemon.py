@@ -43,12 +43,15 @@ from dataclasses import dataclass
 import trio
 
 from bolt import limits
-from bolt.cluster import ClusterService, cluster_settings, testing_clock_offset_ms
-from bolt.cluster._tls import peer_client_ssl_context
+from bolt.cluster import (
+    ClusterService,
+    cluster_settings,
+    peer_client_ssl_context,
+    testing_clock_offset_ms,
+)
 from bolt.config import Config
 from bolt.errors import ConfigError
-from bolt.node import Engine, EngineConfig, open_engine
-from bolt.node._engine import wall_clock_ms
+from bolt.node import Engine, EngineConfig, open_engine, wall_clock_ms
 from bolt.server._auth import (
     MODE_DISABLED,
     MODE_PROTECTED,

@@ -45,7 +45,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from bolt import limits
-from bolt.cluster._metrics import ClusterCollector, pending_replication
+from bolt.cluster import ClusterCollector, pending_replication
 from bolt.server._latency import CommandCounters
 from bolt.server._server import open_listeners
 from bolt.state import COMMANDS, DISPATCH_BOUNDS_MS, TaskStatistics

@@ -31,7 +31,7 @@ from bolt.server._auth import LEVEL_NONE, LEVELS, MODE_PROTECTED, MODE_REQUIRED
 from bolt.server._commands import _log_in
 from bolt.server._resp_commands import RespCommand, integer_of
 from bolt.state import compile_glob
-from bolt.wire._resp import OK, PONG, encode_bulk, encode_error_line, encode_integer, encode_reply
+from bolt.wire import OK, PONG, encode_bulk, encode_error_line, encode_integer, encode_reply
 
 if TYPE_CHECKING:
     from bolt.server._resp_server import RespListener, RespSession
@@ -318,7 +318,7 @@ def r_info(listener: RespListener, session: RespSession, args: list[bytes]) -> R
 
 
 def _command_entry(name: bytes, command: RespCommand) -> list[Any]:
-    from bolt.wire._resp import Status
+    from bolt.wire import Status
 
     return [
         name.lower(),

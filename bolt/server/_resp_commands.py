@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bolt import limits
 from bolt.errors import BadRequestError, IntegerOverflowError, NotIntegerError
-from bolt.state import _validate as check
-from bolt.wire._resp import OK, encode_bulk, encode_integer, encode_reply, null
+from bolt.state import checks as check
+from bolt.wire import OK, encode_bulk, encode_integer, encode_reply, null
 
 if TYPE_CHECKING:
     from bolt.server._resp_server import RespListener, RespSession

@@ -30,7 +30,7 @@ from bolt import limits
 from bolt.server._auth import LEVELS
 from bolt.server._resp_commands import RespCommand
 from bolt.state import compile_glob
-from bolt.wire._resp import encode_reply
+from bolt.wire import encode_reply
 
 if TYPE_CHECKING:
     from bolt.server._resp_server import RespListener, RespSession

@@ -54,8 +54,7 @@ from bolt.errors import (
     UnknownCommandError,
     WrongTypeError,
 )
-from bolt.node import Engine
-from bolt.node._engine import wall_clock_ms
+from bolt.node import Engine, wall_clock_ms
 from bolt.server._auth import LEVEL_ADMIN, LEVEL_NONE, MODE_REQUIRED
 from bolt.server._latency import CommandCounters, record_batch
 from bolt.server._resp_admin import SERVER_COMMAND_LEVELS, SERVER_COMMANDS
@@ -69,7 +68,7 @@ from bolt.server._resp_pubsub import (
 from bolt.server._server import Server, open_listeners
 from bolt.server._session import Session, format_address
 from bolt.server._tls import HANDSHAKE_TIMEOUT_SECONDS
-from bolt.wire._resp import RespCodec, encode_error_line
+from bolt.wire import RespCodec, encode_error_line
 
 logger = logging.getLogger("bolt.server.resp")
 

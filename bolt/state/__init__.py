@@ -18,6 +18,7 @@ from bolt.state._commands import (
     fast_put_events,
     put_events,
 )
+from bolt.state._digest import state_digest as state_digest
 from bolt.state._entry import TYPE_NAMES, Entry
 from bolt.state._glob import compile_glob, glob_to_regex
 from bolt.state._keyspace import Keyspace, Shard, UserRecord, key_name, split_name

@@ -30,6 +30,28 @@ from bolt.wire._messages import (
     Request,
     Response,
 )
+from bolt.wire._peer import PEER_PROTOCOL_VERSION as PEER_PROTOCOL_VERSION
+from bolt.wire._peer import Ack as Ack
+from bolt.wire._peer import Batch as Batch
+from bolt.wire._peer import Heartbeat as Heartbeat
+from bolt.wire._peer import PeerChallenge as PeerChallenge
+from bolt.wire._peer import PeerCodec as PeerCodec
+from bolt.wire._peer import PeerHello as PeerHello
+from bolt.wire._peer import PeerMessage as PeerMessage
+from bolt.wire._peer import PeerProof as PeerProof
+from bolt.wire._peer import PeerReady as PeerReady
+from bolt.wire._peer import PeerRefusal as PeerRefusal
+from bolt.wire._peer import encode_peer as encode_peer
+from bolt.wire._resp import OK as OK
+from bolt.wire._resp import PONG as PONG
+from bolt.wire._resp import RespCodec as RespCodec
+from bolt.wire._resp import Status as Status
+from bolt.wire._resp import encode_bulk as encode_bulk
+from bolt.wire._resp import encode_error_line as encode_error_line
+from bolt.wire._resp import encode_integer as encode_integer
+from bolt.wire._resp import encode_reply as encode_reply
+from bolt.wire._resp import null as null
+from bolt.wire._resp import wrong_port_line as wrong_port_line
 from bolt.wire._stats import (
     ClientStats,
     CommandStats,
