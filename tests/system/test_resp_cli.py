@@ -3,7 +3,6 @@ and garbage on the RESP port."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 from collections.abc import Callable
@@ -12,7 +11,7 @@ import pytest
 import redis
 
 from bolt.testing import BoltDaemon
-from tests.system._resp_support import start_resp_daemon
+from tests.system._resp_support import os_tool, start_resp_daemon
 
 pytestmark = pytest.mark.slow
 
@@ -20,8 +19,7 @@ DaemonFactory = Callable[..., BoltDaemon]
 
 
 def redis_cli(port: int, *args: str, stdin: str | None = None) -> str:
-    binary = shutil.which("redis-cli")
-    assert binary is not None, "redis-cli is not installed (.ci/run installs redis-tools)"
+    binary = os_tool("redis-cli")
     result = subprocess.run(
         [binary, "-p", str(port), *args],
         input=stdin,
