@@ -102,3 +102,18 @@ def test_progress_bar_appears_only_after_a_second(monkeypatch: pytest.MonkeyPatc
     with _render.ProgressBar(Console(file=quiet), "x", 10) as plain:
         plain(10)  # not a terminal: never shown
     assert quiet.getvalue() == ""
+
+
+def test_a_relative_time_needs_no_equals_sign(
+    fixtures: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # argparse takes "-5m" for an option; "--since -5m" used to be refused.
+    from bolt.cli import boltctl
+
+    spelled = ["replay", "dump", str(fixtures.full), "--json", "--no-progress"]
+    assert boltctl.main([*spelled, "--since", "-52560000m"]) == 0  # 100 years ago: all
+    joined = capsys.readouterr().out
+    assert boltctl.main([*spelled, "--since=-52560000m"]) == 0
+    assert capsys.readouterr().out == joined and joined.count("\n") > 10
+    assert cli.main(["dump", str(fixtures.full), "--json", "--until", "-1m"]) == 0
+    assert capsys.readouterr().out == joined  # everything is older than a minute
