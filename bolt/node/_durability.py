@@ -40,6 +40,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+import lmdb
 import trio
 
 from bolt import limits
@@ -97,7 +98,9 @@ class DiskRecovery:
             try:
                 keyspace, stats = await trio.to_thread.run_sync(self._rebuild, target)
                 break
-            except (OSError, StorageError, ValueError) as error:
+            except (OSError, StorageError, ValueError, lmdb.Error) as error:
+                # lmdb.Error: the snapshot writer was reopening the environment
+                # after its own failed round (the same disk error) as we read it.
                 logger.warning(
                     "rebuilding the views after a log error failed (%s); next try in %.1fs",
                     error,

@@ -66,49 +66,47 @@ def test_a_full_disk_is_survived_and_cleared(
     data_dir = small_disk / "data"
     env = {"BOLT_SNAPSHOT_INTERVAL_EVENTS": "1", "BOLT_SNAPSHOT_INTERVAL_MS": "100"}
     daemon = bolt_daemon_factory(env=env, data_dir=data_dir)
-    client = daemon.client()
-    acked: dict[str, str] = {}
-    for index in range(20):
-        client.put(f"before:{index}", "v" * 100)
-        acked[f"before:{index}"] = "v" * 100
-    time.sleep(0.5)  # a snapshot round or more
-    filler = fill(small_disk)
-    refused: list[str] = []
-    for index in range(2000):  # the last page of the segment may take a few more
-        key = f"during:{index}"
-        try:
-            client.put(key, "w" * 1000)
-        except DiskError:
-            refused.append(key)
-            break
-        acked[key] = "w" * 1000
-    assert refused, "the full disk never refused a write"
-    for key in refused:
-        try:
-            assert client.get(key) is None  # never the refused value
-        except DiskError:
-            pass  # the views were being rebuilt
-    assert ready_status(daemon.metrics_url) == 503
-    time.sleep(1.5)  # snapshot rounds fail meanwhile; the daemon serves on
-    assert daemon.process.poll() is None
-    with pytest.raises(DiskError):
-        client.put("still-full", "x")
-    os.unlink(filler)
-    deadline = time.monotonic() + 20
-    while ready_status(daemon.metrics_url) != 200:
-        assert time.monotonic() < deadline, "the daemon never took writes again"
-        time.sleep(0.1)
-    client.put("after", "1")
-    acked["after"] = "1"
-    for key in [*refused, "still-full"]:
-        assert client.get(key) is None
-    assert daemon.process.poll() is None
-    client.close()
+    with daemon.client() as client:
+        acked: dict[str, str] = {}
+        for index in range(20):
+            client.put(f"before:{index}", "v" * 100)
+            acked[f"before:{index}"] = "v" * 100
+        time.sleep(0.5)  # a snapshot round or more
+        filler = fill(small_disk)
+        refused: list[str] = []
+        for index in range(2000):  # the last page of the segment may take a few more
+            key = f"during:{index}"
+            try:
+                client.put(key, "w" * 1000)
+            except DiskError:
+                refused.append(key)
+                break
+            acked[key] = "w" * 1000
+        assert refused, "the full disk never refused a write"
+        for key in refused:
+            try:
+                assert client.get(key) is None  # never the refused value
+            except DiskError:
+                pass  # the views were being rebuilt
+        assert ready_status(daemon.metrics_url) == 503
+        time.sleep(1.5)  # snapshot rounds fail meanwhile; the daemon serves on
+        assert daemon.process.poll() is None
+        with pytest.raises(DiskError):
+            client.put("still-full", "x")
+        os.unlink(filler)
+        deadline = time.monotonic() + 20
+        while ready_status(daemon.metrics_url) != 200:
+            assert time.monotonic() < deadline, "the daemon never took writes again"
+            time.sleep(0.1)
+        client.put("after", "1")
+        acked["after"] = "1"
+        for key in [*refused, "still-full"]:
+            assert client.get(key) is None
+        assert daemon.process.poll() is None
     assert daemon.terminate() == 0
     restarted = bolt_daemon_factory(env=env, data_dir=data_dir)
-    client = restarted.client()
-    for key, value in acked.items():
-        assert client.get(key) == value, key
-    for key in [*refused, "still-full"]:
-        assert client.get(key) is None
-    client.close()
+    with restarted.client() as client:
+        for key, value in acked.items():
+            assert client.get(key) == value, key
+        for key in [*refused, "still-full"]:
+            assert client.get(key) is None
