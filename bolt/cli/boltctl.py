@@ -164,7 +164,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     arguments = attach_negative_times(list(sys.argv[1:] if argv is None else argv))
     try:
-        parser = build_parser(command_name(arguments))
+        selected = command_name(arguments)
+        if selected == "replay":
+            from bolt.cli.replay import attach_relative_times
+
+            arguments = attach_relative_times(arguments)
+        parser = build_parser(selected)
         args = parser.parse_args(arguments)
         handler = getattr(args, "handler", None) or getattr(args, "func", None)
         if handler is None:

@@ -452,9 +452,39 @@ def run_diff(args: argparse.Namespace) -> int:
     return code if result.same else EXIT_PROBLEM
 
 
+TIME_OPTIONS = frozenset({"--since", "--until", "--at", "--now"})
+"""Options whose value may be a relative time that starts with a dash."""
+
+
+def attach_relative_times(argv: list[str]) -> list[str]:
+    """Rewrite ``--since -5m`` as ``--since=-5m`` so argparse takes ``-5m`` as a value.
+
+    argparse reads any word that starts with ``-`` (and is not a plain
+    negative number) as an option, so a relative time after a space would be
+    refused with "expected one argument". Only a value that *is* a relative
+    time is attached; anything else is left for argparse to judge.
+    """
+    from bolt.replay._points import is_relative_time
+
+    result: list[str] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        if token == "--":
+            return result + argv[index:]
+        following = argv[index + 1] if index + 1 < len(argv) else None
+        if token in TIME_OPTIONS and following is not None and is_relative_time(following):
+            result.append(f"{token}={following}")
+            index += 2
+            continue
+        result.append(token)
+        index += 1
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``replay`` on its own: ``python -m bolt.cli.replay [replay] SUBCOMMAND ...``."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = attach_relative_times(list(sys.argv[1:] if argv is None else argv))
     if not argv or argv[0] != "replay":
         argv.insert(0, "replay")
     parser = argparse.ArgumentParser(prog="boltctl", description="Bolt's log-replay debugger")

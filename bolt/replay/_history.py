@@ -12,7 +12,10 @@ handlers. Memory stays tiny however long the log is.
 When the log was trimmed (its oldest segments are covered by the snapshot),
 the key's entry is taken from the snapshot first and shown as the starting
 value; events that the snapshot already holds are listed as such, exactly as
-recovery skips them.
+recovery skips them. The retained log's records before the snapshot's lowest
+covered offset are still read, only to count the key's events there
+(:attr:`KeyHistory.covered`): they are in the starting value, and a history
+that shows none of them must say so rather than look empty.
 
 Each entry says what the event did to what a reader sees: ``changed``,
 ``no change`` (e.g. a write that lost last-writer-wins to a newer one),
@@ -69,7 +72,10 @@ class KeyHistory:
         self.key = key
         self.name = key_name(db, key)
         self.count = 0
+        self.covered = 0
+        """Events of the key before :attr:`start_offset`, held by the snapshot."""
         first = data_dir.first_offset()
+        self.first_offset = first
         self.keyspace = Keyspace(1, track_lru=False, keep_tombstones=True)
         self._covered: dict[int, int] = {}
         self._old_count = 1
@@ -85,7 +91,9 @@ class KeyHistory:
                     "were removed) and there is no snapshot to start from"
                 )
             start = self._load(snapshot, first)
-        self._stream = RecordStream(data_dir, start, None, progress, strict=first > 0)
+        self.start_offset = start
+        """The first offset whose events are applied (earlier ones are in the snapshot)."""
+        self._stream = RecordStream(data_dir, first, None, progress, strict=first > 0)
 
     def _load(self, snapshot: LoadedSnapshot, first: int) -> int:
         """Start from the snapshot's entry for the key; return the offset to read from."""
@@ -123,9 +131,13 @@ class KeyHistory:
         keyspace = self.keyspace
         covered = self._covered
         before = self.initial
+        start = self.start_offset
         for offset, events in self._stream:
             for index, event in enumerate(events):
                 if event.key != key or event.db != db or isinstance(event, _USER_EVENTS):
+                    continue
+                if offset < start:
+                    self.covered += 1
                     continue
                 self.count += 1
                 self._moment = max(self._moment, hlc_ms(event.hlc))

@@ -41,6 +41,11 @@ _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _TIME_OF_DAY = re.compile(r"^\d{1,2}:\d{2}(:\d{2}(\.\d{1,6})?)?$")
 
 
+def is_relative_time(text: str) -> bool:
+    """Whether ``text`` is a relative time such as ``-5m`` (it starts with a dash)."""
+    return _RELATIVE.match(text.strip()) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class Point:
     """A point in a log: exactly one of ``offset`` (inclusive) or ``hlc`` (inclusive)."""

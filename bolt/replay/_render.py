@@ -186,15 +186,22 @@ def new_table(*columns: tuple[str, int | None], header: bool = True, title: str 
     for name, width in columns:
         if width is None:
             table.add_column(name, overflow="fold")
+        elif name in _NEVER_CUT:
+            table.add_column(name, min_width=width, overflow="fold")
         else:
             table.add_column(name, width=width, no_wrap=True, overflow="ellipsis")
     return table
 
 
+_NEVER_CUT = frozenset({"offset", "origin:seq"})
+"""Columns whose text identifies an event: they grow (or fold) rather than lose
+characters (node ids have no length limit: a cut dot names another event)."""
+
+
 EVENT_COLUMNS: tuple[tuple[str, int | None], ...] = (
     ("offset", 9),
     ("time (UTC)", 24),
-    ("origin:seq", 18),
+    ("origin:seq", 22),
     ("type", 18),
     ("db", 8),
     ("key", 24),

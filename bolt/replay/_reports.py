@@ -157,7 +157,36 @@ def print_history(console: Console, found: KeyHistory, entries: Iterator[History
             )
         )
     columns = (*EVENT_COLUMNS[:4], ("effect", 11), ("details", 30), ("value after", None))
-    return print_rows(console, columns, (_history_row(entry) for entry in entries))
+    count = print_rows(console, columns, (_history_row(entry) for entry in entries))
+    if found.snapshot is not None:
+        console.print(text(snapshot_note(found)))
+    return count
+
+
+def snapshot_note(found: KeyHistory) -> str:
+    """What a history that starts from a snapshot does not list, in one sentence."""
+    snapshot = found.snapshot
+    assert snapshot is not None
+    node = f"node {snapshot.node_id}" if snapshot.node_id else "this node"
+    if found.covered:
+        verb = "is" if found.covered == 1 else "are"
+        events = f"{found.covered} event{'' if found.covered == 1 else 's'} of the key"
+        events += f" before offset {found.start_offset} {verb}"
+    else:
+        events = "its earlier events, if any, are"
+    note = (
+        f"{events} covered by the snapshot of {node} (offsets up to {snapshot.covered_max}, "
+        f"as of {format_ms(hlc_ms(snapshot.hlc))}); its value there was "
+        f"{show_view(found.initial)}"
+    )
+    if found.first_offset > 0:
+        note += (
+            f"; the log before offset {found.first_offset} was removed after that snapshot, "
+            "so older events cannot be listed"
+        )
+    if found.count == 0:
+        note = f"No event touched the key after the snapshot. {note[0].upper()}{note[1:]}"
+    return note + "."
 
 
 def _key_row(view: KeyView) -> list[Any]:

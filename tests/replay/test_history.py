@@ -77,3 +77,21 @@ def test_history_of_expiry_and_lists(fixtures: Any) -> None:
         ["j1", "j2", "j9"],
     ]
     assert found.count == 5 and found.damage is None
+
+
+def test_history_says_what_the_snapshot_covers(fixtures: Any) -> None:
+    result = run_cli("history", fixtures.snapshotted, "bulk:290")
+    assert result.code == 0
+    assert "1 event of the key before offset 339 is covered by the snapshot of node node-a" in (
+        " ".join(result.out.split())
+    )
+    assert 'its value there was string "payload-290' in " ".join(result.out.split())
+
+
+def test_relative_since_after_a_space_is_a_value() -> None:
+    from bolt.cli.replay import attach_relative_times
+
+    assert attach_relative_times(["replay", "dump", "D", "--since", "-5m"]) == [
+        "replay", "dump", "D", "--since=-5m",
+    ]  # fmt: skip
+    assert attach_relative_times(["dump", "--until", "-x"]) == ["dump", "--until", "-x"]
