@@ -171,24 +171,3 @@ def usage_error(message: str) -> int:
     """Report a bad flag, variable or argument; returns exit status 2."""
     _output.write_error(f"boltctl: error: {message}")
     return EXIT_USAGE
-
-
-_TIME_OPTIONS = ("--since", "--until")
-
-
-def attach_negative_times(argv: list[str]) -> list[str]:
-    """``--since -5m`` as ``--since=-5m``: argparse takes a value that starts
-    with ``-`` for an option, so a relative time ("5 minutes ago") had to be
-    written with ``=``."""
-    out: list[str] = []
-    index = 0
-    while index < len(argv):
-        word = argv[index]
-        following = argv[index + 1] if index + 1 < len(argv) else ""
-        if word in _TIME_OPTIONS and following[:1] == "-" and following[1:2].isdigit():
-            out.append(f"{word}={following}")
-            index += 2
-            continue
-        out.append(word)
-        index += 1
-    return out

@@ -33,7 +33,7 @@ from typing import Any
 
 from bolt.cli import _admin, _kv
 from bolt.cli._connect import ENVIRONMENT_HELP, add_connection_options
-from bolt.cli._run import EXIT_INTERRUPTED, Command, attach_negative_times, run
+from bolt.cli._run import EXIT_INTERRUPTED, Command, run
 
 EXTENSIONS: dict[str, tuple[str, str]] = {
     # --- registration point of subcommands owned by other modules -----------
@@ -162,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status (see ``boltctl --help``); also used by the console script.
     """
-    arguments = attach_negative_times(list(sys.argv[1:] if argv is None else argv))
+    arguments = list(sys.argv[1:] if argv is None else argv)
     try:
         selected = command_name(arguments)
         if selected == "replay":

@@ -31,8 +31,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bolt.cli._run import attach_negative_times
-
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -490,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="boltctl", description="Bolt's log-replay debugger")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     register(commands)
-    args = parser.parse_args(attach_negative_times(argv))
+    args = parser.parse_args(argv)
     handler: Handler = args.func
     return handler(args)
 
