@@ -22,6 +22,19 @@ from bolt.state._digest import state_digest as state_digest
 from bolt.state._entry import TYPE_NAMES, Entry
 from bolt.state._glob import compile_glob, glob_to_regex
 from bolt.state._keyspace import Keyspace, Shard, UserRecord, key_name, split_name
+from bolt.state._merge import (
+    BODY_MERGES,
+    copy_entry,
+    merge_dots,
+    merge_entries,
+    merge_entry,
+    merge_tasks,
+    merge_users,
+    task_from_wire,
+    task_rank,
+    user_from_wire,
+    user_to_wire,
+)
 from bolt.state._task_apply import TASK_HANDLERS
 from bolt.state._task_commands import TASK_COMMANDS
 from bolt.state._tasks import (
@@ -38,6 +51,7 @@ from bolt.state._validate import database as validate_database
 COMMANDS.update(TASK_COMMANDS)  # the task commands (bolt.state._task_commands)
 
 __all__ = [
+    "BODY_MERGES",
     "COMMANDS",
     "DISPATCH_BOUNDS_MS",
     "SLOW",
@@ -58,15 +72,25 @@ __all__ = [
     "apply",
     "check_batch",
     "compile_glob",
+    "copy_entry",
     "delete_event",
     "eviction_events",
     "fast_get",
     "fast_put_events",
     "glob_to_regex",
     "key_name",
+    "merge_dots",
+    "merge_entries",
+    "merge_entry",
+    "merge_tasks",
+    "merge_users",
     "put_events",
     "reclaim_expired",
     "split_name",
+    "task_from_wire",
+    "task_rank",
+    "user_from_wire",
+    "user_to_wire",
     "validate_database",
     "write_growth",
 ]
