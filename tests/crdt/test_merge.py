@@ -96,7 +96,9 @@ def _counter_ops(rnd: random.Random, count: int) -> list[tuple[Any, ...]]:
             totals[origin][rnd.randint(0, 1)] += rnd.randint(1, 5)
             ops.append(("update", origin, *totals[origin], hlc))
         else:
-            ops.append(("reset", {o: (t[0], t[1]) for o, t in totals.items() if rnd.random() < 0.7}))
+            ops.append(
+                ("reset", {o: (t[0], t[1]) for o, t in totals.items() if rnd.random() < 0.7})
+            )
     return ops
 
 
