@@ -227,3 +227,20 @@ peer_clock_skew_retry_ms = 200
 """How often a batch held for clock skew is offered to the engine again."""
 peer_ack_persist_interval_ms = 100
 """Acknowledged offsets are written to the data dir at most this often."""
+full_sync_threshold_events_default = 10_000
+"""``BOLT_FULL_SYNC_THRESHOLD``: a peer more events behind than this gets a full sync."""
+full_sync_chunk_entries_max = 2_000
+"""Most keys (or task rows) in one full-sync chunk: one chunk is encoded on the event
+loop between two yields, so this bounds the pause other clients see."""
+full_sync_chunk_bytes_max = 1 * MIB
+"""A full-sync chunk is sent once its encoded entries pass this size."""
+full_sync_chunks_in_flight_max = 4
+"""Full-sync chunks sent before the sender waits for the receiver to stage one."""
+full_sync_merge_entries_per_yield = 2_000
+"""Staged keys the receiver merges into its views between two yields to trio."""
+peer_log_retention_bytes_default = 1 * GIB
+"""``BOLT_PEER_LOG_RETENTION_BYTES``: log kept past the snapshot for a lagging peer; a peer
+needing more is marked for a full sync and stops holding the log."""
+peer_log_retention_ms_default = 24 * 3_600_000
+"""``BOLT_PEER_LOG_RETENTION_MS``: a peer gone longer than this stops holding the log
+(it gets a full sync when it comes back)."""

@@ -17,17 +17,22 @@ clock skew is **held**: not applied, not dropped, offered again every
 ``peer_clock_skew_retry_ms`` while the peer's status says ``clock skew``;
 the sender's window stops it sending more meanwhile. Records that do not
 decode close the link (nothing of that batch is applied).
+
+Full-sync messages travel in the same queue, in order, and are handled by
+the same task (:mod:`bolt.cluster._fullsync_receive`): staged, merged and
+persisted before any later batch is applied.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from bolt import limits
+from bolt.cluster._fullsync_receive import FULL_SYNC_MESSAGES, Staging, receive_full_sync
 from bolt.cluster._handshake import ROLE_ANSWER, ROLE_DIAL, check_proof, proof
 from bolt.cluster._peer_state import PeerState
 from bolt.cluster._stream import PeerStream, sole_failure
@@ -157,7 +162,7 @@ async def handshake(service: ClusterService, stream: PeerStream) -> PeerState:
 
 
 async def _serve(service: ClusterService, stream: PeerStream, peer: PeerState) -> None:
-    send_batches, receive_batches = trio.open_memory_channel[Batch](
+    send_batches, receive_batches = trio.open_memory_channel[Any](
         limits.peer_batches_in_flight_max * 2
     )
     async with trio.open_nursery() as nursery:
@@ -169,6 +174,8 @@ async def _serve(service: ClusterService, stream: PeerStream, peer: PeerState) -
                 peer.heard(trio.current_time())
                 if type(message) is Batch:
                     peer.batches_received += 1
+                    await send_batches.send(message)
+                elif type(message) in FULL_SYNC_MESSAGES:
                     await send_batches.send(message)
                 elif type(message) is Heartbeat:
                     peer.clock_offset_ms = service.engine.clock.offset_ms(message.hlc)
@@ -207,11 +214,15 @@ async def _apply_batches(
     service: ClusterService,
     stream: PeerStream,
     peer: PeerState,
-    batches: trio.MemoryReceiveChannel[Batch],
+    batches: trio.MemoryReceiveChannel[Any],
 ) -> None:
     engine = service.engine
+    staging: Staging | None = None
     async with batches:
         async for batch in batches:
+            if type(batch) is not Batch:
+                staging = await receive_full_sync(service, stream, peer, staging, batch)
+                continue
             events = decode_batch(batch)
             while True:
                 try:

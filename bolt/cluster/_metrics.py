@@ -73,6 +73,15 @@ class ClusterCollector(Collector):
             for stats in peers:
                 family.add_metric([stats.node_id], _value(stats, field))
             yield family
+        syncs = CounterMetricFamily(
+            "bolt_full_syncs",
+            "Full state syncs completed with the peer, by direction (sent, received)",
+            labels=["peer", "direction"],
+        )
+        for stats in peers:
+            syncs.add_metric([stats.node_id, "sent"], stats.full_syncs_sent)
+            syncs.add_metric([stats.node_id, "received"], stats.full_syncs_received)
+        yield syncs
         yield CounterMetricFamily(
             "bolt_cluster_refused_connections",
             "Connections to the cluster port refused (bad secret, id, version or bytes)",

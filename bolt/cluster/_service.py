@@ -31,6 +31,7 @@ from bolt import limits
 from bolt.cluster._acks import AckStore
 from bolt.cluster._answer import answer
 from bolt.cluster._dial import run_link
+from bolt.cluster._fullsync_retention import log_hold
 from bolt.cluster._peer_state import HEALTHY, PeerState, PeerStatistics
 from bolt.cluster._settings import ClusterSettings
 from bolt.cluster._stream import PeerStream
@@ -87,6 +88,7 @@ class ClusterService:
         self._saved: dict[str, int] = dict(stored)
         self._inbound: dict[str, trio.CancelScope] = {}
         self._scope: trio.CancelScope | None = None
+        self._started_at = 0.0
 
     # --- running -------------------------------------------------------------------
 
@@ -104,6 +106,11 @@ class ClusterService:
 
         listeners = await open_listeners(host, self.settings.port, "BOLT_CLUSTER_PORT")
         self.port = listeners[0].socket.getsockname()[1]
+        self._started_at = trio.current_time()
+        # Peers hold the log after what they acknowledged (bolt.cluster._fullsync_retention).
+        writer = self.engine._snapshots
+        if writer is not None:
+            writer.retention_holds.append(self.log_hold)
         with trio.CancelScope() as scope:
             self._scope = scope
             async with trio.open_nursery() as nursery:
@@ -250,6 +257,23 @@ class ClusterService:
             except OSError as exc:
                 logger.warning("could not save acknowledged offsets: %s", exc)
 
+    def log_hold(self) -> int | None:
+        """The highest log offset no peer needs any more (None: no hold); marks
+        peers gone past the retention bound for a full sync."""
+        log = self.engine._log
+        if log is None:
+            return None
+        settings = self.settings
+        return log_hold(
+            self.peers.values(),
+            now=trio.current_time(),
+            started_at=self._started_at,
+            bytes_from=log.bytes_from,
+            last_offset=self.engine.last_offset,
+            retention_bytes=settings.peer_log_retention_bytes,
+            retention_ms=settings.peer_log_retention_ms,
+        )
+
     # --- reports ------------------------------------------------------------------
 
     def peer_statistics(self) -> list[PeerStatistics]:
@@ -285,6 +309,10 @@ class ClusterService:
                     "last_heartbeat_seconds_ago": stats.last_heartbeat_seconds_ago,
                     "clock_offset_ms": stats.clock_offset_ms,
                     "full_syncs": stats.full_syncs,
+                    "full_syncs_sent": stats.full_syncs_sent,
+                    "full_syncs_received": stats.full_syncs_received,
+                    "needs_full_sync": stats.needs_full_sync,
+                    "full_sync": stats.full_sync,
                 }
             )
         return {

@@ -33,6 +33,10 @@ from bolt.wire._messages import (
 from bolt.wire._peer import PEER_PROTOCOL_VERSION as PEER_PROTOCOL_VERSION
 from bolt.wire._peer import Ack as Ack
 from bolt.wire._peer import Batch as Batch
+from bolt.wire._peer import FullSyncAck as FullSyncAck
+from bolt.wire._peer import FullSyncBegin as FullSyncBegin
+from bolt.wire._peer import FullSyncChunk as FullSyncChunk
+from bolt.wire._peer import FullSyncEnd as FullSyncEnd
 from bolt.wire._peer import Heartbeat as Heartbeat
 from bolt.wire._peer import PeerChallenge as PeerChallenge
 from bolt.wire._peer import PeerCodec as PeerCodec
