@@ -343,6 +343,13 @@ SETTINGS: tuple[Setting, ...] = (
         _int_range(1, 10**12),
         "a peer gone longer than this (ms) stops holding the log; it gets a full sync",
     ),
+    Setting(
+        "wal_segment_bytes",
+        "BOLT_WAL_SEGMENT_BYTES",
+        "64mb",  # limits.segment_bytes_max
+        _byte_size,
+        "log segment files are rolled past this size (e.g. 64mb)",
+    ),
 )
 
 
@@ -385,6 +392,7 @@ class Config:
     full_sync_threshold: int = limits.full_sync_threshold_events_default
     peer_log_retention_bytes: int = limits.peer_log_retention_bytes_default
     peer_log_retention_ms: int = limits.peer_log_retention_ms_default
+    wal_segment_bytes: int = limits.segment_bytes_max
 
     def resolved_data_dir(self) -> Path:
         """``BOLT_DATA_DIR``, else ``/data`` when writable, else ``./bolt-data``."""

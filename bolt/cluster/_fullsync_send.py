@@ -145,26 +145,22 @@ def state_chunks(
     step = limits.full_sync_chunk_entries_max
     for start in range(0, len(task_rows), step):
         yield [], task_rows[start : start + step]
+    chunk: list[list[Any]] = []
+    size = 0
     for shard in keyspace.shards:
-        names = list(shard.entries)
-        position = 0
-        while position < len(names):
-            chunk: list[list[Any]] = []
-            size = 0
-            entries = shard.entries
-            while position < len(names) and len(chunk) < step:
-                name = names[position]
-                position += 1
-                entry = entries.get(name)
-                if entry is None:
-                    continue
-                item = _encoded(name, entry)
-                chunk.append(item)
-                size += len(item[1]) + len(name)
-                if size >= limits.full_sync_chunk_bytes_max:
-                    break
-            if chunk:
+        entries = shard.entries
+        for name in list(entries):
+            entry = entries.get(name)
+            if entry is None:
+                continue
+            item = _encoded(name, entry)
+            chunk.append(item)
+            size += len(item[1]) + len(name)
+            if len(chunk) >= step or size >= limits.full_sync_chunk_bytes_max:
                 yield chunk, []
+                chunk, size = [], 0
+    if chunk:
+        yield chunk, []
 
 
 async def send_full_sync(

@@ -443,4 +443,5 @@ def engine_config(config: Config) -> EngineConfig:
         snapshot_interval_ms=config.snapshot_interval_ms,
         max_clock_offset_ms=config.max_clock_offset_ms,
         keep_tombstones=bool(config.cluster_peers),
+        segment_bytes_max=max(config.wal_segment_bytes, limits.segment_bytes_min),
     )
