@@ -167,3 +167,42 @@ def test_a_cut_in_the_middle_of_a_full_sync_leaves_the_old_state_then_heals(
         _synced(cluster, 1, "n1", "full_syncs_received")
         with cluster.node(0).client() as client:
             assert client.get("mine") == "n2"
+
+
+def _log_bytes(cluster: LocalCluster, i: int) -> int:
+    return sum(path.stat().st_size for _, path in list_segment_files(cluster.data_dir(i) / "log"))
+
+
+def test_the_log_is_held_for_a_lagging_peer_within_the_bound_then_released(
+    tmp_path: Path,
+) -> None:
+    with LocalCluster(tmp_path, 2, env=ENV) as cluster:
+        cluster.wait_converged(timeout=30)
+        cluster.kill(1)  # down forever
+        with cluster.node(0).client() as client:
+            _bulk_writes(client, "", 130)  # ~400kb of log: within the 512kb bound
+            time.sleep(2)  # a few snapshot rounds (every 500 ms) covering it all
+            held = _log_bytes(cluster, 0)
+            assert len(list_segment_files(cluster.data_dir(0) / "log")) >= 2
+            assert _log_first_offset(cluster, 0) == 0  # the peer still holds the log
+            assert not _peer(client, "n2")["needs_full_sync"]
+            peak = 0
+            for _ in range(12):
+                _bulk_writes(client, "", 40)
+                peak = max(peak, _log_bytes(cluster, 0))
+            _wait(lambda: _peer(client, "n2")["needs_full_sync"], what="n2 released")
+            _wait(lambda: _log_first_offset(cluster, 0) > 0, what="the log trimmed")
+            appended = client.stats()["wal"]["bytes_appended"]
+            peak = 0
+            for _ in range(20):  # a peer down forever: disk use stays bounded
+                _bulk_writes(client, "", 40)
+                peak = max(peak, _log_bytes(cluster, 0))
+            appended = client.stats()["wal"]["bytes_appended"] - appended
+            # Once writes pause, a snapshot round leaves about the active segment:
+            # the log does not grow with what the absent peer misses. (While
+            # writes go on, the log also holds what was written since the last
+            # round: ``peak``, printed.)
+            _wait(lambda: _log_bytes(cluster, 0) < 3 * 256 * 1024, what="the log trimmed down")
+        print(f"log bytes: {held} held for the peer; then {appended} appended, peak {peak}")
+        assert held > 300 * 1024
+        assert appended > 2 * 1024 * 1024
