@@ -42,6 +42,7 @@ from bolt.errors import (
     ClockSkewError,
     CorruptionError,
     FormatVersionError,
+    FullSyncError,
     PeerAuthenticationError,
     PeerProtocolError,
     ProtocolError,
@@ -104,6 +105,8 @@ async def answer(service: ClusterService, stream: PeerStream) -> None:
                 await _serve(service, stream, peer)
             except BaseExceptionGroup as group:
                 raise sole_failure(group) from None
+        except FullSyncError as exc:
+            logger.warning("full sync from peer %s failed: %s", peer.node_id, exc)
         except (BoltConnectionError, ProtocolError) as exc:
             logger.info("link from peer %s ended: %s", peer.node_id, exc)
             if isinstance(exc, ProtocolError):

@@ -41,6 +41,7 @@ from bolt.cluster._stream import PeerStream, sole_failure
 from bolt.errors import (
     BoltConnectionError,
     FeedDroppedError,
+    FullSyncError,
     LogTrimmedError,
     PeerAuthenticationError,
     PeerProtocolError,
@@ -70,6 +71,7 @@ LINK_ERRORS = (
     BoltConnectionError,
     ProtocolError,
     PeerAuthenticationError,
+    FullSyncError,
     trio.TooSlowError,
 )
 

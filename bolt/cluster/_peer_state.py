@@ -107,6 +107,8 @@ class PeerState:
         self.acked_offset = max(self.acked_offset, offset)
         if self.sync_hold is not None and self.acked_offset >= self.sync_hold:
             self.sync_hold = None  # the full sync is merged: the usual hold takes over
+        if self.needs_full_sync and self.acked_offset >= last_offset:
+            self.needs_full_sync = False  # it caught up live after all: it has everything
         self.acked_at = now
         self.unacked_since = now if self.acked_offset < last_offset else None
 

@@ -83,6 +83,7 @@ class SnapshotWriter:
         self._retry_delay = limits.snapshot_retry_delay_ms_initial / 1000
         self.retention_holds: list[Callable[[], int | None]] = []
         """Each returns the highest offset it no longer needs (None: no hold)."""
+        self._rewrite_pending = False
 
     async def run(self) -> None:
         """Snapshot every N events or T milliseconds (if anything changed)."""
@@ -155,13 +156,18 @@ class SnapshotWriter:
 
     def rewrite_all(self) -> None:
         """Make the next round write every shard, changed or not (after a full
-        sync merged state that is in no log record here)."""
-        if not self._relayout:
-            self.covered = {}
+        sync merged state that is in no log record here). The round that
+        begins next does it: one already running may have taken some shards
+        before the merge."""
+        self._rewrite_pending = True
 
     async def snapshot(self) -> None:
         """Write every shard that changed; then drop log segments no longer needed."""
         async with self._lock:
+            if self._rewrite_pending:
+                self._rewrite_pending = False
+                if not self._relayout:
+                    self.covered = {}  # every shard is written: see rewrite_all
             started = time.perf_counter()
             self._events_at_round = self.engine.events_total
             self._last_round = time.monotonic()
