@@ -17,7 +17,7 @@ Two measurements, each on a fresh two-node cluster on loopback (no proxies):
   and ``BOLT_WAL_SEGMENT_BYTES`` (``--segment``).
 
 Usage: ``python scripts/bench_fullsync.py [sync|retention|both] [--keys N]
-[--writes N] [--working-set N] [--retention 64mb] [--segment 16mb] [--json]``.
+[--writes N] [--working-set N] [--retention 16mb] [--segment 4mb] [--json]``.
 """
 
 from __future__ import annotations
@@ -163,6 +163,18 @@ def _rss_bytes(pid: int) -> int:
     return 0
 
 
+def _sample(cluster: LocalCluster, writes: int, phase: str) -> dict[str, Any]:
+    segments = list_segment_files(cluster.data_dir(0) / "log")
+    return {
+        "writes": writes,
+        "phase": phase,
+        "log_bytes": sum(p.stat().st_size for _, p in segments),
+        "log_first_offset": segments[0][0],
+        "snapshot_bytes": _dir_bytes(cluster.data_dir(0) / "snapshot"),
+        "rss_bytes": _rss_bytes(cluster.node(0).process.pid),
+    }
+
+
 def bench_retention(
     writes: int, working_set: int, retention: str, segment: str, base: Path
 ) -> dict[str, Any]:
@@ -178,7 +190,7 @@ def bench_retention(
         cluster.wait_converged(timeout=30)
         cluster.kill(1)
         node = cluster.node(0)
-        samples = []
+        samples: list[dict[str, Any]] = []
         step = max(1000, writes // 10)
         with node.client() as client:
             done = 0
@@ -192,16 +204,13 @@ def bench_retention(
                     )
                 pipe.execute()
                 done += count
-                segments = list_segment_files(cluster.data_dir(0) / "log")
-                samples.append(
-                    {
-                        "writes": done,
-                        "log_bytes": sum(p.stat().st_size for _, p in segments),
-                        "log_first_offset": segments[0][0],
-                        "snapshot_bytes": _dir_bytes(cluster.data_dir(0) / "snapshot"),
-                        "rss_bytes": _rss_bytes(node.process.pid),
-                    }
-                )
+                samples.append(_sample(cluster, done, "writing"))
+            # Then the writer pauses: snapshot rounds catch up (under a
+            # saturating writer they lag, and the log holds what was written
+            # since the last completed round).
+            for second in range(2, 31, 2):
+                time.sleep(2)
+                samples.append(_sample(cluster, done, f"+{second}s idle"))
             marked = _peer(client, "n2")["needs_full_sync"]
         return {
             "writes": writes,
@@ -241,11 +250,12 @@ def _print_retention(result: dict[str, Any]) -> None:
         f"BOLT_WAL_SEGMENT_BYTES={result['segment']}: "
         f"peer marked for a full sync: {result['peer_marked_for_full_sync']}"
     )
-    print("  writes      log MiB   first offset   snapshot MiB   RSS MiB")
+    print("  writes     phase        log MiB   first offset   snapshot MiB   RSS MiB")
     for s in result["samples"]:
         print(
-            f"  {s['writes']:>9,}  {s['log_bytes'] / 2**20:8.1f}   {s['log_first_offset']:>12,}"
-            f"   {s['snapshot_bytes'] / 2**20:12.1f}   {s['rss_bytes'] / 2**20:7.1f}"
+            f"  {s['writes']:>9,}  {s['phase']:<11} {s['log_bytes'] / 2**20:8.1f}"
+            f"   {s['log_first_offset']:>12,}   {s['snapshot_bytes'] / 2**20:12.1f}"
+            f"   {s['rss_bytes'] / 2**20:7.1f}"
         )
 
 
@@ -256,8 +266,8 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--writes", type=int, default=1_000_000)
     parser.add_argument("--working-set", type=int, default=100_000)
-    parser.add_argument("--retention", default="64mb")
-    parser.add_argument("--segment", default="16mb")
+    parser.add_argument("--retention", default="16mb")
+    parser.add_argument("--segment", default="4mb")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results: dict[str, Any] = {}
