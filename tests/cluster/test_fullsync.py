@@ -270,6 +270,17 @@ def test_a_full_sync_in_progress_holds_the_log_after_its_covered_offset() -> Non
     assert _hold(peers) is None  # marked, no sync: holds nothing
 
 
+def test_a_marked_peer_that_catches_up_live_is_no_longer_marked() -> None:
+    peers = _peers(5)
+    peers[0].needs_full_sync = True
+    peers[0].acknowledged(999, 1.0, 1000)
+    assert peers[0].needs_full_sync  # still behind: the log it needs may be gone
+    peers[0].acknowledged(1000, 2.0, 1000)
+    assert not peers[0].needs_full_sync
+    peers[0].heard(99.0)
+    assert _hold(peers) == 1000  # it holds the log again, like any peer
+
+
 def test_a_peer_never_heard_counts_as_gone_since_the_start() -> None:
     peers = _peers(100)
     assert _hold(peers, now=30.0) == 100
