@@ -227,3 +227,11 @@ peer_clock_skew_retry_ms = 200
 """How often a batch held for clock skew is offered to the engine again."""
 peer_ack_persist_interval_ms = 100
 """Acknowledged offsets are written to the data dir at most this often."""
+stability_reports_pending_max = 64
+"""Stability reports kept per peer until the local vector covers them
+(past that the newest replaces the last, which only delays collection)."""
+tombstone_gc_interval_ms = 1_000
+"""How often a cluster node collects the tombstones that became causally
+stable (a round is skipped when nothing was applied and nothing became stable)."""
+tombstone_gc_slice_keys = 2_000
+"""Keys a collection round looks at before it lets other tasks run."""
