@@ -235,3 +235,7 @@ tombstone_gc_interval_ms = 1_000
 stable (a round is skipped when nothing was applied and nothing became stable)."""
 tombstone_gc_slice_keys = 2_000
 """Keys a collection round looks at before it lets other tasks run."""
+tombstone_gc_full_scan_interval_ms = 300_000
+"""Between rounds that look at every key (the first round after start is one);
+the others look only at the keys that got tombstones since, and at those
+still waiting once the stable HLC has passed the oldest of them."""

@@ -3,19 +3,26 @@
 Theory of operation
 -------------------
 Every ``limits.tombstone_gc_interval_ms`` the collector asks the cluster
-service for the stable HLC (:mod:`bolt.cluster._stability`) and, if it
-moved or anything was applied since the last round, walks every shard with
-the pure :func:`bolt.state._gc.collect_names`, ``limits.tombstone_gc_slice_keys``
-names at a time, yielding to other tasks between slices so clients are not
-held up. The counts (collected, left, bytes freed) are kept for ``CLUSTER``
-and the metrics; the number left is what the last visit of each shard found.
+service for the stable HLC (:mod:`bolt.cluster._stability`) and runs the
+pure :func:`bolt.state._gc.collect_names` over some keys,
+``limits.tombstone_gc_slice_keys`` at a time, yielding to other tasks
+between slices so clients are not held up. Which keys:
 
-A standalone node runs no collector: it keeps no tombstones.
+* a **full round** looks at every key: the first round after start (the
+  views came from a snapshot and the log), after the views were rebuilt,
+  and every ``limits.tombstone_gc_full_scan_interval_ms``;
+* otherwise only the keys ``apply`` noted as having got a tombstone since
+  the last round (``Keyspace.tombstoned``), plus the keys still **waiting**
+  (holding tombstones that were not stable yet) once the stable HLC has
+  passed the oldest stamp among them. A quiet node does nothing at all.
+
+The counts (collected, left, bytes freed) are kept for ``CLUSTER`` and the
+metrics. A standalone node runs no collector: it keeps no tombstones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import trio
@@ -23,7 +30,8 @@ import trio.lowlevel
 
 from bolt import limits
 from bolt.node import Engine
-from bolt.state._gc import collect_names
+from bolt.state import Keyspace
+from bolt.state._gc import NEVER, Collected, collect_candidates, collect_names, tombstone_count
 
 
 @dataclass(frozen=True)
@@ -51,8 +59,11 @@ class TombstoneCollector:
         self.collected_total = 0
         self.bytes_collected_total = 0
         self.rounds_total = 0
-        self._live: dict[int, int] = {}
-        self._last: tuple[int, int] | None = None
+        self._waiting: dict[str, int] = {}  # name -> tombstones it held at its last visit
+        self._live = 0
+        self._oldest_waiting = NEVER
+        self._keyspace: Keyspace | None = None
+        self._full_scan_at = 0.0
         self._last_stable = 0
 
     async def run(self) -> None:
@@ -62,35 +73,78 @@ class TombstoneCollector:
             await self.collect_round()
 
     async def collect_round(self) -> bool:
-        """One pass over every shard, in slices; False if skipped (nothing new)."""
-        engine = self.engine
+        """One round (see the module docstring); False if there was nothing to look at."""
+        keyspace = self.engine.keyspace
         stable = self.stable_hlc()
-        marker = (stable, engine.events_total)
-        if marker == self._last:
-            return False
-        keyspace = engine.keyspace
-        step = limits.tombstone_gc_slice_keys
-        for shard in keyspace.shards:
-            names = list(shard.entries)
-            live = 0
-            for start in range(0, len(names), step):
-                if engine.keyspace is not keyspace:
-                    return False  # the views were rebuilt (disk recovery): start again later
-                result = collect_names(keyspace, shard, names[start : start + step], stable)
-                self.collected_total += result.collected
-                self.bytes_collected_total += result.bytes_freed
-                live += result.remaining
-                await trio.lowlevel.checkpoint()
-            self._live[shard.index] = live
-        self._last = marker
         self._last_stable = stable
+        now = trio.current_time()
+        fresh, keyspace.tombstoned = keyspace.tombstoned, set()
+        if keyspace is not self._keyspace or now >= self._full_scan_at:
+            self._keyspace = keyspace
+            self._full_scan_at = now + limits.tombstone_gc_full_scan_interval_ms / 1000
+            self._forget_waiting()
+            result = await self._full_round(keyspace, stable)
+        else:
+            names: Iterable[str] = fresh
+            if stable >= self._oldest_waiting:
+                names = fresh | self._waiting.keys()
+                self._forget_waiting()
+            if not fresh and names is fresh:
+                return False
+            result = await self._candidate_round(keyspace, list(names), stable)
+        if result is None:
+            return False  # the views were rebuilt meanwhile: a full round next time
+        self._note(keyspace, result)
         self.rounds_total += 1
         return True
 
+    def _forget_waiting(self) -> None:
+        self._waiting.clear()
+        self._live = 0
+        self._oldest_waiting = NEVER
+
+    async def _full_round(self, keyspace: Keyspace, stable: int) -> Collected | None:
+        total = Collected()
+        step = limits.tombstone_gc_slice_keys
+        for shard in keyspace.shards:
+            names = list(shard.entries)
+            for start in range(0, len(names), step):
+                if self.engine.keyspace is not keyspace:
+                    return None
+                total.add(collect_names(keyspace, shard, names[start : start + step], stable))
+                await trio.lowlevel.checkpoint()
+        return total
+
+    async def _candidate_round(
+        self, keyspace: Keyspace, names: list[str], stable: int
+    ) -> Collected | None:
+        total = Collected()
+        step = limits.tombstone_gc_slice_keys
+        for start in range(0, len(names), step):
+            if self.engine.keyspace is not keyspace:
+                return None
+            part = names[start : start + step]
+            for name in part:  # looked at again now: their old counts no longer hold
+                self._live -= self._waiting.pop(name, 0)
+            total.add(collect_candidates(keyspace, part, stable))
+            await trio.lowlevel.checkpoint()
+        return total
+
+    def _note(self, keyspace: Keyspace, result: Collected) -> None:
+        self.collected_total += result.collected
+        self.bytes_collected_total += result.bytes_freed
+        for name in result.left:
+            entry = keyspace.get(name)
+            count = tombstone_count(entry) if entry is not None else 0
+            if count:
+                self._live += count - self._waiting.get(name, 0)
+                self._waiting[name] = count
+        self._oldest_waiting = min(self._oldest_waiting, result.oldest_left)
+
     def statistics(self) -> TombstoneStatistics:
-        """The counts now (``live`` as of each shard's last visit)."""
+        """The counts now (``live``: the tombstones seen at each key's last visit)."""
         return TombstoneStatistics(
-            live=sum(self._live.values()),
+            live=self._live,
             collected_total=self.collected_total,
             bytes_collected_total=self.bytes_collected_total,
             rounds_total=self.rounds_total,

@@ -37,7 +37,8 @@ absolute, so a base is needed for as long as the counter exists.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from bolt.crdt import ORSet, Sequence
@@ -45,20 +46,28 @@ from bolt.crdt._sequence import position_hlc
 from bolt.state._entry import LIST, SET, TOMBSTONE, Entry
 from bolt.state._keyspace import Keyspace, Shard
 
+NEVER = 1 << 64
+"""``oldest_left`` when no tombstone is left (above every HLC)."""
+
 
 @dataclass
 class Collected:
-    """What one collection pass found: tombstones dropped, left, bytes freed."""
+    """What one collection pass found: tombstones dropped and left, bytes freed,
+    the names still holding tombstones and the oldest stamp among theirs."""
 
     collected: int = 0
     remaining: int = 0
     bytes_freed: int = 0
+    left: list[str] = field(default_factory=list)
+    oldest_left: int = NEVER
 
     def add(self, other: Collected) -> None:
-        """Add ``other``'s counts to these."""
+        """Add ``other``'s findings to these."""
         self.collected += other.collected
         self.remaining += other.remaining
         self.bytes_freed += other.bytes_freed
+        self.left += other.left
+        self.oldest_left = min(self.oldest_left, other.oldest_left)
 
 
 def tombstone_count(entry: Entry) -> int:
@@ -70,6 +79,24 @@ def tombstone_count(entry: Entry) -> int:
             if kind in (SET, LIST):
                 count += len(body.pending_removals) + (1 if body.floor else 0)
     return count
+
+
+def oldest_stamp(entry: Entry) -> int:
+    """The oldest HLC among ``entry``'s tombstones (:data:`NEVER` if none)."""
+    oldest = entry.hlc if entry.kind == TOMBSTONE and entry.hlc else NEVER
+    bodies = entry.bodies
+    if bodies:
+        for kind, body in bodies.items():
+            if kind == SET:
+                stamps = [tag[0] for _, tag in body.pending_removals]
+            elif kind == LIST:
+                stamps = [position_hlc(p) for p in body.pending_removals]
+            else:
+                continue
+            if body.floor:
+                stamps.append(body.floor)
+            oldest = min(oldest, *stamps) if stamps else oldest
+    return oldest
 
 
 def _collect_set(members: ORSet, stable_hlc: int, reset_hlc: int) -> int:
@@ -134,11 +161,11 @@ def collect_names(keyspace: Keyspace, shard: Shard, names: list[str], stable_hlc
     Names no longer in the shard are skipped. Entries left holding nothing
     are removed from the keyspace; the others are re-sized, so
     ``keyspace.memory_used`` gets the bytes back. A shard that changed is
-    marked as holding the newest applied offset, so the next snapshot round
-    writes it.
+    marked as holding the newest applied offset, so a snapshot round that
+    follows a newer record writes it.
 
     Returns:
-        The counts: tombstones dropped, tombstones left, bytes freed.
+        What was found (see :class:`Collected`).
     """
     result = Collected()
     entries = shard.entries
@@ -152,10 +179,25 @@ def collect_names(keyspace: Keyspace, shard: Shard, names: list[str], stable_hlc
             result.collected += dropped
             keyspace.settle(shard, name, entry)
         if name in entries:
-            result.remaining += tombstone_count(entry)
+            left = tombstone_count(entry)
+            if left:
+                result.remaining += left
+                result.left.append(name)
+                result.oldest_left = min(result.oldest_left, oldest_stamp(entry))
     if result.collected:
         shard.offset = max(shard.offset, keyspace.applying_offset)
     result.bytes_freed = before - keyspace.memory_used
+    return result
+
+
+def collect_candidates(keyspace: Keyspace, names: Iterable[str], stable_hlc: int) -> Collected:
+    """:func:`collect_names` for names from anywhere in the keyspace (grouped by shard)."""
+    by_shard: dict[int, list[str]] = {}
+    for name in names:
+        by_shard.setdefault(keyspace.shard_of(name).index, []).append(name)
+    result = Collected()
+    for index, group in by_shard.items():
+        result.add(collect_names(keyspace, keyspace.shards[index], group, stable_hlc))
     return result
 
 
