@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 Every ``limits.tombstone_gc_interval_ms`` the collector asks the cluster
 service for the stable HLC (:mod:`bolt.cluster._stability`) and runs the
-pure :func:`bolt.state._gc.collect_names` over some keys,
+pure :func:`bolt.state.collect_tombstones_in` over some keys,
 ``limits.tombstone_gc_slice_keys`` at a time, yielding to other tasks
 between slices so clients are not held up. Which keys:
 
@@ -30,8 +30,14 @@ import trio.lowlevel
 
 from bolt import limits
 from bolt.node import Engine
-from bolt.state import Keyspace
-from bolt.state._gc import NEVER, Collected, collect_candidates, collect_names, tombstone_count
+from bolt.state import (
+    NO_TOMBSTONE_LEFT,
+    Collected,
+    Keyspace,
+    collect_tombstones_in,
+    collect_tombstones_of,
+    tombstone_count,
+)
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ class TombstoneCollector:
         self.rounds_total = 0
         self._waiting: dict[str, int] = {}  # name -> tombstones it held at its last visit
         self._live = 0
-        self._oldest_waiting = NEVER
+        self._oldest_waiting = NO_TOMBSTONE_LEFT
         self._keyspace: Keyspace | None = None
         self._full_scan_at = 0.0
         self._last_stable = 0
@@ -101,7 +107,7 @@ class TombstoneCollector:
     def _forget_waiting(self) -> None:
         self._waiting.clear()
         self._live = 0
-        self._oldest_waiting = NEVER
+        self._oldest_waiting = NO_TOMBSTONE_LEFT
 
     async def _full_round(self, keyspace: Keyspace, stable: int) -> Collected | None:
         total = Collected()
@@ -111,7 +117,8 @@ class TombstoneCollector:
             for start in range(0, len(names), step):
                 if self.engine.keyspace is not keyspace:
                     return None
-                total.add(collect_names(keyspace, shard, names[start : start + step], stable))
+                part = names[start : start + step]
+                total.add(collect_tombstones_in(keyspace, shard, part, stable))
                 await trio.lowlevel.checkpoint()
         return total
 
@@ -126,7 +133,7 @@ class TombstoneCollector:
             part = names[start : start + step]
             for name in part:  # looked at again now: their old counts no longer hold
                 self._live -= self._waiting.pop(name, 0)
-            total.add(collect_candidates(keyspace, part, stable))
+            total.add(collect_tombstones_of(keyspace, part, stable))
             await trio.lowlevel.checkpoint()
         return total
 

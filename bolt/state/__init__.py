@@ -20,6 +20,11 @@ from bolt.state._commands import (
 )
 from bolt.state._digest import state_digest as state_digest
 from bolt.state._entry import TYPE_NAMES, Entry
+from bolt.state._gc import NEVER as NO_TOMBSTONE_LEFT
+from bolt.state._gc import Collected, tombstone_count
+from bolt.state._gc import collect as collect_tombstones
+from bolt.state._gc import collect_candidates as collect_tombstones_of
+from bolt.state._gc import collect_names as collect_tombstones_in
 from bolt.state._glob import compile_glob, glob_to_regex
 from bolt.state._keyspace import Keyspace, Shard, UserRecord, key_name, split_name
 from bolt.state._task_apply import TASK_HANDLERS
@@ -40,11 +45,13 @@ COMMANDS.update(TASK_COMMANDS)  # the task commands (bolt.state._task_commands)
 __all__ = [
     "COMMANDS",
     "DISPATCH_BOUNDS_MS",
+    "NO_TOMBSTONE_LEFT",
     "SLOW",
     "TASK_FINISHED",
     "TASK_HANDLERS",
     "TASK_PENDING",
     "TYPE_NAMES",
+    "Collected",
     "CommandSpec",
     "Entry",
     "Keyspace",
@@ -57,6 +64,9 @@ __all__ = [
     "after_eviction",
     "apply",
     "check_batch",
+    "collect_tombstones",
+    "collect_tombstones_in",
+    "collect_tombstones_of",
     "compile_glob",
     "delete_event",
     "eviction_events",
@@ -67,6 +77,7 @@ __all__ = [
     "put_events",
     "reclaim_expired",
     "split_name",
+    "tombstone_count",
     "validate_database",
     "write_growth",
 ]

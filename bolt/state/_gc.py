@@ -41,8 +41,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bolt.crdt import ORSet, Sequence
-from bolt.crdt._sequence import position_hlc
+from bolt.crdt import ORSet, Sequence, position_hlc
 from bolt.state._entry import LIST, SET, TOMBSTONE, Entry
 from bolt.state._keyspace import Keyspace, Shard
 
