@@ -397,6 +397,13 @@ def _wait_tombstones_gone(cluster: LocalCluster, timeout: float) -> None:
         if left == 0:
             return
         time.sleep(0.5)
+    for i in range(cluster.size):  # what kept them, for whoever reads the failure
+        with cluster.node(i).client() as client:
+            status = client.cluster_status()
+        fields = ("node_id", "stable_hlc", "stable_vector", "tombstones")
+        print({name: status.get(name) for name in fields}, file=sys.stderr)
+        errors = [line for line in cluster.node(i).stderr_lines() if "Error" in line]
+        print("\n".join(errors[-20:]), file=sys.stderr)
 
 
 # --- the run ----------------------------------------------------------------------------

@@ -238,7 +238,8 @@ class ClusterService:
         """This node's stability report, for heartbeats and the handshake."""
         engine = self.engine
         # The vector and the clock are read with no await between: the pair is one instant.
-        return self.stability.report(engine.version_vector(), engine.clock.last).to_wire()
+        own_seq = engine.keyspace.dots.highest(self.node_id)
+        return self.stability.report(engine.version_vector(), engine.clock.last, own_seq).to_wire()
 
     def heard_stability(self, peer: PeerState, report: dict[str, Any] | None) -> None:
         """Record a peer's stability report (checked by the peer codec), if it sent one."""

@@ -148,13 +148,20 @@ class Stability:
             for origin in sorted(origins)
         }
 
-    def report(self, local_vector: Mapping[str, int], seq_hlc: int) -> StabilityReport:
+    def report(
+        self, local_vector: Mapping[str, int], seq_hlc: int, own_seq: int = 0
+    ) -> StabilityReport:
         """This node's report: its vector, its own seq with ``seq_hlc`` (its clock
-        read at the same instant), and its local stable HLC."""
+        read at the same instant), and its local stable HLC.
+
+        ``own_seq`` is the highest seq this node has used, gaps included: the
+        report's seq is the larger of it and the vector's, so a gap in its own
+        seqs can only hold collection back, never let it run ahead.
+        """
         self.advance(local_vector)
         return StabilityReport(
             dict(local_vector),
-            local_vector.get(self.node_id, 0),
+            max(local_vector.get(self.node_id, 0), own_seq),
             seq_hlc,
             self.local_stable_hlc(),
         )

@@ -60,6 +60,21 @@ def test_a_report_counts_only_once_the_local_vector_covers_it() -> None:
     assert stability.stable_hlc() == 800
 
 
+def test_a_gap_in_a_nodes_own_seqs_reports_its_highest_seq() -> None:
+    # b holds its seqs 1-3 and 5 (4 is missing): its clock covers seq 5, so the
+    # report must name seq 5, or a holding seqs 1-4 would wrongly count seq 5's HLC.
+    b = Stability("b", ["a"])
+    report = b.report({"b": 3}, seq_hlc=500, own_seq=5)
+    assert (report.seq, report.seq_hlc) == (5, 500)
+    assert b.report({"b": 7}, seq_hlc=700, own_seq=5).seq == 7  # the vector when ahead
+    a = Stability("a", ["b"])
+    a.learn("b", report)
+    a.advance({"b": 4})
+    assert a.local_stable_hlc() == 0
+    a.advance({"b": 5})
+    assert a.local_stable_hlc() == 500
+
+
 def test_pending_reports_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("bolt.limits.stability_reports_pending_max", 4)
     stability = Stability("a", ["b"])
