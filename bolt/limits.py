@@ -244,3 +244,15 @@ needing more is marked for a full sync and stops holding the log."""
 peer_log_retention_ms_default = 24 * 3_600_000
 """``BOLT_PEER_LOG_RETENTION_MS``: a peer gone longer than this stops holding the log
 (it gets a full sync when it comes back)."""
+stability_reports_pending_max = 64
+"""Stability reports kept per peer until the local vector covers them
+(past that the newest replaces the last, which only delays collection)."""
+tombstone_gc_interval_ms = 1_000
+"""How often a cluster node collects the tombstones that became causally
+stable (a round is skipped when nothing was applied and nothing became stable)."""
+tombstone_gc_slice_keys = 2_000
+"""Keys a collection round looks at before it lets other tasks run."""
+tombstone_gc_full_scan_interval_ms = 300_000
+"""Between rounds that look at every key (the first round after start is one);
+the others look only at the keys that got tombstones since, and at those
+still waiting once the stable HLC has passed the oldest of them."""

@@ -183,6 +183,7 @@ async def _serve(service: ClusterService, stream: PeerStream, peer: PeerState) -
                 elif type(message) is Heartbeat:
                     peer.clock_offset_ms = service.engine.clock.offset_ms(message.hlc)
                     peer.remote_last_offset = message.last_offset
+                    service.heard_stability(peer, message.stability)
                 elif type(message) is PeerRefusal:
                     raise BoltConnectionError(f"peer closed: {message.name}: {message.message}")
                 else:
@@ -192,7 +193,9 @@ async def _serve(service: ClusterService, stream: PeerStream, peer: PeerState) -
 async def _send_heartbeats(service: ClusterService, stream: PeerStream) -> None:
     engine = service.engine
     while True:
-        await stream.send(Heartbeat(service.now_hlc(), engine.last_offset, -1))
+        await stream.send(
+            Heartbeat(service.now_hlc(), engine.last_offset, -1, service.stability_report())
+        )
         await trio.sleep(limits.peer_heartbeat_interval_ms / 1000)
 
 

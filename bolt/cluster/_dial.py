@@ -210,6 +210,7 @@ async def _read_acks(
             service.ack_changed()
         elif type(message) is Heartbeat:
             peer.clock_offset_ms = service.engine.clock.offset_ms(message.hlc)
+            service.heard_stability(peer, message.stability)
         elif type(message) is PeerRefusal:
             raise PeerRefusedError(f"peer closed the link: {message.name}: {message.message}")
         elif type(message) is FullSyncAck:
@@ -221,7 +222,11 @@ async def _read_acks(
 async def _send_heartbeats(service: ClusterService, stream: PeerStream, peer: PeerState) -> None:
     engine = service.engine
     while True:
-        await stream.send(Heartbeat(service.now_hlc(), engine.last_offset, peer.acked_offset))
+        await stream.send(
+            Heartbeat(
+                service.now_hlc(), engine.last_offset, peer.acked_offset, service.stability_report()
+            )
+        )
         await trio.sleep(limits.peer_heartbeat_interval_ms / 1000)
 
 

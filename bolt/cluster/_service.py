@@ -34,7 +34,9 @@ from bolt.cluster._dial import run_link
 from bolt.cluster._fullsync_retention import log_hold
 from bolt.cluster._peer_state import HEALTHY, PeerState, PeerStatistics
 from bolt.cluster._settings import ClusterSettings
+from bolt.cluster._stability import Stability, StabilityReport
 from bolt.cluster._stream import PeerStream
+from bolt.cluster._tombstones import TombstoneCollector
 from bolt.crdt import hlc_from_ms, hlc_ms
 from bolt.node import Engine, wall_clock_ms
 
@@ -89,6 +91,8 @@ class ClusterService:
         self._inbound: dict[str, trio.CancelScope] = {}
         self._scope: trio.CancelScope | None = None
         self._started_at = 0.0
+        self.stability = Stability(self.node_id, self.peers)
+        self.tombstones = TombstoneCollector(engine, self.stable_hlc)
 
     # --- running -------------------------------------------------------------------
 
@@ -120,6 +124,7 @@ class ClusterService:
                 for peer in self.peers.values():
                     nursery.start_soon(run_link, self, peer)
                 nursery.start_soon(self._persist_acks)
+                nursery.start_soon(self.tombstones.run)
                 logger.info(
                     "cluster port %s:%d: node %s with peers %s%s",
                     host,
@@ -207,6 +212,7 @@ class ClusterService:
             "hlc": self.now_hlc(),
             "last_offset": engine.last_offset,
             "client_port": self.client_port,
+            "stability": self.stability_report(),
         }
 
     def now_hlc(self) -> int:
@@ -231,6 +237,26 @@ class ClusterService:
             )
             peer.acked_offset = -1
         peer.clock_offset_ms = self.engine.clock.offset_ms(status["hlc"]) if status["hlc"] else 0
+        self.heard_stability(peer, status.get("stability"))
+
+    # --- causal stability (bolt.cluster._stability) ------------------------------------
+
+    def stability_report(self) -> dict[str, Any]:
+        """This node's stability report, for heartbeats and the handshake."""
+        engine = self.engine
+        # The vector and the clock are read with no await between: the pair is one instant.
+        own_seq = engine.keyspace.dots.highest(self.node_id)
+        return self.stability.report(engine.version_vector(), engine.clock.last, own_seq).to_wire()
+
+    def heard_stability(self, peer: PeerState, report: dict[str, Any] | None) -> None:
+        """Record a peer's stability report (checked by the peer codec), if it sent one."""
+        if report is not None:
+            self.stability.learn(peer.node_id, StabilityReport.from_wire(report))
+
+    def stable_hlc(self) -> int:
+        """Every configured node holds every event at or below this HLC."""
+        self.stability.advance(self.engine.version_vector())
+        return self.stability.stable_hlc()
 
     # --- acknowledged offsets --------------------------------------------------------
 
@@ -328,4 +354,16 @@ class ClusterService:
             "healthy_peers": sum(1 for p in peers if p["state"] == HEALTHY),
             "pending_replication": sum(p["pending"] for p in peers),
             "refused_connections": self.refused_connections,
+            "stable_vector": self.stability.stable_vector(engine.version_vector()),
+            "stable_hlc": self.stable_hlc(),
+            "tombstones": self._tombstone_status(),
+        }
+
+    def _tombstone_status(self) -> dict[str, int]:
+        stats = self.tombstones.statistics()
+        return {
+            "live": stats.live,
+            "collected": stats.collected_total,
+            "bytes_collected": stats.bytes_collected_total,
+            "rounds": stats.rounds_total,
         }

@@ -20,6 +20,11 @@ from bolt.state._commands import (
 )
 from bolt.state._digest import state_digest as state_digest
 from bolt.state._entry import TYPE_NAMES, Entry
+from bolt.state._gc import NEVER as NO_TOMBSTONE_LEFT
+from bolt.state._gc import Collected, tombstone_count
+from bolt.state._gc import collect as collect_tombstones
+from bolt.state._gc import collect_candidates as collect_tombstones_of
+from bolt.state._gc import collect_names as collect_tombstones_in
 from bolt.state._glob import compile_glob, glob_to_regex
 from bolt.state._keyspace import Keyspace, Shard, UserRecord, key_name, split_name
 from bolt.state._merge import (
@@ -54,11 +59,13 @@ __all__ = [
     "BODY_MERGES",
     "COMMANDS",
     "DISPATCH_BOUNDS_MS",
+    "NO_TOMBSTONE_LEFT",
     "SLOW",
     "TASK_FINISHED",
     "TASK_HANDLERS",
     "TASK_PENDING",
     "TYPE_NAMES",
+    "Collected",
     "CommandSpec",
     "Entry",
     "Keyspace",
@@ -71,6 +78,9 @@ __all__ = [
     "after_eviction",
     "apply",
     "check_batch",
+    "collect_tombstones",
+    "collect_tombstones_in",
+    "collect_tombstones_of",
     "compile_glob",
     "copy_entry",
     "delete_event",
@@ -89,6 +99,7 @@ __all__ = [
     "split_name",
     "task_from_wire",
     "task_rank",
+    "tombstone_count",
     "user_from_wire",
     "user_to_wire",
     "validate_database",

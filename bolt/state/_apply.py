@@ -103,6 +103,8 @@ def _reset(keyspace: Keyspace, event: Any, kind: int, value: Any, expires_at: in
         keyspace.resize(shard, entry, name_bytes(name) + value_bytes(value))
         return
     entry.prune(event.hlc)
+    if keyspace.keep_tombstones:  # a delete, or a reset of containers: a floor
+        keyspace.tombstoned.add(name)
     keyspace.settle(shard, name, entry)
 
 
@@ -181,6 +183,8 @@ def _list_popped(keyspace: Keyspace, event: ListPopped) -> None:
         if value is not None:
             removed += element_bytes(value)
     removed -= (len(sequence.pending_removals) - tombstones) * ELEMENT_BYTES
+    if keyspace.keep_tombstones:
+        keyspace.tombstoned.add(name)
     _settle_body(keyspace, shard, name, entry, entry.size - removed)
 
 
@@ -210,6 +214,8 @@ def _set_removed(keyspace: Keyspace, event: SetRemoved) -> None:
         if members.remove(member, [(t[0], t[1]) for t in tags], floor, keep):
             removed += element_bytes(member)
     removed -= (len(members.pending_removals) - tombstones) * ELEMENT_BYTES
+    if keyspace.keep_tombstones:
+        keyspace.tombstoned.add(name)
     _settle_body(keyspace, shard, name, entry, entry.size - removed)
 
 

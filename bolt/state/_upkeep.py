@@ -49,6 +49,8 @@ def reclaim_expired(keyspace: Keyspace, now_ms: int, limit: int | None) -> int:
         entry.value = None
         keyspace.set_expiry(shard, name, entry, 0)
         keyspace.settle(shard, name, entry)
+        if keyspace.keep_tombstones:  # an expired value's stamp is a tombstone's
+            keyspace.tombstoned.add(name)
         keyspace.expired_total += 1
         reclaimed += 1
     return reclaimed

@@ -17,7 +17,7 @@ kind      array                                               sent by
 11        ``[11, version, node_id, nonce, proof]``            the answering node
 12        ``[12, proof, status]``                             the dialing node
 13        ``[13, status]``                                    the answering node
-14        ``[14, hlc, last_offset, acked_offset]``            either (heartbeat)
+14        ``[14, hlc, last_offset, acked_offset, stability]`` either (heartbeat)
 15        ``[15, first_offset, last_offset, records]``        the dialing node
 16        ``[16, offset]``                                    the answering node
 17        ``[17, code, name, message]``                       either, then closes
@@ -36,7 +36,10 @@ and entries were sent. Its Ack (kind 16) for ``covered_offset`` comes once
 the receiver has merged and persisted it.
 
 ``status`` is a map ``{"version_vector": {origin: seq}, "hlc": int,
-"last_offset": int, "client_port": int}``. ``records`` is a list of record
+"last_offset": int, "client_port": int}``, optionally with ``"stability"``.
+``stability`` is a map ``{"vector": {origin: seq}, "seq": int, "seq_hlc":
+int, "stable_hlc": int}`` (:mod:`bolt.cluster._stability`); a heartbeat
+without it (three fields) is accepted too. ``records`` is a list of record
 payloads exactly as :func:`bolt.events.encode_record` writes them; the
 receiver decodes them with :func:`bolt.events.decode_record`, which has its
 own strict checks.
@@ -105,11 +108,13 @@ class PeerReady(NamedTuple):
 
 
 class Heartbeat(NamedTuple):
-    """Liveness, with the sender's HLC, last offset and the offset it acknowledged."""
+    """Liveness, with the sender's HLC, last offset and the offset it acknowledged,
+    and its stability report (see :mod:`bolt.cluster._stability`)."""
 
     hlc: int
     last_offset: int
     acked_offset: int
+    stability: dict[str, Any] | None = None
 
 
 class Batch(NamedTuple):
@@ -219,7 +224,26 @@ def _check_status(kind: int, status: Any) -> dict[str, Any]:
         type(origin) is str and _is_int(seq) for origin, seq in vector.items()
     ):
         _bad(kind, "status version_vector must map node ids to seqs")
+    if "stability" in status:
+        _check_stability(kind, status["stability"])
     return status
+
+
+_STABILITY_INTS = ("seq", "seq_hlc", "stable_hlc")
+
+
+def _check_stability(kind: int, stability: Any) -> dict[str, Any]:
+    if type(stability) is not dict:
+        _bad(kind, "stability must be a map")
+    for name in _STABILITY_INTS:
+        if not _is_int(stability.get(name)):
+            _bad(kind, f"stability {name} must be a non-negative integer")
+    vector = stability.get("vector")
+    if type(vector) is not dict or not all(
+        type(origin) is str and _is_int(seq) for origin, seq in vector.items()
+    ):
+        _bad(kind, "stability vector must map node ids to seqs")
+    return stability
 
 
 def _check_id(kind: int, value: Any) -> str:
@@ -246,6 +270,8 @@ def to_peer_message(obj: Any) -> PeerMessage:
     arity = {10: 4, 11: 4, 12: 2, 13: 1, 14: 3, 15: 3, 16: 1, 17: 3, **_FULL_SYNC_ARITY}.get(kind)
     if arity is None:
         raise ProtocolError(f"unknown peer message kind {kind}")
+    if kind == KIND_HEARTBEAT and len(fields) == 4:
+        arity = 4  # with the stability report
     if len(fields) != arity:
         _bad(kind, f"{len(fields)} fields, expected {arity}")
     if kind == KIND_PEER_HELLO:
@@ -267,8 +293,10 @@ def to_peer_message(obj: Any) -> PeerMessage:
     if kind == KIND_PEER_READY:
         return PeerReady(_check_status(kind, fields[0]))
     if kind == KIND_HEARTBEAT:
-        if not all(_is_int(value, -1) for value in fields):
+        if not all(_is_int(value, -1) for value in fields[:3]):
             _bad(kind, "hlc and offsets must be integers")
+        if len(fields) == 4 and fields[3] is not None:
+            _check_stability(kind, fields[3])
         return Heartbeat(*fields)
     if kind == KIND_BATCH:
         first, last, records = fields
