@@ -157,6 +157,7 @@ class TopApp(App[int]):
         Binding("right_square_bracket", "next_node", "Node", show=False),
         Binding("left_square_bracket", "previous_node", "Previous node", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("colon", "command_palette", "Palette"),
     ]
 
     def __init__(self, options: TopOptions, *, clock: Callable[[], float] = time.monotonic):
@@ -187,7 +188,9 @@ class TopApp(App[int]):
         yield Input(
             id="filter", placeholder="filter clients and commands (enter: keep, esc: clear)"
         )
-        yield Footer()
+        # textual's own palette hint is drawn after a thin-bar glyph at the right
+        # edge; the ":" key is listed as an ordinary binding instead.
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         """Lay out for the terminal size and start one poller per node."""

@@ -282,7 +282,7 @@ class NodeView(Vertical):
         width = table.size.width
         if width <= 0:  # not laid out yet: assume the whole screen
             width = self.app.size.width - 2
-        return width - 1  # room for a vertical scrollbar
+        return width  # PanelTable draws no scrollbar
 
     def _draw_titles(self) -> None:
         state = self.state
@@ -317,6 +317,9 @@ class NodeView(Vertical):
         """The header's current text (for tests and captures)."""
         if self.frame is None:
             return ""
+        header = self.query_one(HeaderBar)
+        if header.plain:
+            return header.plain
         return header_text(self.frame, self.link.address, self.state.paused).plain
 
     def focus_panel(self, name: str) -> None:
