@@ -16,6 +16,7 @@ from bolt.wire._codec import (
     encode_request,
     encode_response,
 )
+from bolt.wire._histogram import bucket_counts, estimate_quantile
 from bolt.wire._messages import (
     CONNECTION_ERROR_ID,
     KIND_ERROR,
@@ -95,8 +96,11 @@ __all__ = [
     "StatsReply",
     "WalStats",
     "as_stats_reply",
+    # latency histograms of the STATS reply (bolt.wire._histogram)
+    "bucket_counts",
     "encode_error",
     "encode_push",
     "encode_request",
     "encode_response",
+    "estimate_quantile",
 ]

@@ -5,17 +5,19 @@ from __future__ import annotations
 import copy
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bolt.errors import ProtocolError
+from bolt.server import BUCKET_BOUNDS_SECONDS, percentile_seconds
 from bolt.tui._model import (
     HIT_COUNTER,
     MISS_COUNTER,
     StatsModel,
-    bucket_counts,
     hit_ratio,
-    percentile_ms,
     replication_view,
 )
+from bolt.wire import bucket_counts, estimate_quantile
 from tests.tui.samples import buckets, stats
 
 
@@ -78,9 +80,31 @@ def test_percentile_and_bucket_parsing() -> None:
     assert parsed == ((0.1, 0.25, 0.5, 1.0, float("inf")), (1, 2, 3, 4, 0))
     assert bucket_counts([[1, 5], [2, 3]]) is None  # cumulative counts must not fall
     assert bucket_counts("nonsense") is None
-    assert percentile_ms((1.0, 2.0), (0, 0), 0.99) is None
-    assert percentile_ms((1.0, float("inf")), (0, 5), 0.5) == 1.0  # +Inf: last finite bound
-    assert percentile_ms((1.0, 2.0), (10, 0), 0.5) == pytest.approx(0.5)
+    assert estimate_quantile((1.0, 2.0), (0, 0), 0.99) is None
+    assert estimate_quantile((1.0, float("inf")), (0, 5), 0.5) == 1.0  # +Inf: last finite bound
+    assert estimate_quantile((1.0, 2.0), (10, 0), 0.5) == pytest.approx(0.5)
+
+
+@given(
+    st.lists(st.integers(0, 1000), min_size=17, max_size=17),
+    st.floats(0.0, 1.0, allow_nan=False),
+)
+def test_the_server_and_the_dashboard_share_one_estimator(counts: list[int], q: float) -> None:
+    # The server's p50/p99 (seconds) and the dashboard's interval p99 (ms, from
+    # the STATS buckets) are one estimator: same counts, same answer.
+    bounds_ms = (*(bound * 1000 for bound in BUCKET_BOUNDS_SECONDS), float("inf"))
+    by_dashboard = estimate_quantile(bounds_ms, counts, q)
+    by_server = percentile_seconds(counts, q)
+    if sum(counts) == 0:
+        assert by_dashboard is None and by_server == 0.0
+        return
+    assert by_dashboard == pytest.approx(by_server * 1000)
+    low = 0.0
+    for bound, count in zip(bounds_ms, counts, strict=True):  # the bucket holding the rank
+        if count and sum(counts[: bounds_ms.index(bound) + 1]) >= q * sum(counts):
+            assert low <= by_dashboard <= min(bound, bounds_ms[-2])
+            break
+        low = bound if bound != float("inf") else low
 
 
 def test_hit_ratio_needs_the_hit_and_miss_counters() -> None:
