@@ -180,22 +180,22 @@ async def check_credentials(nodes: Sequence[Address], settings: ConnectSettings)
     """
     from dataclasses import replace
 
-    from bolt.tui import AsyncioConnection
+    from bolt.tui import NodeLink
+    from bolt.wire import format_address
 
     timeout = min(settings.timeout or PREFLIGHT_TIMEOUT_SECONDS, PREFLIGHT_TIMEOUT_SECONDS)
     quick = replace(settings, timeout=timeout)
 
     async def greet(host: str, port: int) -> str | None:
+        link = NodeLink(host, port, quick)
         try:
-            connection = await AsyncioConnection.open(host, port, quick)
-            try:
-                await connection.request("STATS", timeout=timeout)  # needs a logged-in user
-            finally:
-                await connection.close()
+            await link.request("STATS")  # needs a logged-in user
         except AuthenticationError as exc:
-            return f"authentication failed on {host}:{port}: {exc}"
+            return f"authentication failed on {format_address(host, port)}: {exc}"
         except BoltError:
             return None
+        finally:
+            await link.close()
         return None
 
     results = await asyncio.gather(*(greet(host, port) for host, port in nodes))

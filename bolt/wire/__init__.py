@@ -8,6 +8,7 @@ operation and :mod:`bolt.wire._messages` for the message shapes;
 :mod:`bolt.wire._stats` is the schema of the ``STATS`` reply.
 """
 
+from bolt.wire._address import format_address
 from bolt.wire._codec import (
     HEADER_BYTES,
     Codec,
@@ -103,4 +104,6 @@ __all__ = [
     "encode_request",
     "encode_response",
     "estimate_quantile",
+    # host:port (bolt.wire._address)
+    "format_address",
 ]
