@@ -327,12 +327,18 @@ class TopApp(App[int]):
             self._set_state(command_reverse=not self.state.command_reverse)
 
     def action_next_panel(self) -> None:
-        """Move to the next panel."""
-        self.show_panel(PANELS[(PANELS.index(self.state.panel) + 1) % len(PANELS)])
+        """Move to the next panel this node has."""
+        self._step_panel(1)
 
     def action_previous_panel(self) -> None:
-        """Move to the previous panel."""
-        self.show_panel(PANELS[(PANELS.index(self.state.panel) - 1) % len(PANELS)])
+        """Move to the previous panel this node has."""
+        self._step_panel(-1)
+
+    def _step_panel(self, step: int) -> None:
+        view = self.current_view()
+        present = view.present_panels()
+        current = view.current_panel()
+        self.show_panel(present[(present.index(current) + step) % len(present)])
 
     def show_panel(self, name: str) -> None:
         """Make panel ``name`` current and focus it."""

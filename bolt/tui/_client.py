@@ -35,7 +35,7 @@ import asyncio
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -193,6 +193,35 @@ class NodeLink:
         client = await self._ensure_client()
         try:
             return await self._call(client, client.execute_command, command, *args)
+        except (BoltConnectionError, BoltTimeoutError, ProtocolError) as exc:
+            self._drop(exc)
+            self._next_attempt_at = self._clock()  # a fresh loss: retry at once
+            raise
+
+    async def request_many(self, calls: Sequence[Sequence[Any]]) -> list[Any]:
+        """Send several commands in one round trip (an SDK pipeline).
+
+        Args:
+            calls: ``(command, *args)`` for each request.
+
+        Returns:
+            One result per call, in order; a call the server refused is its
+            typed :class:`~bolt.errors.BoltError` instance in the list (the
+            others still count).
+
+        Raises:
+            As :meth:`request` for the connection itself.
+        """
+        client = await self._ensure_client()
+
+        def send() -> list[Any]:
+            with client.pipeline() as pipe:
+                for command, *args in calls:
+                    pipe.execute_command(command, *args)
+                return pipe.execute(raise_on_error=False)
+
+        try:
+            return await self._call(client, send)
         except (BoltConnectionError, BoltTimeoutError, ProtocolError) as exc:
             self._drop(exc)
             self._next_attempt_at = self._clock()  # a fresh loss: retry at once

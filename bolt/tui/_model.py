@@ -33,14 +33,11 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from bolt.errors import ProtocolError
 from bolt.tui._views import (
     ClientRow,
     CommandRow,
     Frame,
     HeaderView,
-    PeerRow,
-    ReplicationView,
     ShardRow,
     StorageView,
 )
@@ -352,41 +349,3 @@ def _shard_rows(shards: Any) -> tuple[ShardRow, ...]:
             )
         )
     return tuple(rows)
-
-
-def replication_view(cluster: Any) -> ReplicationView:
-    """The replication panel's content from a ``CLUSTER`` reply.
-
-    A standalone server answers ``{"mode": "standalone", "peers": []}``; peer
-    fields the server does not report yet stay ``None`` (shown as a dash).
-
-    Raises:
-        ProtocolError: ``cluster`` is not a map.
-    """
-    if not isinstance(cluster, Mapping):
-        raise ProtocolError(f"CLUSTER reply is not a map: {type(cluster).__name__}")
-    peers = []
-    for item in _list(cluster.get("peers")):
-        if not isinstance(item, Mapping):
-            continue
-        host, port = _text(item.get("host")), _int(item.get("port"))
-        lag = item.get("lag_events", item.get("pending"))
-        peers.append(
-            PeerRow(
-                id=str(item.get("id", "?")),
-                address=None if host is None else f"{host}:{port}" if port else host,
-                state=_text(item.get("state")),
-                lag_events=_int(lag),
-                lag_seconds=_number(item.get("lag_seconds")),
-                hlc_offset_ms=_number(item.get("hlc_offset_ms")),
-                full_syncs=_int(item.get("full_syncs")),
-                partial_syncs=_int(item.get("partial_syncs")),
-            )
-        )
-    mode = _text(cluster.get("mode")) or ("cluster" if peers else "standalone")
-    return ReplicationView(
-        mode=mode,
-        node_id=_text(cluster.get("node_id")),
-        peers=tuple(peers),
-        pending=_int(cluster.get("pending_replication")),
-    )

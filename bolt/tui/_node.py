@@ -35,6 +35,7 @@ from bolt.errors import AuthenticationError, BoltError
 from bolt.tui._client import NodeLink
 from bolt.tui._format import fmt_duration, fmt_ms, fmt_rate
 from bolt.tui._layout import (
+    ALWAYS_PRESENT,
     CLIENT_COLUMNS,
     COMMAND_COLUMNS,
     PANEL_TITLES,
@@ -42,8 +43,11 @@ from bolt.tui._layout import (
     Layout,
     choose_columns,
 )
-from bolt.tui._model import StatsModel, replication_view
-from bolt.tui._views import Frame, ReplicationView, filter_rows, sort_rows
+from bolt.tui._model import StatsModel
+from bolt.tui._panels import replication_text, tasks_text
+from bolt.tui._replication import ReplicationModel
+from bolt.tui._tasks import TasksModel, parse_task_metrics, server_now_ms
+from bolt.tui._views import Frame, ReplicationView, TasksView, filter_rows, sort_rows
 from bolt.tui._widgets import (
     Banner,
     HeaderBar,
@@ -53,7 +57,6 @@ from bolt.tui._widgets import (
     client_cells,
     command_cells,
     header_text,
-    replication_text,
     storage_text,
 )
 
@@ -96,9 +99,10 @@ class NodeView(Vertical):
     DEFAULT_CSS = """
     NodeView { height: 1fr; }
     NodeView > #panels { height: 1fr; }
-    NodeView.-wide > #panels { layout: grid; grid-size: 2 2; }
+    NodeView.-wide > #panels { layout: grid; grid-size: 2; }
     NodeView.-compact > #panels > Panel { display: none; }
     NodeView.-compact > #panels > Panel.-current { display: block; }
+    NodeView > #panels > Panel.-absent { display: none; }
     NodeView.-no-sparks > SparkRow { display: none; }
     """
 
@@ -128,14 +132,18 @@ class NodeView(Vertical):
         self.cluster_interval = cluster_interval
         self._clock = clock
         self._cluster_due = 0.0
+        self._tasks_due = 0.0
+        self._replication_model = ReplicationModel()
+        self._tasks_model = TasksModel()
         self.frame: Frame | None = None
         self.replication: ReplicationView | None = None
+        self.tasks: TasksView | None = None
         self.last_update_at: float | None = None
         self.refreshes = 0
         self.state = ViewState()
 
     def compose(self) -> ComposeResult:
-        """Banner, header, two sparklines and the four panels."""
+        """Banner, header, two sparklines and the panels."""
         yield Banner()
         yield HeaderBar(f"connecting to {self.link.address}…")
         yield SparkRow(id="ops-spark")
@@ -152,7 +160,12 @@ class NodeView(Vertical):
     # --- polling -------------------------------------------------------------------------
 
     async def poll_once(self) -> bool:
-        """Ask the node once and redraw.
+        """Ask the node once (one round trip) and redraw.
+
+        ``STATS`` every time; ``CLUSTER`` every time on a cluster node (the
+        replication panel is live) and every ``cluster_interval`` seconds on
+        a standalone one; the task statistics (``METRICS``, ``TASK.STATS``)
+        every time once the node has tasks, else every ``cluster_interval``.
 
         Returns:
             Whether fresh statistics arrived.
@@ -160,9 +173,22 @@ class NodeView(Vertical):
         Raises:
             AuthenticationError: the node refused the credentials.
         """
+        now = self._clock()
+        ask_cluster = self.replication is None or self.replication.present
+        ask_cluster = ask_cluster or now >= self._cluster_due
+        ask_tasks = (self.tasks is not None and self.tasks.present) or now >= self._tasks_due
+        calls: list[tuple[str, ...]] = [("STATS",)]
+        if ask_cluster:
+            self._cluster_due = now + self.cluster_interval
+            calls.append(("CLUSTER",))
+        if ask_tasks:
+            self._tasks_due = now + self.cluster_interval
+            calls += [("METRICS",), ("TASK.STATS",)]
         try:
-            stats = await self.link.request("STATS")
-            frame = self.model.update(stats, self._clock())
+            results = await self.link.request_many(calls)
+            if isinstance(results[0], BoltError):
+                raise results[0]
+            frame = self.model.update(results[0], self._clock())
         except AuthenticationError:
             raise
         except BoltError as exc:
@@ -170,19 +196,52 @@ class NodeView(Vertical):
                 self._show_trouble(exc)
             return False
         now = self._clock()
-        if now >= self._cluster_due:
-            self._cluster_due = now + self.cluster_interval
-            try:
-                self.replication = replication_view(await self.link.request("CLUSTER"))
-            except AuthenticationError:
-                raise
-            except BoltError:
-                pass  # the panel keeps its last content; the next STATS shows any trouble
+        rest = iter(results[1:])
+        if ask_cluster:
+            self._take_cluster(next(rest), now)
+        if ask_tasks:
+            self._take_tasks(next(rest), next(rest), server_now_ms(results[0]), now)
         self.frame, self.last_update_at = frame, now
         self.refreshes += 1
         if self._drawable():
             self.redraw()
         return True
+
+    def _take_cluster(self, reply: object, now: float) -> None:
+        if isinstance(reply, AuthenticationError):
+            raise reply
+        if isinstance(reply, BoltError):
+            return  # the panel keeps its last content; STATS shows any trouble
+        try:
+            self.replication = self._replication_model.update(reply, now)
+        except BoltError:
+            pass
+
+    def _take_tasks(
+        self, metrics: object, task_stats: object, server_ms: int | None, now: float
+    ) -> None:
+        if isinstance(metrics, AuthenticationError):
+            raise metrics
+        if isinstance(metrics, BoltError):
+            return  # e.g. a user without the right to read METRICS: no panel
+        try:
+            parsed = parse_task_metrics(metrics)
+        except BoltError:
+            return
+        self.tasks = self._tasks_model.update(parsed, task_stats, server_ms, now)
+
+    def present_panels(self) -> tuple[str, ...]:
+        """The panels this node has, in ``tab`` order (see :data:`ALWAYS_PRESENT`)."""
+        extra = {
+            "replication": self.replication is not None and self.replication.present,
+            "tasks": self.tasks is not None and self.tasks.present,
+        }
+        return tuple(name for name in PANELS if name in ALWAYS_PRESENT or extra.get(name))
+
+    def current_panel(self) -> str:
+        """The panel shown: the app's current one, or the first if this node lacks it."""
+        present = self.present_panels()
+        return self.state.panel if self.state.panel in present else present[0]
 
     def _drawable(self) -> bool:
         """Whether the widgets can be drawn: not while the app shuts down.
@@ -216,13 +275,19 @@ class NodeView(Vertical):
         self.set_class(state.layout.mode == "wide", "-wide")
         self.set_class(state.layout.mode != "wide", "-compact")
         self.set_class(not state.layout.sparklines, "-no-sparks")
-        for name in PANELS:
-            self.query_one(f"#panel-{name}").set_class(name == state.panel, "-current")
         self.redraw()
+
+    def _mark_panels(self) -> None:
+        present, current = self.present_panels(), self.current_panel()
+        for name in PANELS:
+            panel = self.query_one(f"#panel-{name}")
+            panel.set_class(name == current, "-current")
+            panel.set_class(name not in present, "-absent")
 
     def redraw(self) -> None:
         """Draw the last frame (if any) with the current view state."""
         frame = self.frame
+        self._mark_panels()
         if frame is None:
             self._draw_titles()
             return
@@ -237,7 +302,14 @@ class NodeView(Vertical):
         self._draw_titles()
         storage = self.query_one("#storage", PanelText)
         storage.show(storage_text(frame.storage, max(storage.size.width, 40)))
-        self.query_one("#replication", PanelText).show(replication_text(self.replication))
+        replication = self.query_one("#replication", PanelText)
+        replication.show(replication_text(self.replication, self._text_width(replication)))
+        tasks = self.query_one("#tasks", PanelText)
+        tasks.show(tasks_text(self.tasks, self._text_width(tasks)))
+
+    def _text_width(self, panel: Widget) -> int:
+        width = panel.content_size.width
+        return width if width > 0 else max(self.app.size.width - 4, 20)
 
     def _draw_sparklines(self, frame: Frame) -> None:
         span = fmt_duration(self.spark_span_seconds)
@@ -300,15 +372,19 @@ class NodeView(Vertical):
             f"{arrow[state.client_reverse]}{filtered}",
             "storage": "Storage",
             "replication": "Replication",
+            "tasks": "Tasks",
         }
         compact = state.layout.mode != "wide"
-        for index, name in enumerate(PANELS):
+        present = self.present_panels()
+        for name in PANELS:
             panel = self.query_one(f"#panel-{name}")
             panel.border_title = titles[name]
-            following = PANEL_TITLES[PANELS[(index + 1) % len(PANELS)]]
-            panel.border_subtitle = (
-                f"{index + 1}/{len(PANELS)} · tab ▸ {following}" if compact else ""
-            )
+            if name not in present or not compact:
+                panel.border_subtitle = ""
+                continue
+            index = present.index(name)
+            following = PANEL_TITLES[present[(index + 1) % len(present)]]
+            panel.border_subtitle = f"{index + 1}/{len(present)} · tab ▸ {following}"
 
     def _row_count(self, name: str) -> int:
         return len(self.query_one(f"#{name}", PanelTable).row_keys)
@@ -323,8 +399,9 @@ class NodeView(Vertical):
         return header_text(self.frame, self.link.address, self.state.paused).plain
 
     def focus_panel(self, name: str) -> None:
-        """Give the keyboard focus to the widget inside panel ``name``."""
-        self.query_one(f"#{name}").focus()
+        """Give the keyboard focus to the widget inside panel ``name`` (or the
+        first panel, if this node does not have that one)."""
+        self.query_one(f"#{name if name in self.present_panels() else PANELS[0]}").focus()
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
         """Tell the app which panel now has the focus."""

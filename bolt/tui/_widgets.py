@@ -20,8 +20,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from rich.console import Console, Group, RenderableType
-from rich.table import Table
+from rich.console import Console, RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -43,7 +42,6 @@ from bolt.tui._views import (
     ClientRow,
     CommandRow,
     Frame,
-    ReplicationView,
     StorageView,
     shard_heat,
     spark_text,
@@ -199,38 +197,6 @@ def storage_text(storage: StorageView, width: int) -> Text:
             )
         )
     return Text("\n", no_wrap=True).join(lines)
-
-
-def replication_text(view: ReplicationView | None) -> RenderableType:
-    """The replication panel: ``standalone``, or one row per peer."""
-    if view is None:
-        return Text("waiting for the first CLUSTER reply…", style="dim")
-    if not view.peers:
-        return Group(
-            Text(view.mode, style="bold"),
-            Text(
-                "no peers: this node replicates to nobody. Peers appear here with their "
-                "state, lag (events and seconds), HLC offset and full/partial syncs.",
-                style="dim",
-            ),
-        )
-    table = Table(box=None, expand=True, pad_edge=False)
-    for heading in ("peer", "address", "state", "lag ev", "lag s", "hlc Δ", "full", "part"):
-        table.add_column(heading, no_wrap=True, justify="left" if heading == "peer" else "right")
-    for peer in view.peers:
-        state_style = {"Healthy": "green", "Suspect": "yellow", "Dead": "red"}.get(peer.state or "")
-        table.add_row(
-            peer.id,
-            fmt_text(peer.address),
-            Text(fmt_text(peer.state), style=state_style or ""),
-            fmt_count(peer.lag_events),
-            DASH if peer.lag_seconds is None else f"{peer.lag_seconds:.1f}",
-            fmt_ms(peer.hlc_offset_ms),
-            fmt_count(peer.full_syncs),
-            fmt_count(peer.partial_syncs),
-        )
-    pending = f"pending replication {fmt_count(view.pending)}"
-    return Group(Text(f"{view.mode}  ·  {pending}", style="bold"), table)
 
 
 def command_cells(row: CommandRow) -> dict[str, Any]:

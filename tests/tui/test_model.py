@@ -15,7 +15,6 @@ from bolt.tui._model import (
     MISS_COUNTER,
     StatsModel,
     hit_ratio,
-    replication_view,
 )
 from bolt.wire import bucket_counts, estimate_quantile
 from tests.tui.samples import buckets, stats
@@ -182,30 +181,3 @@ def test_history_is_bounded() -> None:
     assert len(frame.ops_history) == 3
     with pytest.raises(ValueError):
         StatsModel(history_points=0)
-
-
-def test_replication_standalone_and_with_peers() -> None:
-    view = replication_view({"mode": "standalone", "node_id": "n1", "peers": []})
-    assert view.mode == "standalone" and view.peers == ()
-    view = replication_view(
-        {
-            "node_id": "n1",
-            "peers": [
-                {"id": "n2", "host": "h2", "port": 8519, "state": "Healthy", "pending": 12},
-                {"id": "n3", "state": "Dead", "lag_events": 5, "lag_seconds": 1.5,
-                 "hlc_offset_ms": -3.0, "full_syncs": 1, "partial_syncs": 4},
-            ],
-            "pending_replication": 17,
-        }
-    )  # fmt: skip
-    assert view.mode == "cluster" and view.pending == 17
-    first, second = view.peers
-    assert (first.address, first.state, first.lag_events, first.lag_seconds) == (
-        "h2:8519",
-        "Healthy",
-        12,
-        None,
-    )
-    assert (second.hlc_offset_ms, second.full_syncs, second.partial_syncs) == (-3.0, 1, 4)
-    with pytest.raises(ProtocolError):
-        replication_view("standalone")

@@ -12,7 +12,7 @@ from bolt.testing import BoltDaemon
 from bolt.tui._widgets import PanelTable
 from tests.tui._support import make_app, run, screen_lines, wait_until
 
-TITLES = ("Commands", "Clients", "Storage", "Replication")
+TITLES = ("Commands", "Clients", "Storage", "Replication", "Tasks")
 
 
 def titles_on(lines: list[str]) -> set[str]:
@@ -36,7 +36,7 @@ def test_80x24_shows_header_sparklines_and_one_panel(daemon: BoltDaemon) -> None
             assert titles_on(lines) == {"Commands"}
             assert "calls/s" in lines[6] and "p99" in lines[6]
             assert any("STATS" in line for line in lines[7:])
-            assert "1/4" in lines[-2] and "tab" in lines[-2]  # the way to the other panels
+            assert "1/3" in lines[-2] and "tab" in lines[-2]  # the way to the other panels
             assert "Quit" in lines[-1] and "Filter" in lines[-1]
             await pilot.press("tab", "tab")
             await pilot.pause()
@@ -48,7 +48,7 @@ def test_80x24_shows_header_sparklines_and_one_panel(daemon: BoltDaemon) -> None
     run(scenario)
 
 
-def test_wide_terminal_shows_all_four_panels(daemon: BoltDaemon) -> None:
+def test_wide_terminal_shows_every_panel_the_node_has(daemon: BoltDaemon) -> None:
     async def scenario() -> None:
         app = make_app(daemon)
         async with app.run_test(size=(160, 48)) as pilot:
@@ -57,12 +57,12 @@ def test_wide_terminal_shows_all_four_panels(daemon: BoltDaemon) -> None:
             await pilot.pause()
             lines = screen_lines(app)
             assert len(lines) == 48 and all(len(line) == 160 for line in lines)
-            assert titles_on(lines) == set(TITLES)
-            assert any("standalone" in line for line in lines)
+            # Standalone and without tasks: no Replication or Tasks panel at all.
+            assert titles_on(lines) == {"Commands", "Clients", "Storage"}
             clients_header = next(line for line in lines if "address" in line)
             for column in ("name", "user", "age", "req/s", "command"):
                 assert column in clients_header, column
-            assert not any("1/4" in line for line in lines)  # no paging in the wide layout
+            assert not any("1/3" in line for line in lines)  # no paging in the wide layout
             await pilot.resize_terminal(60, 15)  # shrink: fewer panels, no broken layout
             await wait_until(lambda: app.state.layout.mode == "compact", what="re-layout")
             await pilot.pause()
