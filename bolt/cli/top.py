@@ -47,9 +47,10 @@ Address = tuple[str, int]
 
 _DESCRIPTION = """\
 Live dashboard of running Bolt nodes: traffic, latency, memory, the log,
-shards, clients and replication, refreshed every --interval seconds from one
-STATS request per node. Keys: ? help, q quit, p pause, / filter, s sort,
-tab/arrows panels, [ ] nodes, : command palette."""
+shards, clients, replication peers (on a cluster node) and tasks (once the
+node has any), refreshed every --interval seconds with one round trip per
+node. Keys: ? help, q quit, p pause, / filter, s sort, tab/arrows panels,
+[ ] nodes, : command palette."""
 
 _EPILOG = """\
 nodes:

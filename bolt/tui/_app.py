@@ -67,7 +67,8 @@ HELP_KEYS = (
 )
 """The keys shown by ``?``: (key, what it does)."""
 HELP_NOTES = (
-    "One STATS request per node per refresh (CLUSTER every few seconds).",
+    "One round trip per node per refresh: STATS, with CLUSTER on a cluster",
+    "node and the task statistics once the node has tasks.",
     "Rates come from the server's counters between two refreshes;",
     "a dash means not known yet (first refresh) or not reported.",
     "Small terminals show one panel at a time: tab moves between them.",
