@@ -2,14 +2,16 @@
 
 Theory of operation
 -------------------
-A :class:`NodeView` owns a :class:`~bolt.tui._client.NodeLink` and a
-:class:`~bolt.tui._model.StatsModel`. Each :meth:`NodeView.poll_once`
-sends exactly one ``STATS`` request and, at most every
-``cluster_interval`` seconds, one ``CLUSTER`` request (the replication
-panel changes slowly; this keeps the dashboard at one request per refresh
-almost always). The reply becomes a frame, and the frame is drawn with the
-app's :class:`ViewState` (sort order, filter, current panel, layout).
-Changing the view state redraws the last frame without asking the server.
+A :class:`NodeView` owns a :class:`~bolt.tui._poll.NodePoller` (the
+requests of each refresh, one round trip, and the models they feed). The
+replies become a frame and panel views, drawn with the app's
+:class:`ViewState` (sort order, filter, current panel, layout). Changing
+the view state redraws the last frame without asking the server.
+
+The Replication and Tasks panels exist only on a node that has something
+to show (:meth:`NodeView.present_panels`): a standalone node has no
+replication panel, a node that never saw a task no Tasks panel, and ``tab``
+skips what is absent.
 
 When a request fails the last frame stays on screen, marked by the banner
 (what failed, when the next reconnect attempt is due, how old the figures
@@ -45,8 +47,7 @@ from bolt.tui._layout import (
 )
 from bolt.tui._model import StatsModel
 from bolt.tui._panels import replication_text, tasks_text
-from bolt.tui._replication import ReplicationModel
-from bolt.tui._tasks import TasksModel, parse_task_metrics, server_now_ms
+from bolt.tui._poll import NodePoller
 from bolt.tui._views import Frame, ReplicationView, TasksView, filter_rows, sort_rows
 from bolt.tui._widgets import (
     Banner,
@@ -131,13 +132,8 @@ class NodeView(Vertical):
         self.model = StatsModel(max(points, 1))
         self.cluster_interval = cluster_interval
         self._clock = clock
-        self._cluster_due = 0.0
-        self._tasks_due = 0.0
-        self._replication_model = ReplicationModel()
-        self._tasks_model = TasksModel()
+        self.poller = NodePoller(link, self.model, cluster_interval, clock)
         self.frame: Frame | None = None
-        self.replication: ReplicationView | None = None
-        self.tasks: TasksView | None = None
         self.last_update_at: float | None = None
         self.refreshes = 0
         self.state = ViewState()
@@ -160,12 +156,8 @@ class NodeView(Vertical):
     # --- polling -------------------------------------------------------------------------
 
     async def poll_once(self) -> bool:
-        """Ask the node once (one round trip) and redraw.
-
-        ``STATS`` every time; ``CLUSTER`` every time on a cluster node (the
-        replication panel is live) and every ``cluster_interval`` seconds on
-        a standalone one; the task statistics (``METRICS``, ``TASK.STATS``)
-        every time once the node has tasks, else every ``cluster_interval``.
+        """Ask the node once (one round trip, see :class:`~bolt.tui._poll.NodePoller`)
+        and redraw.
 
         Returns:
             Whether fresh statistics arrived.
@@ -173,62 +165,29 @@ class NodeView(Vertical):
         Raises:
             AuthenticationError: the node refused the credentials.
         """
-        now = self._clock()
-        ask_cluster = self.replication is None or self.replication.present
-        ask_cluster = ask_cluster or now >= self._cluster_due
-        ask_tasks = (self.tasks is not None and self.tasks.present) or now >= self._tasks_due
-        calls: list[tuple[str, ...]] = [("STATS",)]
-        if ask_cluster:
-            self._cluster_due = now + self.cluster_interval
-            calls.append(("CLUSTER",))
-        if ask_tasks:
-            self._tasks_due = now + self.cluster_interval
-            calls += [("METRICS",), ("TASK.STATS",)]
         try:
-            results = await self.link.request_many(calls)
-            if isinstance(results[0], BoltError):
-                raise results[0]
-            frame = self.model.update(results[0], self._clock())
+            frame = await self.poller.poll()
         except AuthenticationError:
             raise
         except BoltError as exc:
             if self._drawable():
                 self._show_trouble(exc)
             return False
-        now = self._clock()
-        rest = iter(results[1:])
-        if ask_cluster:
-            self._take_cluster(next(rest), now)
-        if ask_tasks:
-            self._take_tasks(next(rest), next(rest), server_now_ms(results[0]), now)
-        self.frame, self.last_update_at = frame, now
+        self.frame, self.last_update_at = frame, self._clock()
         self.refreshes += 1
         if self._drawable():
             self.redraw()
         return True
 
-    def _take_cluster(self, reply: object, now: float) -> None:
-        if isinstance(reply, AuthenticationError):
-            raise reply
-        if isinstance(reply, BoltError):
-            return  # the panel keeps its last content; STATS shows any trouble
-        try:
-            self.replication = self._replication_model.update(reply, now)
-        except BoltError:
-            pass
+    @property
+    def replication(self) -> ReplicationView | None:
+        """The node's last replication view (None before the first ``CLUSTER``)."""
+        return self.poller.replication
 
-    def _take_tasks(
-        self, metrics: object, task_stats: object, server_ms: int | None, now: float
-    ) -> None:
-        if isinstance(metrics, AuthenticationError):
-            raise metrics
-        if isinstance(metrics, BoltError):
-            return  # e.g. a user without the right to read METRICS: no panel
-        try:
-            parsed = parse_task_metrics(metrics)
-        except BoltError:
-            return
-        self.tasks = self._tasks_model.update(parsed, task_stats, server_ms, now)
+    @property
+    def tasks(self) -> TasksView | None:
+        """The node's last tasks view (None before the first reading)."""
+        return self.poller.tasks
 
     def present_panels(self) -> tuple[str, ...]:
         """The panels this node has, in ``tab`` order (see :data:`ALWAYS_PRESENT`)."""
