@@ -3,6 +3,7 @@ examples of its SDK and ``boltctl`` sections run and print what they say."""
 
 from __future__ import annotations
 
+import argparse
 import ast
 import os
 import re
@@ -140,3 +141,44 @@ def test_the_boltctl_examples_print_what_they_say(secret_daemon: BoltDaemon) -> 
             assert " ".join(output.split()) == " ".join(expected.split()), (line, done.stdout)
         checked += 1
     assert checked >= 10
+
+
+def test_every_boltctl_line_of_the_readme_parses() -> None:
+    # A flag or subcommand the README shows must exist (parsed, not run).
+    from bolt.cli.boltctl import build_parser, command_name
+    from bolt.cli.replay import attach_relative_times
+
+    readme = (ROOT / "README.md").read_text()
+    lines = [
+        line.strip().removeprefix("$ ").partition("  #")[0]
+        for block in re.findall(r"```bash\n(.*?)```", readme, re.S)
+        for line in block.splitlines()
+        if line.strip().removeprefix("$ ").startswith("boltctl ")
+    ]
+    assert len(lines) >= 25
+    for line in lines:
+        words = shlex.split(line)[1:]
+        if words == ["--help"]:
+            continue
+        selected = command_name(words)
+        arguments = attach_relative_times(words) if selected == "replay" else words
+        try:
+            build_parser(selected).parse_args(arguments)
+        except SystemExit as exit_:
+            raise AssertionError(f"README: {line!r} does not parse ({exit_.code})") from None
+
+
+def test_the_boltctl_command_list_is_complete() -> None:
+    from bolt.cli.boltctl import build_parser
+
+    section = _section("`boltctl`")
+    listed = set(section.split("Commands: `", 1)[1].split("`", 1)[0].split())
+    subparsers = next(
+        action
+        for action in build_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+    )
+    real = set(subparsers.choices)
+    assert listed <= real, f"README lists commands boltctl lacks: {sorted(listed - real)}"
+    missing = real - listed
+    assert not missing, f"boltctl commands the README's list omits: {sorted(missing)}"
