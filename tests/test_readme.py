@@ -54,19 +54,19 @@ def _blocks(section: str, language: str) -> list[str]:
 
 
 def _checked(code: str) -> str:
-    """The example with each ``# literal`` comment turned into an assertion.
+    """The example with each comment that is a Python literal turned into an assertion.
 
     ``value = client.get("key")  # "value"`` gets ``assert value == "value"``
     after it; ``client.incrby("counter", 10)  # 10`` becomes
-    ``assert (client.incrby("counter", 10)) == 10``. Comments that are not a
-    Python literal (prose) are left alone.
+    ``assert (client.incrby("counter", 10)) == 10``. Other comments (prose, or
+    a figure that depends on timing, such as ``# 300 (seconds left)``) are
+    left alone.
     """
     lines = []
     for line in code.splitlines():
         statement, _, comment = line.partition("  # ")
-        words = comment.split(" ", 1)
         try:
-            expected = ast.literal_eval(words[0])
+            expected = ast.literal_eval(comment.strip())
         except (ValueError, SyntaxError):
             lines.append(line)
             continue
