@@ -5,9 +5,11 @@
 functions are the allocation-light paths the server uses to build one
 ``send`` per batch of replies. See :mod:`bolt.wire._codec` for the theory of
 operation and :mod:`bolt.wire._messages` for the message shapes;
-:mod:`bolt.wire._stats` is the schema of the ``STATS`` reply.
+:mod:`bolt.wire._stats` is the schema of the ``STATS`` reply;
+:mod:`bolt.wire._login` (``bolt.wire.login``) the proofs of the challenge login.
 """
 
+from bolt.wire import _login as login
 from bolt.wire._address import format_address
 from bolt.wire._codec import (
     HEADER_BYTES,
@@ -106,4 +108,5 @@ __all__ = [
     "estimate_quantile",
     # host:port (bolt.wire._address)
     "format_address",
+    "login",
 ]
