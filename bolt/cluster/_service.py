@@ -39,6 +39,7 @@ from bolt.cluster._stream import PeerStream
 from bolt.cluster._tombstones import TombstoneCollector
 from bolt.crdt import hlc_from_ms, hlc_ms
 from bolt.node import Engine, wall_clock_ms
+from bolt.wire import format_address
 
 logger = logging.getLogger("bolt.cluster")
 
@@ -46,8 +47,7 @@ _TLS_HANDSHAKE_SECONDS = 5.0
 
 
 def _address(sockaddr: Any) -> str:
-    host, port = sockaddr[0], sockaddr[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return format_address(sockaddr[0], sockaddr[1])
 
 
 class ClusterService:
@@ -130,7 +130,9 @@ class ClusterService:
                     host,
                     self.port,
                     self.node_id,
-                    ", ".join(f"{p.node_id}@{p.host}:{p.port}" for p in self.peers.values()),
+                    ", ".join(
+                        f"{p.node_id}@{format_address(p.host, p.port)}" for p in self.peers.values()
+                    ),
                     " (TLS)" if self.server_ssl is not None else "",
                 )
                 task_status.started(self.port)
@@ -148,7 +150,7 @@ class ClusterService:
             OSError: the peer cannot be reached.
         """
         tcp = await trio.open_tcp_stream(peer.host, peer.port)
-        address = f"{peer.host}:{peer.port}"
+        address = format_address(peer.host, peer.port)
         if self.client_ssl is None:
             return PeerStream(tcp, address)
         tls = trio.SSLStream(tcp, self.client_ssl, server_hostname=peer.host)

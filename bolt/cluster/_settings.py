@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from bolt import limits
 from bolt.config import Config
 from bolt.errors import ConfigError
+from bolt.wire import format_address
 
 TESTING_CLOCK_OFFSET_VARIABLE = "BOLT_TESTING_CLOCK_OFFSET_MS"
 """Testing only: milliseconds added to this node's wall clock (clock-skew tests).
@@ -35,8 +36,7 @@ class PeerAddress:
 
     def text(self) -> str:
         """``host:port`` (IPv6 hosts in brackets)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return format_address(self.host, self.port)
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,10 @@ Each command keeps two histograms over the same fixed bucket bounds:
   every :data:`WINDOW_SECONDS`, so ``p50``/``p99`` in ``STATS`` describe the
   last 10 to 20 seconds rather than the whole uptime.
 
-Percentiles are estimated from the buckets by linear interpolation inside
-the bucket that holds the rank; with these bounds the error is at most one
-bucket width (never an invented number: an empty window reports 0).
+Percentiles are estimated from the buckets by :func:`bolt.wire.estimate_quantile`
+(linear interpolation inside the bucket that holds the rank, the estimator
+the dashboard uses too); with these bounds the error is at most one bucket
+width (never an invented number: an empty window reports 0).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from bolt.wire import estimate_quantile
 
 BUCKET_BOUNDS_SECONDS: tuple[float, ...] = (
     0.0001,
@@ -49,6 +52,7 @@ BUCKET_BOUNDS_SECONDS: tuple[float, ...] = (
 """Upper bounds of the latency buckets; one more bucket (+Inf) follows them."""
 
 BUCKET_COUNT = len(BUCKET_BOUNDS_SECONDS) + 1
+_BOUNDS_WITH_INF = (*BUCKET_BOUNDS_SECONDS, float("inf"))
 WINDOW_SECONDS = 10.0
 """How often the recent-latency window is rotated."""
 
@@ -61,6 +65,9 @@ def bucket_index(seconds: float) -> int:
 def percentile_seconds(counts: list[int], quantile: float) -> float:
     """Estimate a quantile from per-bucket (non-cumulative) ``counts``.
 
+    The estimator is :func:`bolt.wire.estimate_quantile` (the one the
+    dashboard uses on the ``STATS`` buckets too).
+
     Args:
         counts: ``BUCKET_COUNT`` integers.
         quantile: between 0 and 1.
@@ -69,20 +76,8 @@ def percentile_seconds(counts: list[int], quantile: float) -> float:
         Seconds, interpolated inside the bucket holding the rank; 0.0 when
         there are no samples; the last finite bound for the +Inf bucket.
     """
-    total = sum(counts)
-    if total == 0:
-        return 0.0
-    rank = quantile * total
-    seen = 0
-    for index, count in enumerate(counts):
-        if count and seen + count >= rank:
-            if index >= len(BUCKET_BOUNDS_SECONDS):
-                return BUCKET_BOUNDS_SECONDS[-1]
-            low = BUCKET_BOUNDS_SECONDS[index - 1] if index else 0.0
-            high = BUCKET_BOUNDS_SECONDS[index]
-            return low + (high - low) * max(rank - seen, 0.0) / count
-        seen += count
-    return BUCKET_BOUNDS_SECONDS[-1]  # pragma: no cover - rank <= total always lands
+    estimate = estimate_quantile(_BOUNDS_WITH_INF, counts, quantile)
+    return 0.0 if estimate is None else estimate
 
 
 class CommandCounters:

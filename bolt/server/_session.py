@@ -29,6 +29,7 @@ import trio
 
 from bolt.errors import BoltError, IdleTimeoutError, LoginTimeoutError, OutputLimitError
 from bolt.server._auth import LEVEL_NONE, ROLE_OF_LEVEL
+from bolt.wire import format_address as wire_address
 
 if TYPE_CHECKING:
     from bolt.server._pushes import Outbox
@@ -165,6 +166,5 @@ def timed_out(
 def format_address(sockname: Any) -> str:
     """``host:port`` of a socket address tuple (``[v6]:port`` for IPv6)."""
     if isinstance(sockname, tuple) and len(sockname) >= 2:
-        host, port = sockname[0], sockname[1]
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+        return wire_address(sockname[0], sockname[1])
     return str(sockname)

@@ -10,6 +10,7 @@ operation and :mod:`bolt.wire._messages` for the message shapes;
 """
 
 from bolt.wire import _login as login
+from bolt.wire._address import format_address
 from bolt.wire._codec import (
     HEADER_BYTES,
     Codec,
@@ -18,6 +19,7 @@ from bolt.wire._codec import (
     encode_request,
     encode_response,
 )
+from bolt.wire._histogram import bucket_counts, estimate_quantile
 from bolt.wire._messages import (
     CONNECTION_ERROR_ID,
     KIND_ERROR,
@@ -101,9 +103,14 @@ __all__ = [
     "StatsReply",
     "WalStats",
     "as_stats_reply",
+    # latency histograms of the STATS reply (bolt.wire._histogram)
+    "bucket_counts",
     "encode_error",
     "encode_push",
     "encode_request",
     "encode_response",
+    "estimate_quantile",
+    # host:port (bolt.wire._address)
+    "format_address",
     "login",
 ]
