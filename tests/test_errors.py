@@ -63,6 +63,7 @@ EXPECTED: dict[str, tuple[int, str, tuple[type, ...]]] = {
     "TaskTimeoutError": (340, "TASK_TIMEOUT", (builtins.TimeoutError,)),
     "NotFloatError": (120, "NOT_FLOAT", (builtins.ValueError,)),
     "WrongProtocolError": (121, "WRONG_PROTOCOL", ()),
+    "HashValueNotIntegerError": (122, "HASH_NOT_INTEGER", (builtins.ValueError,)),
 }
 
 

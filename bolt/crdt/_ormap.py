@@ -86,23 +86,35 @@ class ORMap:
         Returns:
             True if the field became present (it was absent before).
         """
-        was_present = field in self.fields
-        self.remove(field, observed, floor_hlc, keep_tombstones)
-        if tag[0] <= max(floor_hlc, self.floor):
-            return False
-        pending = self.pending_removals
-        if pending and (field, tag) in pending:
-            if not keep_tombstones:
-                pending.discard((field, tag))
-            return False
         current = self.fields.get(field)
-        if current is None:
-            self.fields[field] = (tag, value)
-            return not was_present
-        tags = _as_dict(current)
-        tags[tag] = value
-        self.fields[field] = tags
-        return False
+        live = {} if current is None else _as_dict(current)
+        floor_hlc = max(floor_hlc, self.floor)
+        pending = self.pending_removals
+        for old in observed:
+            old = (old[0], old[1])
+            if old[0] <= floor_hlc:
+                continue  # already dead by the key's reset
+            if old in live:
+                del live[old]
+                if keep_tombstones:
+                    pending.add((field, old))
+            else:
+                pending.add((field, old))
+        if tag[0] > floor_hlc:
+            if (field, tag) in pending:
+                if not keep_tombstones:
+                    pending.discard((field, tag))
+            else:
+                live[tag] = value
+        # Assigning in place keeps the field's position (Redis keeps a
+        # rewritten field where it was).
+        compact = _compact(live)
+        if compact is None:
+            if current is not None:
+                del self.fields[field]
+            return False
+        self.fields[field] = compact
+        return current is None
 
     def remove(
         self,
