@@ -211,7 +211,8 @@ class ORMap:
     # --- encoding -----------------------------------------------------------
 
     def to_wire(self) -> list[object]:
-        """``[[[field, [[hlc, origin, value], ...]], ...], [[field, [hlc, origin]], ...], floor]``."""
+        """``[fields, tombstones, floor]``: ``fields`` is ``[[field, [[hlc, origin,
+        value], ...]], ...]``, ``tombstones`` is ``[[field, [hlc, origin]], ...]``."""
         return [
             [
                 [f, [[t[0], t[1], v] for t, v in sorted(_as_dict(c).items())]]

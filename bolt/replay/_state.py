@@ -116,10 +116,8 @@ def read_key(keyspace: Keyspace, db: str, key: str, now_ms: int) -> KeyView | No
     elif kind == "set":
         value = sorted(_run("SMEMBERS", keyspace, db, [key], now_ms), key=_member_order)
     elif kind == "hash":
-        flat = _run("HGETALL", keyspace, db, [key], now_ms)
-        value = dict(
-            sorted(zip(flat[::2], flat[1::2], strict=True), key=lambda p: _member_order(p[0]))
-        )
+        fields = _run("HGETALL", keyspace, db, [key], now_ms)
+        value = dict(sorted(fields.items(), key=lambda item: _member_order(item[0])))
     else:
         value = _run("CGET", keyspace, db, [key], now_ms)
     ttl = _run("TTL", keyspace, db, [key], now_ms)

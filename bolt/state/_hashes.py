@@ -7,9 +7,9 @@ value, so concurrent increments of one field on two nodes keep the later one
 (as plain counters). HDEL logs the tags it observed: a concurrent write of
 the field elsewhere survives it. The last field removed removes the key.
 
-``HGETALL`` replies with a flat ``[field, value, field, value, ...]`` list
-(the Redis order: insertion order of the fields); the SDK turns it into a
-dict. See :mod:`bolt.state._handlers` for the rules every handler follows.
+``HGETALL`` replies with a ``{field: value}`` dict in the fields' insertion
+order (Redis's order for small hashes). See :mod:`bolt.state._handlers` for
+the rules every handler follows.
 """
 
 from __future__ import annotations
@@ -90,12 +90,10 @@ def cmd_hmget(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) ->
 
 
 def cmd_hgetall(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:
-    """``HGETALL [key]`` → ``[field, value, field, value, ...]`` (empty: no key)."""
+    """``HGETALL [key]`` → ``{field: value}`` in the fields' insertion order (empty: no key)."""
     check.arity("HGETALL", args, 1)
     current = hash_body(ks, db, check.key(args[0]), now)
-    if current is None:
-        return [], None
-    return [item for pair in current.items() for item in pair], None
+    return ({} if current is None else dict(current.items())), None
 
 
 def cmd_hdel(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:

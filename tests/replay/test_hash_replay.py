@@ -52,7 +52,7 @@ def test_hashes_survive_recovery_and_replay_reads_them(tmp_path: Path) -> None:
     data = tmp_path / "data"
     trio.run(_write, data, clock)
     recovered = trio.run(_read, data, clock)
-    assert recovered == [["age", "37", "raw", b"\xff\x00"], 0]
+    assert recovered == [{"age": "37", "raw": b"\xff\x00"}, 0]
 
     state = run_cli("state", data, "--json")
     assert state.code == 0, state.err
@@ -78,6 +78,6 @@ def test_event_details_name_fields_and_values() -> None:
     from bolt.events import HashFieldsDeleted, HashFieldsSet
 
     put = HashFieldsSet("a", 1, 5, "", "h", (("f", "1", ()), (b"\x01", "x", ((4, "b"),))))
-    assert event_details(put) == "HSET \"f\"=\"1\", b'\\x01'=\"x\""
+    assert event_details(put) == 'HSET "f"="1", b\'\\x01\'="x"'
     deleted = HashFieldsDeleted("a", 2, 6, "", "h", (("f", ((5, "a"),)),))
     assert event_details(deleted) == 'HDEL ["f"]'
