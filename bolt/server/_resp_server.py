@@ -44,6 +44,7 @@ from bolt.errors import (
     BadRequestError,
     BoltError,
     DiskError,
+    HashValueNotIntegerError,
     IntegerOverflowError,
     KeyNotFoundError,
     NoPermissionError,
@@ -59,6 +60,7 @@ from bolt.server._auth import LEVEL_ADMIN, LEVEL_NONE, MODE_REQUIRED
 from bolt.server._latency import CommandCounters, record_batch
 from bolt.server._resp_admin import SERVER_COMMAND_LEVELS, SERVER_COMMANDS
 from bolt.server._resp_commands import DATA_COMMANDS, RespCommand
+from bolt.server._resp_hashes import HASH_COMMANDS
 from bolt.server._resp_pubsub import (
     ALLOWED_WHILE_SUBSCRIBED,
     PUBSUB_COMMANDS,
@@ -74,7 +76,12 @@ logger = logging.getLogger("bolt.server.resp")
 
 RECEIVE_BYTES = 256 * limits.KIB
 """Most bytes taken from a connection per ``receive_some``."""
-RESP_COMMANDS: dict[bytes, RespCommand] = {**DATA_COMMANDS, **SERVER_COMMANDS, **PUBSUB_COMMANDS}
+RESP_COMMANDS: dict[bytes, RespCommand] = {
+    **DATA_COMMANDS,
+    **SERVER_COMMANDS,
+    **PUBSUB_COMMANDS,
+    **HASH_COMMANDS,
+}
 """Every command the RESP port answers, by upper-case name."""
 
 _GOODBYE_SECONDS = 1.0
@@ -87,6 +94,7 @@ _FIXED_TEXT: dict[type, str] = {
     NotFloatError: "ERR value is not a valid float",
     OutOfMemoryError: "OOM command not allowed when used memory > 'maxmemory'.",
     KeyNotFoundError: "ERR no such key",
+    HashValueNotIntegerError: "ERR hash value is not an integer",
 }
 _PREFIX: dict[type, str] = {NoPermissionError: "NOPERM", AuthenticationError: "WRONGPASS"}
 

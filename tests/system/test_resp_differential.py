@@ -25,7 +25,8 @@ pytestmark = pytest.mark.slow
 STRING_KEYS = ["a", "b", "c"]
 LIST_KEYS = ["l1", "l2"]
 SET_KEYS = ["s1", "s2"]
-ALL_KEYS = STRING_KEYS + LIST_KEYS + SET_KEYS
+HASH_KEYS = ["h1", "h2"]
+ALL_KEYS = STRING_KEYS + LIST_KEYS + SET_KEYS + HASH_KEYS
 
 strings = st.sampled_from(STRING_KEYS)
 lists = st.sampled_from(LIST_KEYS)
@@ -33,6 +34,8 @@ sets = st.sampled_from(SET_KEYS)
 anything = st.sampled_from(ALL_KEYS)
 values = st.sampled_from(["0", "1", "7", "-3", "x", "hello", "", "2.5", "10"])
 members = st.sampled_from(["m1", "m2", "m3", "m4"])
+hashes = st.sampled_from(HASH_KEYS)
+fields = st.sampled_from(["f1", "f2", "f3", "n"])
 small = st.integers(-3, 5)
 floats = st.sampled_from(["1.5", "-0.25", "2", "0.5", "abc"])
 
@@ -95,6 +98,22 @@ commands = st.one_of(
     st.tuples(st.sampled_from(["SMEMBERS", "SCARD"]), sets).map(list),
     st.tuples(st.just("SISMEMBER"), sets, members).map(list),
     st.tuples(st.just("SMISMEMBER"), sets, members, members).map(list),
+    st.tuples(
+        st.sampled_from(["HSET", "HMSET"]),
+        hashes,
+        st.lists(st.tuples(fields, values), min_size=1, max_size=3),
+    ).map(lambda c: [c[0], c[1], *[x for pair in c[2] for x in pair]]),
+    st.tuples(st.sampled_from(["HGET", "HEXISTS"]), hashes, fields).map(list),
+    st.tuples(
+        st.sampled_from(["HDEL", "HMGET"]), hashes, st.lists(fields, min_size=1, max_size=3)
+    ).map(lambda c: [c[0], c[1], *c[2]]),
+    st.tuples(st.sampled_from(["HGETALL", "HLEN", "HKEYS", "HVALS"]), hashes).map(list),
+    st.tuples(st.just("HINCRBY"), hashes, fields, small).map(list),
+    st.tuples(st.just("HINCRBY"), hashes, fields, st.just("x")).map(list),
+    st.tuples(st.just("HSET"), hashes, fields).map(list),  # odd arity: an error
+    st.tuples(st.just("HSET"), strings, fields, values).map(list),  # WRONGTYPE
+    st.tuples(st.just("HGET"), lists, fields).map(list),
+    st.tuples(st.just("RENAME"), hashes, hashes).map(list),
     st.tuples(st.just("RENAME"), strings, strings).map(list),
     st.tuples(st.just("RENAME"), lists, lists).map(list),
     st.tuples(st.just("RENAME"), sets, sets).map(list),
