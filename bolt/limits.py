@@ -227,3 +227,17 @@ peer_clock_skew_retry_ms = 200
 """How often a batch held for clock skew is offered to the engine again."""
 peer_ack_persist_interval_ms = 100
 """Acknowledged offsets are written to the data dir at most this often."""
+
+# --- blocking pops (BLPOP/BRPOP) --------------------------------------------
+blocking_pop_wait_ms_max = 10_000
+"""Longest one BLPOP/BRPOP holds a Bolt-port connection (a timeout of 0 or above
+it waits this long); clients repeat it to wait longer. The RESP port follows
+Redis: a timeout of 0 waits until an element or a disconnect."""
+blocking_pop_slice_ms = 1_000
+"""A blocked pop re-checks its lists and server shutdown at least this often
+(a wake-up from the change feed normally comes first)."""
+blocking_feed_records_max = 10_000
+"""Records the blocking-pop service may hold unread before the feed drops it
+(it then wakes every waiter to look again)."""
+blocking_service_check_ms = 100
+"""How often the blocking-pop service checks for a server shutdown."""

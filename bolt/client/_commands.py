@@ -27,6 +27,7 @@ is never re-sent; the caller gets :class:`~bolt.errors.WriteOutcomeUnknownError`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -232,6 +233,41 @@ class CommandsMixin(Generic[R]):
     def llen(self, key: str, *, database: str | None = None) -> R:
         """Reply: the length of a list (0 if missing)."""
         return self._data("LLEN", [check_key(key)], database)
+
+    def blpop(
+        self, keys: str | Iterable[str], timeout: float = 0, *, database: str | None = None
+    ) -> R:
+        """Pop the head of the first non-empty list of ``keys``, waiting for one.
+
+        ``timeout`` is in seconds; the server holds one request at most 10 s
+        (``limits.blocking_pop_wait_ms_max``; 0 means that long), so call
+        again to wait longer. Waiters are served first come, first served,
+        and an element goes to exactly one of them.
+
+        Reply: ``[key, element]``, or ``None`` if the time ran out.
+        """
+        return self._blocking_pop("BLPOP", keys, timeout, database)
+
+    def brpop(
+        self, keys: str | Iterable[str], timeout: float = 0, *, database: str | None = None
+    ) -> R:
+        """:meth:`blpop`, but pops the tail. Reply: ``[key, element]`` or ``None``."""
+        return self._blocking_pop("BRPOP", keys, timeout, database)
+
+    def _blocking_pop(
+        self, command: str, keys: str | Iterable[str], timeout: float, database: str | None
+    ) -> R:
+        names = [check_key(keys)] if isinstance(keys, str) else check_keys(keys)
+        if (
+            not isinstance(timeout, int | float)
+            or isinstance(timeout, bool)
+            or math.isnan(timeout)
+            or timeout < 0
+        ):
+            raise TypeError("timeout must be a non-negative number of seconds")
+        timeout_ms = 0 if math.isinf(timeout) else math.ceil(timeout * 1000)
+        db = self.database if database is None else database
+        return self._command(command, [*names, timeout_ms, db or ""], None)
 
     # --- sets --------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ from bolt.server._auth import (
     check_role,
     check_user_name,
 )
+from bolt.server._blocking import BLOCKING_SERVER_COMMANDS
 from bolt.server._pushes import Outbox, change_matcher, watch
 from bolt.server._session import Session
 from bolt.server._tasks import TASK_SERVER_COMMANDS
@@ -344,6 +345,9 @@ SERVER_COMMANDS: dict[str, ServerCommand] = {
 }
 """Every command the server answers itself (the rest go to the engine)."""
 SERVER_COMMANDS.update({name: ServerCommand(*spec) for name, spec in TASK_SERVER_COMMANDS.items()})
+SERVER_COMMANDS.update(
+    {name: ServerCommand(*spec) for name, spec in BLOCKING_SERVER_COMMANDS.items()}
+)
 
 
 def refusal(command: str, session: Session, required_level: int) -> AccessError:

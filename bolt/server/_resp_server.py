@@ -59,6 +59,7 @@ from bolt.node import Engine, wall_clock_ms
 from bolt.server._auth import LEVEL_ADMIN, LEVEL_NONE, MODE_REQUIRED
 from bolt.server._latency import CommandCounters, record_batch
 from bolt.server._resp_admin import SERVER_COMMAND_LEVELS, SERVER_COMMANDS
+from bolt.server._resp_blocking import BLOCKING_COMMANDS
 from bolt.server._resp_commands import DATA_COMMANDS, RespCommand
 from bolt.server._resp_hashes import HASH_COMMANDS
 from bolt.server._resp_pubsub import (
@@ -81,6 +82,7 @@ RESP_COMMANDS: dict[bytes, RespCommand] = {
     **SERVER_COMMANDS,
     **PUBSUB_COMMANDS,
     **HASH_COMMANDS,
+    **BLOCKING_COMMANDS,
 }
 """Every command the RESP port answers, by upper-case name."""
 
