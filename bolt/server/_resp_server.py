@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import socket
-import ssl
 import time
 from typing import Any
 
@@ -52,10 +50,13 @@ from bolt.errors import (
     NotIntegerError,
     OutOfMemoryError,
     ProtocolError,
+    ShuttingDownError,
     UnknownCommandError,
     WrongTypeError,
 )
 from bolt.node import Engine, wall_clock_ms
+from bolt.server import _admission as admission
+from bolt.server._admission import over_budget
 from bolt.server._auth import LEVEL_ADMIN, LEVEL_NONE, MODE_REQUIRED
 from bolt.server._latency import CommandCounters, record_batch
 from bolt.server._resp_admin import SERVER_COMMAND_LEVELS, SERVER_COMMANDS
@@ -69,8 +70,7 @@ from bolt.server._resp_pubsub import (
     PubSub,
 )
 from bolt.server._server import Server, open_listeners
-from bolt.server._session import Session, format_address
-from bolt.server._tls import HANDSHAKE_TIMEOUT_SECONDS
+from bolt.server._session import Session
 from bolt.wire import RespCodec, encode_error_line
 
 logger = logging.getLogger("bolt.server.resp")
@@ -124,6 +124,16 @@ def _subscribed_text(name: bytes) -> str:
     return (
         f"Can't execute '{name.decode('utf-8', 'replace').lower()}': only (P|S)SUBSCRIBE / "
         "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+    )
+
+
+def _prelogin(session: Session, error: ProtocolError, full: bool) -> ProtocolError:
+    """Add the pre-login frame limit to a protocol error of a session not logged in."""
+    if full or session.logged_in:
+        return error
+    return ProtocolError(
+        f"{error.message} (until a connection has logged in with AUTH, a command may "
+        f"be at most {limits.prelogin_frame_bytes_max} bytes)"
     )
 
 
@@ -245,58 +255,39 @@ class RespListener:
 
     async def _connection(self, socket_stream: trio.SocketStream) -> None:
         server = self.server
-        try:
-            address = format_address(socket_stream.socket.getpeername())
-            socket_stream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
+        accepted = await admission.accept_stream(socket_stream, server.ssl_context)
+        if accepted is None:
             return
-        stream: trio.abc.Stream = socket_stream
-        if server.ssl_context is not None:
-            secured = await self._tls(socket_stream, server.ssl_context, address)
-            if secured is None:
-                return
-            stream = secured
-        if server.closing or len(server.sessions) >= server.max_connections:
+        stream, address = accepted
+        refused = admission.refusal(server, address)
+        if refused is not None:
             text = (
-                "ERR max number of clients reached" if not server.closing else "ERR shutting down"
+                "ERR shutting down"
+                if isinstance(refused, ShuttingDownError)
+                else "ERR max number of clients reached"
             )
             await self._goodbye(stream, encode_error_line(text))
             return
-        server._next_session_id += 1
-        level = LEVEL_NONE if server.mode == MODE_REQUIRED else LEVEL_ADMIN
-        session = RespSession(server._next_session_id, address, level)
-        session.stream = stream
-        server.sessions[session.id] = session
-        server.connections_total += 1
-        try:
-            await self._session_loop(stream, session)
-        finally:
-            del server.sessions[session.id]
-            self.pubsub.forget(session)
-            if session.pubsub_outbox is not None:
-                session.pubsub_outbox.close()
-
-    async def _tls(
-        self, socket_stream: trio.SocketStream, context: ssl.SSLContext, address: str
-    ) -> trio.abc.Stream | None:
-        ssl_stream = trio.SSLStream(socket_stream, context, server_side=True)
-        with trio.move_on_after(HANDSHAKE_TIMEOUT_SECONDS) as scope:
+        with admission.registered(server, address, RespSession) as session:
+            session.stream = stream
             try:
-                await ssl_stream.do_handshake()
-            except trio.BrokenResourceError as exc:
-                logger.info("TLS handshake with %s failed: %s", address, exc.__cause__ or exc)
-                return None
-        if scope.cancelled_caught:
-            logger.info("TLS handshake with %s timed out", address)
-            return None
-        return ssl_stream
+                await self._session_loop(stream, session)
+            finally:
+                self.pubsub.forget(session)
+                if session.pubsub_outbox is not None:
+                    session.pubsub_outbox.close()
 
     # --- one session ------------------------------------------------------------------
 
     async def _session_loop(self, stream: trio.abc.Stream, session: RespSession) -> None:
-        codec = RespCodec(limits.frame_bytes_max)
-        receive = stream.receive_some
+        """Serve one session (the limits before login: see :func:`_prelogin`)."""
         server = self.server
+        # Without authentication nothing needs a login: the full frame limit from
+        # the start; the first command ends the login timeout (as HELLO does on
+        # the Bolt port). With it, the small limit holds until AUTH succeeds.
+        full = server.mode != MODE_REQUIRED
+        codec = RespCodec(limits.frame_bytes_max if full else limits.prelogin_frame_bytes_max)
+        receive = stream.receive_some
         with trio.CancelScope() as scope:
             session.receive_scope = scope
             while not server.closing:
@@ -305,15 +296,23 @@ class RespListener:
                 session.idle = False
                 if not data:
                     return
-                started = time.perf_counter()
+                started = session.last_active = time.perf_counter()
                 try:
                     codec.receive_data(data)
                     commands = codec.next_commands()
                 except ProtocolError as exc:
-                    await self._protocol_error(stream, session, exc)
+                    await self._protocol_error(stream, session, _prelogin(session, exc, full))
+                    return
+                buffered = codec.buffered_bytes
+                if buffered != session.buffered and not admission.admit_buffered(
+                    server, session, buffered
+                ):
+                    await self._closed_for(stream, session, "input_budget", over_budget(server))
                     return
                 if not commands:
                     continue
+                if full:
+                    session.logged_in = True
                 if scope.cancel_called:
                     with trio.CancelScope(shield=True) as shielded:
                         shielded.deadline = trio.current_time() + server.shutdown_grace_seconds
@@ -324,8 +323,22 @@ class RespListener:
                 if codec.failure is not None:
                     await self._protocol_error(stream, session, ProtocolError(codec.failure))
                     return
+                if not full and session.logged_in:
+                    codec.max_frame_bytes = limits.frame_bytes_max
+                    full = True
         session.receive_scope = None
-        await self._goodbye(stream, b"", session)
+        reason = session.close_reason  # set by the server's session watcher (a timeout)
+        await self._goodbye(
+            stream, encode_error_line(f"ERR {reason.message}") if reason else b"", session
+        )
+
+    async def _closed_for(
+        self, stream: trio.abc.Stream, session: RespSession, reason: str, error: BoltError
+    ) -> None:
+        """Close ``session`` for a hardening ``reason``: log, count, tell the client."""
+        logger.info("closing RESP connection from %s: %s", session.address, error.message)
+        admission.count_close(self.server, reason, error)
+        await self._goodbye(stream, encode_error_line(f"ERR {error.message}"), session)
 
     async def _run_batch(
         self,
@@ -347,7 +360,7 @@ class RespListener:
             found = table.get(name)
             if found is None:
                 error = UnknownCommandError(unknown_command_text(args)[4:])
-                server._count_error(server.unknown, error)
+                admission.count_error(server, server.unknown, error)
                 batch.append(server.unknown)
                 out.append(encode_error_line(f"ERR {error.message}"))
                 continue
@@ -373,12 +386,12 @@ class RespListener:
                 else:
                     reply, offset = command.handler(self, session, args)
             except BoltError as exc:
-                server._count_error(counters, exc)
+                admission.count_error(server, counters, exc)
                 out.append(encode_error_line(resp_error_text(exc)))
                 continue
             except Exception as exc:
-                internal = server._internal_error(counters.name, exc)
-                server._count_error(counters, internal)
+                internal = admission.internal_error(counters.name, exc)
+                admission.count_error(server, counters, internal)
                 out.append(encode_error_line(f"ERR {internal.message}"))
                 continue
             out.append(reply)
@@ -409,7 +422,7 @@ class RespListener:
                 await self.engine.wait_durable(max_offset)
             except DiskError as exc:
                 for index, write_counters in writes:
-                    self.server._count_error(write_counters, exc)
+                    admission.count_error(self.server, write_counters, exc)
                     out[index] = encode_error_line(resp_error_text(exc))
         if out:
             data = out[0] if len(out) == 1 else b"".join(out)
@@ -422,7 +435,7 @@ class RespListener:
         self, stream: trio.abc.Stream, session: RespSession, error: ProtocolError
     ) -> None:
         logger.info("closing RESP connection from %s: %s", session.address, error.message)
-        self.server._count_error(None, error)
+        admission.count_error(self.server, None, error)
         await self._goodbye(stream, encode_error_line(f"ERR {error.message}"))
 
     def _refusal(self, name: bytes, session: RespSession, counters: CommandCounters) -> bytes:
@@ -435,7 +448,7 @@ class RespListener:
                 f"NOPERM this user has no permissions to run the "
                 f"'{name.decode(errors='replace').lower()}' command"
             )
-        self.server._count_error(counters, error)
+        admission.count_error(self.server, counters, error)
         return encode_error_line(server_text)
 
     async def _goodbye(
