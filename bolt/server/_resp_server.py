@@ -42,17 +42,10 @@ from bolt.errors import (
     BadRequestError,
     BoltError,
     DiskError,
-    HashValueNotIntegerError,
-    IntegerOverflowError,
-    KeyNotFoundError,
     NoPermissionError,
-    NotFloatError,
-    NotIntegerError,
-    OutOfMemoryError,
     ProtocolError,
     ShuttingDownError,
     UnknownCommandError,
-    WrongTypeError,
 )
 from bolt.node import Engine, wall_clock_ms
 from bolt.server import _admission as admission
@@ -69,8 +62,15 @@ from bolt.server._resp_pubsub import (
     PUBSUB_LEVELS,
     PubSub,
 )
+from bolt.server._resp_session import (
+    RespSession,
+    arity_ok,
+    prelogin_error,
+    resp_error_text,
+    subscribed_text,
+    unknown_command_text,
+)
 from bolt.server._server import Server, open_listeners
-from bolt.server._session import Session
 from bolt.wire import RespCodec, encode_error_line
 
 logger = logging.getLogger("bolt.server.resp")
@@ -87,86 +87,6 @@ RESP_COMMANDS: dict[bytes, RespCommand] = {
 """Every command the RESP port answers, by upper-case name."""
 
 _GOODBYE_SECONDS = 1.0
-
-# Redis's own texts for the errors whose wording clients and people know.
-_FIXED_TEXT: dict[type, str] = {
-    WrongTypeError: "WRONGTYPE Operation against a key holding the wrong kind of value",
-    NotIntegerError: "ERR value is not an integer or out of range",
-    IntegerOverflowError: "ERR increment or decrement would overflow",
-    NotFloatError: "ERR value is not a valid float",
-    OutOfMemoryError: "OOM command not allowed when used memory > 'maxmemory'.",
-    KeyNotFoundError: "ERR no such key",
-    HashValueNotIntegerError: "ERR hash value is not an integer",
-}
-_PREFIX: dict[type, str] = {NoPermissionError: "NOPERM", AuthenticationError: "WRONGPASS"}
-
-
-def resp_error_text(error: BoltError) -> str:
-    """The Redis error line (without ``-``) for a Bolt error, chosen by its class."""
-    for cls in type(error).__mro__:
-        text = _FIXED_TEXT.get(cls)
-        if text is not None:
-            return text
-        prefix = _PREFIX.get(cls)
-        if prefix is not None:
-            return f"{prefix} {error.message}"
-    return f"ERR {error.message}"
-
-
-def unknown_command_text(args: list[bytes]) -> str:
-    """Redis's ``unknown command 'x', with args beginning with: 'a' 'b' `` text."""
-    name = args[0][:128].decode("utf-8", "replace")
-    words = "".join(f"'{a[:128].decode('utf-8', 'replace')}' " for a in args[1:20])
-    return f"ERR unknown command '{name}', with args beginning with: {words}"
-
-
-def _subscribed_text(name: bytes) -> str:
-    return (
-        f"Can't execute '{name.decode('utf-8', 'replace').lower()}': only (P|S)SUBSCRIBE / "
-        "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
-    )
-
-
-def _prelogin(session: Session, error: ProtocolError, full: bool) -> ProtocolError:
-    """Add the pre-login frame limit to a protocol error of a session not logged in."""
-    if full or session.logged_in:
-        return error
-    return ProtocolError(
-        f"{error.message} (until a connection has logged in with AUTH, a command may "
-        f"be at most {limits.prelogin_frame_bytes_max} bytes)"
-    )
-
-
-def _arity_ok(arity: int, count: int) -> bool:
-    return count == arity if arity > 0 else count >= -arity
-
-
-class RespSession(Session):
-    """A Redis client's session: a Bolt session plus its RESP version and database."""
-
-    __slots__ = (
-        "channels",
-        "db",
-        "db_index",
-        "lib_name",
-        "lib_version",
-        "patterns",
-        "protocol",
-        "pubsub_outbox",
-        "stream",
-    )
-
-    def __init__(self, session_id: int, address: str, level: int = LEVEL_NONE) -> None:
-        super().__init__(session_id, address, level)
-        self.stream: trio.abc.Stream = None  # type: ignore[assignment]  # set on admission
-        self.pubsub_outbox: trio.MemorySendChannel[bytes] | None = None  # once it subscribes
-        self.channels: set[bytes] = set()
-        self.patterns: set[bytes] = set()
-        self.protocol = 2
-        self.db = ""
-        self.db_index = 0
-        self.lib_name = ""
-        self.lib_version = ""
 
 
 class RespListener:
@@ -301,7 +221,7 @@ class RespListener:
                     codec.receive_data(data)
                     commands = codec.next_commands()
                 except ProtocolError as exc:
-                    await self._protocol_error(stream, session, _prelogin(session, exc, full))
+                    await self._protocol_error(stream, session, prelogin_error(session, exc, full))
                     return
                 buffered = codec.buffered_bytes
                 if buffered != session.buffered and not admission.admit_buffered(
@@ -373,8 +293,8 @@ class RespListener:
                     and (session.channels or session.patterns)
                     and name not in ALLOWED_WHILE_SUBSCRIBED
                 ):
-                    raise BadRequestError(_subscribed_text(args[0]))
-                if not _arity_ok(command.arity, len(args)):
+                    raise BadRequestError(subscribed_text(args[0]))
+                if not arity_ok(command.arity, len(args)):
                     name_text = args[0].decode("utf-8", "replace").lower()
                     raise BadRequestError(f"wrong number of arguments for '{name_text}' command")
                 if counters.required_level > session.level:
