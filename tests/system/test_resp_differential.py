@@ -92,6 +92,8 @@ commands = st.one_of(
     st.tuples(st.sampled_from(["LPOP", "RPOP"]), lists, st.integers(0, 4)).map(list),
     st.tuples(st.just("LRANGE"), lists, small, small).map(list),
     st.tuples(st.just("LINDEX"), lists, small).map(list),
+    # Blocking pops with a short timeout: a pop when a list has elements, nil after it.
+    st.tuples(st.sampled_from(["BLPOP", "BRPOP"]), lists, lists, st.just("0.01")).map(list),
     st.tuples(
         st.sampled_from(["SADD", "SREM"]), sets, st.lists(members, min_size=1, max_size=3)
     ).map(lambda c: [c[0], c[1], *c[2]]),
@@ -111,7 +113,7 @@ commands = st.one_of(
     st.tuples(st.just("HINCRBY"), hashes, fields, small).map(list),
     st.tuples(st.just("HINCRBY"), hashes, fields, st.just("x")).map(list),
     st.tuples(st.just("HSET"), hashes, fields).map(list),  # odd arity: an error
-    st.tuples(st.just("HSET"), strings, fields, values).map(list),  # WRONGTYPE
+    st.tuples(st.just("HSET"), lists, fields, values).map(list),  # WRONGTYPE once pushed
     st.tuples(st.just("HGET"), lists, fields).map(list),
     st.tuples(st.just("RENAME"), hashes, hashes).map(list),
     st.tuples(st.just("RENAME"), strings, strings).map(list),
