@@ -241,3 +241,7 @@ blocking_feed_records_max = 10_000
 (it then wakes every waiter to look again)."""
 blocking_service_check_ms = 100
 """How often the blocking-pop service checks for a server shutdown."""
+
+# --- RESP transactions (MULTI/EXEC) ------------------------------------------
+resp_multi_commands_max = 10_000
+"""Most commands one RESP ``MULTI`` may queue; one more fails the transaction."""

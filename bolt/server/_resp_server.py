@@ -56,6 +56,7 @@ from bolt.server._resp_admin import SERVER_COMMAND_LEVELS, SERVER_COMMANDS
 from bolt.server._resp_blocking import BLOCKING_COMMANDS
 from bolt.server._resp_commands import DATA_COMMANDS, RespCommand
 from bolt.server._resp_hashes import HASH_COMMANDS
+from bolt.server._resp_multi import MULTI_COMMANDS, MULTI_LEVELS, in_transaction, queue
 from bolt.server._resp_pubsub import (
     ALLOWED_WHILE_SUBSCRIBED,
     PUBSUB_COMMANDS,
@@ -83,6 +84,7 @@ RESP_COMMANDS: dict[bytes, RespCommand] = {
     **PUBSUB_COMMANDS,
     **HASH_COMMANDS,
     **BLOCKING_COMMANDS,
+    **MULTI_COMMANDS,
 }
 """Every command the RESP port answers, by upper-case name."""
 
@@ -101,7 +103,7 @@ class RespListener:
         self.closing = False
         self.pubsub = PubSub()
         self.table: dict[bytes, tuple[RespCommand, CommandCounters]] = {}
-        levels = {**SERVER_COMMAND_LEVELS, **PUBSUB_LEVELS}
+        levels = {**SERVER_COMMAND_LEVELS, **PUBSUB_LEVELS, **MULTI_LEVELS}
         for name, command in RESP_COMMANDS.items():
             counters = server.table.get(command.bolt_command)
             if counters is None:
@@ -279,6 +281,8 @@ class RespListener:
             name = args[0].upper()
             found = table.get(name)
             if found is None:
+                if in_transaction(session, name):
+                    session.multi_failed = True
                 error = UnknownCommandError(unknown_command_text(args)[4:])
                 admission.count_error(server, server.unknown, error)
                 batch.append(server.unknown)
@@ -298,7 +302,11 @@ class RespListener:
                     name_text = args[0].decode("utf-8", "replace").lower()
                     raise BadRequestError(f"wrong number of arguments for '{name_text}' command")
                 if counters.required_level > session.level:
+                    session.multi_failed = in_transaction(session, name) or session.multi_failed
                     out.append(self._refusal(name, session, counters))
+                    continue
+                if in_transaction(session, name):
+                    out.append(queue(session, name, command, args))
                     continue
                 session.current_command = counters.name
                 if command.is_async:
@@ -306,6 +314,8 @@ class RespListener:
                 else:
                     reply, offset = command.handler(self, session, args)
             except BoltError as exc:
+                if in_transaction(session, name):
+                    session.multi_failed = True  # EXEC will answer EXECABORT
                 admission.count_error(server, counters, exc)
                 out.append(encode_error_line(resp_error_text(exc)))
                 continue

@@ -10,6 +10,8 @@ wording where clients and people know it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import trio
 
 from bolt import limits
@@ -93,6 +95,8 @@ class RespSession(Session):
         "db_index",
         "lib_name",
         "lib_version",
+        "multi",
+        "multi_failed",
         "patterns",
         "protocol",
         "pubsub_outbox",
@@ -110,3 +114,5 @@ class RespSession(Session):
         self.db_index = 0
         self.lib_name = ""
         self.lib_version = ""
+        self.multi: list[tuple[Any, list[bytes]]] | None = None  # queued after MULTI
+        self.multi_failed = False  # a command was refused while queueing: EXECABORT
