@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from bolt import limits
-from bolt.errors import BadRequestError, BoltError, FeedDroppedError, WrongTypeError
+from bolt.errors import BadRequestError, BoltError, FeedDroppedError
 from bolt.events import ListPushed
 from bolt.server._auth import LEVELS
 from bolt.state import checks as check
@@ -157,7 +157,7 @@ async def _watch_disconnect(stream: Any, gone: trio.Event, scope: trio.CancelSco
 def _non_empty(engine: Engine, key: ListKey) -> bool:
     try:
         return bool(engine.submit("LLEN", [key[1]], key[0])[0])
-    except WrongTypeError:
+    except BoltError:  # not a list, or not a valid key: nothing to hand on
         return False
 
 
