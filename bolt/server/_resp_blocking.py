@@ -55,6 +55,27 @@ def _blocking(left: bool) -> Callable[..., object]:
     return handler
 
 
+def _at_once(left: bool) -> Callable[..., Result]:
+    def handler(listener: RespListener, session: RespSession, args: list[bytes]) -> Result:
+        timeout_of(args[-1])  # checked as Redis does, then ignored: no waiting
+        command = "LPOP" if left else "RPOP"
+        for raw in args[1:-1]:
+            key = key_of(raw)
+            value, offset = listener.engine.submit(command, [key], session.db)
+            if value is not None:
+                return encode_reply([key, value], session.protocol), offset
+        return (b"*-1\r\n" if session.protocol == 2 else b"_\r\n"), -1
+
+    handler.__doc__ = "The pop of a BLPOP/BRPOP inside MULTI: at once, never waiting (Redis)."
+    return handler
+
+
+IN_TRANSACTION: dict[bytes, Callable[..., Result]] = {
+    b"BLPOP": _at_once(True),
+    b"BRPOP": _at_once(False),
+}
+"""How the blocking commands run inside ``EXEC``: without blocking, as in Redis."""
+
 BLOCKING_COMMANDS: dict[bytes, RespCommand] = {
     b"BLPOP": RespCommand(_blocking(True), -3, "BLPOP", True, ("write", "blocking"), 1, -2),
     b"BRPOP": RespCommand(_blocking(False), -3, "BRPOP", True, ("write", "blocking"), 1, -2),

@@ -14,9 +14,10 @@ command at ``EXEC`` time (a wrong type) are answered in its slot and the
 others still run, as Redis does. Durability is awaited once, for the last
 write, before the ``EXEC`` reply is sent.
 
-Commands that wait (``BLPOP``, ``SUBSCRIBE``...) are not allowed inside a
-transaction. There is no ``WATCH``: across a cluster, optimistic locking on
-one node's view would promise what replication cannot keep.
+``BLPOP``/``BRPOP`` inside a transaction pop at once or answer nil, never
+wait (as in Redis); ``SUBSCRIBE`` and friends are not allowed. There is no
+``WATCH``: across a cluster, optimistic locking on one node's view would
+promise what replication cannot keep.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bolt import limits
 from bolt.errors import BadRequestError, BoltError
 from bolt.server import _admission as admission
 from bolt.server._auth import LEVELS
+from bolt.server._resp_blocking import IN_TRANSACTION
 from bolt.server._resp_commands import RespCommand
 from bolt.server._resp_session import resp_error_text
 from bolt.wire import OK, encode_error_line
@@ -52,6 +54,9 @@ def queue(session: RespSession, name: bytes, command: RespCommand, args: list[by
             queue is full (the caller marks the transaction failed).
     """
     assert session.multi is not None
+    at_once = IN_TRANSACTION.get(name)
+    if at_once is not None:
+        command = command._replace(handler=at_once, is_async=False)
     if command.is_async or name in _NOT_QUEUEABLE:
         raise BadRequestError("Command not allowed inside a transaction")
     if len(session.multi) >= limits.resp_multi_commands_max:

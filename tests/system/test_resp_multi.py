@@ -24,6 +24,7 @@ SCRIPTS: list[list[list[Any]]] = [
     [["EXEC"], ["DISCARD"], ["MULTI"], ["RPUSH", "l", "1", "2"], ["DISCARD"], ["LLEN", "l"]],
     [["MULTI"], ["HSET", "h", "f", "1"], ["HINCRBY", "h", "f", 2], ["HGETALL", "h"], ["EXEC"]],
     [["MULTI"], ["EXEC"]],
+    [["MULTI"], ["RPUSH", "l", "a"], ["BLPOP", "l", "0"], ["BRPOP", "l", "0"], ["EXEC"]],
 ]
 
 
