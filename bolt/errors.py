@@ -433,6 +433,16 @@ class TaskTimeoutError(BoltError, builtins.TimeoutError):
     name = "TASK_TIMEOUT"
 
 
+# --- hashes (resp2) ----------------------------------------------------------
+
+
+class HashValueNotIntegerError(NotIntegerError):
+    """HINCRBY met a hash field whose value is not a 64-bit integer."""
+
+    code = 122
+    name = "HASH_NOT_INTEGER"
+
+
 def _all_classes() -> list[type[BoltError]]:
     found: list[type[BoltError]] = []
     pending: list[type[BoltError]] = [BoltError]

@@ -256,3 +256,21 @@ tombstone_gc_full_scan_interval_ms = 300_000
 """Between rounds that look at every key (the first round after start is one);
 the others look only at the keys that got tombstones since, and at those
 still waiting once the stable HLC has passed the oldest of them."""
+
+# --- blocking pops (BLPOP/BRPOP) --------------------------------------------
+blocking_pop_wait_ms_max = 10_000
+"""Longest one BLPOP/BRPOP holds a Bolt-port connection (a timeout of 0 or above
+it waits this long); clients repeat it to wait longer. The RESP port follows
+Redis: a timeout of 0 waits until an element or a disconnect."""
+blocking_pop_slice_ms = 1_000
+"""A blocked pop re-checks its lists and server shutdown at least this often
+(a wake-up from the change feed normally comes first)."""
+blocking_feed_records_max = 10_000
+"""Records the blocking-pop service may hold unread before the feed drops it
+(it then wakes every waiter to look again)."""
+blocking_service_check_ms = 100
+"""How often the blocking-pop service checks for a server shutdown."""
+
+# --- RESP transactions (MULTI/EXEC) ------------------------------------------
+resp_multi_commands_max = 10_000
+"""Most commands one RESP ``MULTI`` may queue; one more fails the transaction."""

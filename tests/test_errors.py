@@ -64,6 +64,7 @@ EXPECTED: dict[str, tuple[int, str, tuple[type, ...]]] = {
     "NotFloatError": (120, "NOT_FLOAT", (builtins.ValueError,)),
     "WrongProtocolError": (121, "WRONG_PROTOCOL", ()),
     "FullSyncError": (360, "FULL_SYNC_FAILED", ()),
+    "HashValueNotIntegerError": (122, "HASH_NOT_INTEGER", (builtins.ValueError,)),
 }
 
 

@@ -26,6 +26,8 @@ from bolt.events import (
     CounterSet,
     CrdtCounterChanged,
     Event,
+    HashFieldsDeleted,
+    HashFieldsSet,
     KeyDeleted,
     KeyPut,
     ListPopped,
@@ -123,6 +125,25 @@ EVENT_STRATEGIES.update(
         TaskCancelled: st.builds(TaskCancelled, **_head(), reason=text, at_ms=u63),
     }
 )
+# Hash events (bolt.crdt.ORMap): fields with values and the tags they observed.
+EVENT_STRATEGIES.update(
+    {
+        HashFieldsSet: st.builds(
+            HashFieldsSet,
+            **_head(),
+            fields=st.lists(
+                st.tuples(values, values, st.lists(tags, max_size=3).map(tuple)), max_size=3
+            ).map(tuple),
+        ),
+        HashFieldsDeleted: st.builds(
+            HashFieldsDeleted,
+            **_head(),
+            removed=st.lists(
+                st.tuples(values, st.lists(tags, max_size=3).map(tuple)), max_size=3
+            ).map(tuple),
+        ),
+    }
+)
 any_event = st.one_of(*EVENT_STRATEGIES.values())
 
 
@@ -148,6 +169,8 @@ def test_every_event_type_has_a_strategy_and_a_stable_kind() -> None:
         "TaskRetried": 25,
         "TaskDeadLettered": 26,
         "TaskCancelled": 27,
+        "HashFieldsSet": 40,
+        "HashFieldsDeleted": 41,
     }
     assert {EVENT_CLASSES[k] for k in EVENT_KINDS.values()} == set(EVENT_KINDS)
     assert set(EVENT_NAMES.values()) == set(EVENT_KINDS)

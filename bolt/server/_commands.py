@@ -46,6 +46,7 @@ from bolt.server._auth import (
     check_role,
     check_user_name,
 )
+from bolt.server._blocking import BLOCKING_SERVER_COMMANDS
 from bolt.server._login import LOGIN_COMMANDS, begin_challenge, log_in_by
 from bolt.server._pushes import Outbox, change_matcher, watch
 from bolt.server._session import Session
@@ -337,6 +338,9 @@ SERVER_COMMANDS: dict[str, ServerCommand] = {
 """Every command the server answers itself (the rest go to the engine)."""
 SERVER_COMMANDS.update({name: ServerCommand(*spec) for name, spec in TASK_SERVER_COMMANDS.items()})
 SERVER_COMMANDS.update({name: ServerCommand(*spec) for name, spec in LOGIN_COMMANDS.items()})
+SERVER_COMMANDS.update(
+    {name: ServerCommand(*spec) for name, spec in BLOCKING_SERVER_COMMANDS.items()}
+)
 
 
 def refusal(command: str, session: Session, required_level: int) -> AccessError:

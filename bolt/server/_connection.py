@@ -65,6 +65,7 @@ from bolt.errors import (
     WrongProtocolError,
 )
 from bolt.node import Engine
+from bolt.server import _admission as admission
 from bolt.server._commands import refusal
 from bolt.server._latency import CommandCounters, record_batch
 from bolt.server._session import Session
@@ -164,16 +165,10 @@ class ConnectionLoop:
 
     def _buffer_admitted(self, session: Session, buffered: int) -> bool:
         """Move ``session``'s partial-frame bytes in the budget; False: over it."""
-        grew = buffered > session.buffered
-        self.partial_bytes += buffered - session.buffered
-        session.buffered = buffered
-        return not grew or self.partial_bytes <= limits.partial_frames_bytes_max
+        return admission.admit_buffered(self, session, buffered)
 
     def _over_budget(self) -> InputBudgetError:
-        return InputBudgetError(
-            f"the server holds {self.partial_bytes} bytes of partially received requests, over "
-            f"its budget of {limits.partial_frames_bytes_max}; send smaller requests or retry"
-        )
+        return admission.over_budget(self)
 
     def _explain(self, session: Session, error: ProtocolError) -> ProtocolError:
         """Add the pre-login frame limit to a protocol error of a session not logged in."""
@@ -318,15 +313,10 @@ class ConnectionLoop:
     # --- errors and closing --------------------------------------------------------------
 
     def _count_error(self, counters: CommandCounters | None, error: BoltError) -> BoltError:
-        if counters is not None:
-            counters.errors += 1
-        key = (error.code, error.name)
-        self.errors[key] = self.errors.get(key, 0) + 1
-        return error
+        return admission.count_error(self, counters, error)
 
     def _internal_error(self, command: str, exc: Exception) -> ServerError:
-        logger.error("internal error while running %r", command, exc_info=exc)
-        return ServerError(f"internal error while running '{command}': {type(exc).__name__}")
+        return admission.internal_error(command, exc)
 
     async def _protocol_error(
         self, stream: trio.abc.Stream, session: Session, error: ProtocolError

@@ -60,6 +60,7 @@ from bolt.server._auth import (
     is_loopback,
     resolve_security,
 )
+from bolt.server._blocking import run_blocking_service
 from bolt.server._metrics import Metrics, NodeStatus
 from bolt.server._resp_server import RespListener
 from bolt.server._server import Server
@@ -367,6 +368,7 @@ class Daemon:
             port = await serving.start(server.serve, host, config.port)
             await self._start_cluster(engine, host, port, ssl_context, serving)
             serving.start_soon(run_task_service, server)  # ends when the server closes
+            serving.start_soon(run_blocking_service, server)  # BLPOP/BRPOP wake-ups; the same
             if config.resp_port is not None:
                 self.resp = RespListener(server)
                 resp_port = await serving.start(self.resp.serve, host, config.resp_port)

@@ -41,8 +41,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bolt.crdt import ORSet, Sequence, position_hlc
-from bolt.state._entry import LIST, SET, TOMBSTONE, Entry
+from bolt.crdt import ORMap, ORSet, Sequence, position_hlc
+from bolt.state._entry import HASH, LIST, SET, TOMBSTONE, Entry
 from bolt.state._keyspace import Keyspace, Shard
 
 NEVER = 1 << 64
@@ -75,7 +75,7 @@ def tombstone_count(entry: Entry) -> int:
     bodies = entry.bodies
     if bodies:
         for kind, body in bodies.items():
-            if kind in (SET, LIST):
+            if kind in (SET, LIST, HASH):
                 count += len(body.pending_removals) + (1 if body.floor else 0)
     return count
 
@@ -86,7 +86,7 @@ def oldest_stamp(entry: Entry) -> int:
     bodies = entry.bodies
     if bodies:
         for kind, body in bodies.items():
-            if kind == SET:
+            if kind in (SET, HASH):  # (member or field, tag) removals
                 stamps = [tag[0] for _, tag in body.pending_removals]
             elif kind == LIST:
                 stamps = [position_hlc(p) for p in body.pending_removals]
@@ -98,7 +98,7 @@ def oldest_stamp(entry: Entry) -> int:
     return oldest
 
 
-def _collect_set(members: ORSet, stable_hlc: int, reset_hlc: int) -> int:
+def _collect_set(members: ORSet | ORMap, stable_hlc: int, reset_hlc: int) -> int:
     collected = 0
     pending = members.pending_removals
     if pending:
@@ -140,7 +140,7 @@ def collect_entry(entry: Entry, stable_hlc: int) -> int:
     bodies: dict[int, Any] | None = entry.bodies
     if bodies:
         for kind, body in bodies.items():
-            if kind == SET:
+            if kind in (SET, HASH):  # an OR-map's removals are shaped like an OR-set's
                 collected += _collect_set(body, stable_hlc, entry.hlc)
             elif kind == LIST:
                 collected += _collect_list(body, stable_hlc, entry.hlc)

@@ -33,8 +33,8 @@ import heapq
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from bolt.crdt import DotSet, ORSet, PNCounter, Sequence, newer
-from bolt.state._entry import CRDT_COUNTER, LIST, SET, Entry
+from bolt.crdt import DotSet, ORMap, ORSet, PNCounter, Sequence, newer
+from bolt.state._entry import CRDT_COUNTER, HASH, LIST, SET, Entry
 from bolt.state._keyspace import Keyspace, UserRecord
 from bolt.state._tasks import (
     CANCELLED,
@@ -47,20 +47,33 @@ from bolt.state._tasks import (
     TaskView,
 )
 
+
+def _merge_hash(into: ORMap, other: ORMap) -> None:
+    """The OR-map's join (it returns a new map) written back into ``into``."""
+    joined = into.merge(other)
+    into.floor, into.fields, into.pending_removals = (
+        joined.floor,
+        joined.fields,
+        joined.pending_removals,
+    )
+
+
 BODY_MERGES: dict[int, Callable[[Any, Any], None]] = {
     LIST: Sequence.merge,
     SET: ORSet.merge,
     CRDT_COUNTER: PNCounter.merge,
+    HASH: _merge_hash,
 }
 """Entry kind → ``merge(into_body, other_body)``: the join of that container."""
 
-PRUNED_BY_RESET = frozenset({LIST, SET})
+PRUNED_BY_RESET = frozenset({LIST, SET, HASH})
 """Bodies whose elements a newer reset removes (counters use their observed base)."""
 
 _BODY_COPIES: dict[int, Callable[[Any], Any]] = {
     LIST: lambda body: _copied(Sequence(), body),
     SET: lambda body: _copied(ORSet(), body),
     CRDT_COUNTER: lambda body: _copied(PNCounter(), body),
+    HASH: lambda body: body.copy(),
 }
 
 

@@ -29,7 +29,7 @@ from bolt.state import (
     merge_users,
     task_from_wire,
 )
-from bolt.state._entry import CRDT_COUNTER, LIST, SET
+from bolt.state._entry import CRDT_COUNTER, HASH, LIST, SET
 from bolt.testing._clock import ManualClock
 from tests.state._support import (
     HISTORY_DBS,
@@ -73,6 +73,11 @@ def _body_state(kind: int, body: Any) -> Any:
         return (list(body.items()), sorted(body.pending_removals))
     if kind == SET:
         return (sorted((m, body.tags(m)) for m in body.members), sorted(body.pending_removals))
+    if kind == HASH:
+        return (
+            sorted((f, body.tags(f), body.get(f)) for f in body.fields),
+            sorted(body.pending_removals),
+        )
     assert kind == CRDT_COUNTER
     return (sorted((o, list(e)) for o, e in body.nodes.items()), sorted(body.base.items()))
 
