@@ -20,7 +20,10 @@ same command (:func:`~bolt.server._latency.record_batch`), and one update of
 the key hit/miss totals.
 Nothing is logged per request, and no cancel scope is entered per receive
 (one costs several microseconds): the session's single scope is cancelled
-by a shutdown only while the session is idle.
+by a shutdown only while the session is idle. On a plain TCP connection the
+receive and the send are system calls on the socket itself
+(:mod:`bolt.server._rawio`), not trio's stream wrappers: a reply that fits
+in the socket buffer is one ``write`` with no schedule point.
 
 **Errors**. A refused request (bad arguments, wrong type, permission, disk)
 gets a typed error reply with its id and the connection carries on; an
@@ -72,6 +75,7 @@ from bolt.node import Engine
 from bolt.server._commands import refusal
 from bolt.server._dispatch import Route
 from bolt.server._latency import CommandCounters, record_batch
+from bolt.server._rawio import receiver, send_now
 from bolt.server._session import Session
 from bolt.state import READS_ONE
 from bolt.wire import Codec, Request, encode_error, encode_response, wrong_port_line
@@ -121,7 +125,7 @@ class ConnectionLoop:
         codec = Codec(
             limits.frame_bytes_max if full else limits.prelogin_frame_bytes_max, server_side=True
         )
-        receive = stream.receive_some
+        receive = receiver(stream)
         clock = time.perf_counter
         # One cancel scope for the whole session, not one per receive (entering a
         # scope costs microseconds): shutdown cancels it only while the session
@@ -340,9 +344,11 @@ class ConnectionLoop:
         data = out[0] if len(out) == 1 else b"".join(out)
         outbox = session.outbox
         if outbox is None:
-            session.sending_since = time.perf_counter()
-            await stream.send_all(data)
-            session.sending_since = 0.0
+            sent = send_now(stream, data)  # nearly always all of it, with no schedule point
+            if sent < len(data):
+                session.sending_since = time.perf_counter()
+                await stream.send_all(memoryview(data)[sent:])
+                session.sending_since = 0.0
         else:  # pushes are on: the sender task owns the socket
             outbox.put(data)
             await outbox.wait_below(limits.reply_flush_bytes)
