@@ -81,7 +81,7 @@ def receiver(stream: trio.abc.Stream) -> Receive:
     return receive
 
 
-def send_now(stream: trio.abc.Stream, data: bytes) -> int:
+def send_now(stream: trio.abc.Stream, data: bytes | bytearray | memoryview) -> int:
     """Write what the kernel takes of ``data`` now, without waiting; the count written.
 
     0 for a stream that is not a plain ``trio.SocketStream`` (send it all
