@@ -16,6 +16,7 @@ from bolt.wire._codec import (
     encode_request,
     encode_response,
 )
+from bolt.wire._codec import encode_requests as encode_requests
 from bolt.wire._messages import (
     CONNECTION_ERROR_ID,
     KIND_ERROR,
@@ -98,5 +99,6 @@ __all__ = [
     "encode_error",
     "encode_push",
     "encode_request",
+    "encode_requests",
     "encode_response",
 ]
