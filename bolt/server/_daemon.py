@@ -214,8 +214,9 @@ def _announce_mode(mode: str, host: str, config: Config) -> None:
         else:
             logger.info("authentication is required: listening on %s", host)
         logger.info(
-            "logins send their password in plain text inside HELLO: use TLS "
-            "(BOLT_TLS_CERT/BOLT_TLS_KEY) when clients connect over a network"
+            "the SDK logs in by challenge (no password on the wire); a password sent "
+            "in plain text inside HELLO or AUTH needs TLS (BOLT_TLS_CERT/BOLT_TLS_KEY) "
+            "on a network"
         )
 
 

@@ -196,6 +196,7 @@ class Server(ConnectionLoop):
             "node_id": self.engine.origin,
             "mode": "standalone" if self.cluster is None else "cluster",
             "auth": self.mode,
+            "logins": ["password", "challenge"],
             "user": session.user,
             "role": session.role,
             "client_id": session.id,

@@ -51,6 +51,7 @@ class Session:
         "level",
         "logged_in",
         "outbox",
+        "pending_login",
         "receive_scope",
         "requests",
         "sending_since",
@@ -73,6 +74,7 @@ class Session:
         self.receive_scope: trio.CancelScope | None = None
         self.idle = False
         self.logged_in = False
+        self.pending_login: Any = None  # a challenge awaiting LOGIN (bolt.server._login)
         self.last_active = time.perf_counter()
         self.sending_since = 0.0
         self.buffered = 0

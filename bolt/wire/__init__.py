@@ -5,9 +5,11 @@
 functions are the allocation-light paths the server uses to build one
 ``send`` per batch of replies. See :mod:`bolt.wire._codec` for the theory of
 operation and :mod:`bolt.wire._messages` for the message shapes;
-:mod:`bolt.wire._stats` is the schema of the ``STATS`` reply.
+:mod:`bolt.wire._stats` is the schema of the ``STATS`` reply;
+:mod:`bolt.wire._login` (``bolt.wire.login``) the proofs of the challenge login.
 """
 
+from bolt.wire import _login as login
 from bolt.wire._codec import (
     HEADER_BYTES,
     Codec,
@@ -101,4 +103,5 @@ __all__ = [
     "encode_request",
     "encode_requests",
     "encode_response",
+    "login",
 ]
