@@ -65,6 +65,7 @@ def serving(name: str) -> Serving:
     spec = COMMANDS.get(name)
     return Serving(READS_ONE if spec is not None and spec.access == "read" else READS_NONE)
 
+
 __all__ = [
     "COMMANDS",
     "READS_EACH",

@@ -42,8 +42,7 @@ def test_the_batch_is_the_requests_framed_one_by_one(first: int, batch: list[Cal
     codec = Codec(server_side=True)
     codec.receive_data(encoded)
     assert codec.next_messages() == [
-        Request(first + index, call.command, call.args, call.db)
-        for index, call in enumerate(batch)
+        Request(first + index, call.command, call.args, call.db) for index, call in enumerate(batch)
     ]
 
 
