@@ -11,8 +11,9 @@ work itself (issue 16's profile: trio's send/recv helpers ~40% and
 ``contextlib`` 3.5% of the daemon's time). For a plain TCP connection this
 module does the system call itself on the socket's file descriptor:
 
-* :func:`receiver` returns a ``receive(max_bytes)`` that reads at once if
-  bytes are waiting (then yields once, as trio does, so a client that
+* :func:`receiver` returns a ``receive(max_bytes)`` that first raises
+  ``Cancelled`` if its scope was cancelled (as trio's does), then reads at
+  once if bytes are waiting (and yields once, as trio does, so a client that
   always has bytes ready cannot starve the others) and otherwise waits in
   ``trio.lowlevel.wait_readable`` -- cancellable, so a shutdown or the
   session watcher still wakes an idle connection.
@@ -58,8 +59,13 @@ def receiver(stream: trio.abc.Stream) -> Receive:
     sock = stream.socket
     wait_readable = trio.lowlevel.wait_readable
     shielded_checkpoint = trio.lowlevel.cancel_shielded_checkpoint
+    checkpoint_if_cancelled = trio.lowlevel.checkpoint_if_cancelled
 
     async def receive(max_bytes: int) -> bytes:
+        # As trio does: a cancelled scope (shutdown, the session watcher's
+        # timeouts) is honoured even when bytes keep arriving, so a client that
+        # trickles bytes cannot outlive its login or idle timeout.
+        await checkpoint_if_cancelled()
         try:
             data = _read(_fd(stream), max_bytes)
         except BlockingIOError:

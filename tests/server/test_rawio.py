@@ -103,3 +103,16 @@ async def test_other_streams_keep_their_own_methods() -> None:
     left, _right = trio.testing.memory_stream_pair()
     assert receiver(left) == left.receive_some
     assert send_now(left, b"abc") == 0  # not a socket: the caller sends it all
+
+
+@pytest.mark.trio
+async def test_a_cancelled_receive_raises_even_with_bytes_waiting() -> None:
+    async with tcp_pair() as (server, client):
+        receive = receiver(server)
+        await client.send_all(b"trickle")
+        await trio.testing.wait_all_tasks_blocked()
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await receive(100)
+        assert scope.cancelled_caught
+        assert await receive(100) == b"trickle"  # nothing was taken by the cancelled call
