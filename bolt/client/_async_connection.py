@@ -34,6 +34,7 @@ from bolt.wire import (
     Reply,
     Request,
     encode_request,
+    encode_requests,
 )
 
 RECEIVE_BYTES = 256 * limits.KIB
@@ -153,12 +154,7 @@ class AsyncConnection:
             if self.failure is not None:
                 raise ConnectionLost(self.failure, sent=False, replies=[])
             first = self._next_id
-            data = b"".join(
-                [
-                    encode_request(first + offset, call.command, call.args, call.db)
-                    for offset, call in enumerate(calls)
-                ]
-            )
+            data = encode_requests(first, calls)  # one buffer for the whole batch
             self._next_id = first + len(calls)
             waiters = [Waiter() for _ in calls]
             self.waiters.update(zip(range(first, first + len(calls)), waiters, strict=True))

@@ -30,7 +30,7 @@ from bolt.wire import (
     Push,
     Reply,
     Request,
-    encode_request,
+    encode_requests,
 )
 
 RECEIVE_BYTES = 256 * limits.KIB  # one recv_into buffer per connection, reused
@@ -151,12 +151,7 @@ class SyncConnection:
                 (nothing was sent).
         """
         first = self._next_id
-        data = b"".join(
-            [
-                encode_request(first + offset, call.command, call.args, call.db)
-                for offset, call in enumerate(calls)
-            ]
-        )
+        data = encode_requests(first, calls)  # one buffer for the whole batch
         self.read_idle()  # a server that closed while we were idle: nothing sent yet
         self._next_id = first + len(calls)
         try:

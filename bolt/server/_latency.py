@@ -3,11 +3,18 @@
 Theory of operation
 -------------------
 The hot path must not build dicts or take locks per request, so every
-command the server knows owns one :class:`CommandCounters` object, found by
-one dict lookup on the command name and kept in a per-batch list. When a
-batch's replies have been sent, the batch's latency (receive → send done,
-which is what each client in the batch waited) is placed in a bucket *once*
-(one ``bisect``) and each command of the batch bumps three integers.
+command the server knows owns one :class:`CommandCounters` object, reached
+from its dispatch route (one dict lookup on the command name) and kept in a
+per-batch list. When a batch's replies have been sent, the batch's latency
+(receive → send done, which is what each client in the batch waited) is
+placed in a bucket *once* (one ``bisect``) and each run of one command in
+the batch bumps four numbers.
+
+Latency is measured per batch, not sampled: every request of a batch is
+counted, with the batch's latency, which is exactly what each of its
+clients waited (the replies of one receive are sent together). So the
+histogram's count equals ``calls`` and no request goes unrecorded, at the
+cost of two clock reads per batch rather than per request.
 
 Each command keeps two histograms over the same fixed bucket bounds:
 
@@ -26,8 +33,7 @@ width (never an invented number: an empty window reports 0).
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 from bolt.wire import estimate_quantile
 
@@ -81,16 +87,14 @@ def percentile_seconds(counts: list[int], quantile: float) -> float:
 
 
 class CommandCounters:
-    """Calls, errors and latency of one command (mutable; updated by the server).
+    """Calls, errors and latency of one command: metrics only (updated by the server).
+
+    How a command is dispatched (handler, level, table flags) is its
+    :class:`bolt.server._dispatch.Route`, which points here.
 
     Attributes:
         name: the command name (``"UNKNOWN"`` collects every unknown name).
-        required_level: the role level a session needs (see ``bolt.server._auth``).
         access: ``"read"``, ``"write"`` or ``"server"`` (for the ops totals).
-        key_reads: 0 (reads no key), 1 (reads one key) or 2 (reads every argument).
-        handler: a server-level command's handler, or None (data commands
-            go to ``engine.submit``).
-        is_async: whether ``handler`` must be awaited.
     """
 
     __slots__ = (
@@ -98,31 +102,15 @@ class CommandCounters:
         "buckets",
         "calls",
         "errors",
-        "handler",
-        "is_async",
-        "key_reads",
         "name",
-        "required_level",
         "seconds_total",
         "window",
         "window_previous",
     )
 
-    def __init__(
-        self,
-        name: str,
-        required_level: int,
-        access: str,
-        key_reads: int = 0,
-        handler: Callable[..., Any] | None = None,
-        is_async: bool = False,
-    ) -> None:
+    def __init__(self, name: str, access: str = "server") -> None:
         self.name = name
-        self.required_level = required_level
         self.access = access
-        self.key_reads = key_reads
-        self.handler = handler
-        self.is_async = is_async
         self.calls = 0
         self.errors = 0
         self.seconds_total = 0.0

@@ -102,15 +102,20 @@ class RespListener:
         self.host = ""
         self.closing = False
         self.pubsub = PubSub()
-        self.table: dict[bytes, tuple[RespCommand, CommandCounters]] = {}
+        self.table: dict[bytes, tuple[RespCommand, CommandCounters, int]] = {}
         levels = {**SERVER_COMMAND_LEVELS, **PUBSUB_LEVELS, **MULTI_LEVELS}
         for name, command in RESP_COMMANDS.items():
+            route = server.routes.get(command.bolt_command)
             counters = server.table.get(command.bolt_command)
             if counters is None:
-                level = levels.get(command.bolt_command, LEVEL_ADMIN)
-                counters = CommandCounters(command.bolt_command, level, "server")
+                counters = CommandCounters(command.bolt_command, "server")
                 server.table[command.bolt_command] = counters
-            self.table[name] = (command, counters)
+            level = (
+                route.required_level
+                if route is not None
+                else levels.get(command.bolt_command, LEVEL_ADMIN)
+            )
+            self.table[name] = (command, counters, level)
         self._accept_scope: trio.CancelScope | None = None
         self._connections: trio.Nursery | None = None
         self._running = 0
@@ -288,7 +293,7 @@ class RespListener:
                 batch.append(server.unknown)
                 out.append(encode_error_line(f"ERR {error.message}"))
                 continue
-            command, counters = found
+            command, counters, level = found
             batch.append(counters)
             try:
                 if (
@@ -301,7 +306,7 @@ class RespListener:
                 if not arity_ok(command.arity, len(args)):
                     name_text = args[0].decode("utf-8", "replace").lower()
                     raise BadRequestError(f"wrong number of arguments for '{name_text}' command")
-                if counters.required_level > session.level:
+                if level > session.level:
                     session.multi_failed = in_transaction(session, name) or session.multi_failed
                     out.append(self._refusal(name, session, counters))
                     continue

@@ -4,7 +4,8 @@ Theory of operation
 -------------------
 The per-connection loop (the hot path) is :mod:`bolt.server._connection`;
 this module accepts connections and owns what the sessions share: the
-command table with its counters, the error counts, the live sessions.
+dispatch routes (:mod:`bolt.server._dispatch`) and the command counters
+they point at, the error counts, the live sessions.
 
 **Admission** (:mod:`bolt.server._admission`, shared with the RESP port).
 Over ``BOLT_MAX_CONNECTIONS`` a new connection is still accepted, told
@@ -44,17 +45,15 @@ from bolt.node import Engine
 from bolt.server import _admission as admission
 from bolt.server._auth import (
     LEVEL_NONE,
-    LEVELS,
     MODE_REQUIRED,
     BackOff,
     PasswordChecker,
 )
-from bolt.server._commands import SERVER_COMMANDS
 from bolt.server._connection import ConnectionLoop
+from bolt.server._dispatch import build_routes, unknown_route
 from bolt.server._latency import WINDOW_SECONDS, CommandCounters
 from bolt.server._session import Session, Timeouts, timed_out
 from bolt.server._stats import build_stats
-from bolt.state import COMMANDS
 from bolt.wire import PROTOCOL_VERSION, StatsReply
 
 logger = logging.getLogger("bolt.server")
@@ -82,19 +81,8 @@ async def open_listeners(host: str, port: int, variable: str) -> list[trio.Socke
 
 
 def build_command_table() -> dict[str, CommandCounters]:
-    """One :class:`CommandCounters` per known command, with the level it needs."""
-    table: dict[str, CommandCounters] = {}
-    for name, spec in COMMANDS.items():
-        if spec.access == "write":
-            table[name] = CommandCounters(name, LEVELS["readwrite"], "write")
-        else:
-            key_reads = 2 if name == "MGET" else 0 if name == "KEYS" else 1
-            table[name] = CommandCounters(name, LEVELS["readonly"], "read", key_reads)
-    for name, command in SERVER_COMMANDS.items():
-        table[name] = CommandCounters(
-            name, command.required_level, "server", 0, command.handler, command.is_async
-        )
-    return table
+    """One fresh :class:`CommandCounters` per known command (see :func:`build_routes`)."""
+    return {name: route.counters for name, route in build_routes().items()}
 
 
 class Server(ConnectionLoop):
@@ -139,8 +127,11 @@ class Server(ConnectionLoop):
         self.shutdown_grace_seconds = shutdown_grace_seconds
         self.checker = checker or PasswordChecker()
         self.backoff = BackOff()
-        self.table = build_command_table()
-        self.unknown = CommandCounters("UNKNOWN", LEVELS["readonly"], "read")
+        self.routes = build_routes()
+        self.unknown_route = unknown_route()
+        # The metrics by command name (the routes' counters; the RESP listener adds its own).
+        self.table = {name: route.counters for name, route in self.routes.items()}
+        self.unknown = self.unknown_route.counters
         self.sessions: dict[int, Session] = {}
         self.connections_total = 0
         self.connections_refused = 0

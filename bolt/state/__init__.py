@@ -9,6 +9,9 @@ from bolt.state import _commands_redis  # noqa: F401  (registers the Redis-only 
 from bolt.state._apply import apply
 from bolt.state._commands import (
     COMMANDS,
+    READS_EACH,
+    READS_NONE,
+    READS_ONE,
     SLOW,
     CommandSpec,
     Stamper,
@@ -18,6 +21,8 @@ from bolt.state._commands import (
     fast_put_events,
     put_events,
 )
+from bolt.state._commands import Serving as Serving
+from bolt.state._commands import serving as serving
 from bolt.state._digest import state_digest as state_digest
 from bolt.state._entry import TYPE_NAMES, Entry
 from bolt.state._gc import NEVER as NO_TOMBSTONE_LEFT
@@ -60,6 +65,9 @@ __all__ = [
     "COMMANDS",
     "DISPATCH_BOUNDS_MS",
     "NO_TOMBSTONE_LEFT",
+    "READS_EACH",
+    "READS_NONE",
+    "READS_ONE",
     "SLOW",
     "TASK_FINISHED",
     "TASK_HANDLERS",

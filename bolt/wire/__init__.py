@@ -19,6 +19,7 @@ from bolt.wire._codec import (
     encode_request,
     encode_response,
 )
+from bolt.wire._codec import encode_requests as encode_requests
 from bolt.wire._histogram import bucket_counts, estimate_quantile
 from bolt.wire._messages import (
     CONNECTION_ERROR_ID,
@@ -108,6 +109,7 @@ __all__ = [
     "encode_error",
     "encode_push",
     "encode_request",
+    "encode_requests",
     "encode_response",
     "estimate_quantile",
     # host:port (bolt.wire._address)

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from bolt.events import KeyDeleted, KeyPut, ListPopped, ListPushed, SetAdded, SetRemoved
 from bolt.state import Entry, Keyspace, apply
-from bolt.state._entry import SET
+from bolt.state._entry import HASH, SET
 from bolt.state._gc import collect, tombstone_count
 from bolt.state.snapshot import decode_entry, encode_entry
 from tests.state._support import (
@@ -52,8 +52,9 @@ def _canonical(entry: Entry) -> list:
     """An entry's whole state (tombstones and floors included), in a canonical form."""
     state = msgpack.unpackb(encode_entry(entry), strict_map_key=False)
     bodies = state[5] or {}
-    if SET in bodies:  # members are listed in arrival order: sort them
-        bodies[SET][0] = sorted(bodies[SET][0], key=repr)
+    for kind in (SET, HASH):  # members and fields are listed in arrival order: sort them
+        if kind in bodies:
+            bodies[kind][0] = sorted(bodies[kind][0], key=repr)
     return state
 
 
