@@ -57,6 +57,7 @@ import trio
 from bolt import limits
 from bolt.config import Config
 from bolt.errors import AuthenticationError, BadRequestError, ConfigError, TooLargeError
+from bolt.wire import login
 
 logger = logging.getLogger("bolt.server.auth")
 
@@ -179,15 +180,7 @@ def hash_password(password: str, salt: bytes | None = None) -> str:
         ``"scrypt$n$r$p$salt_hex$hash_hex"``.
     """
     salt = os.urandom(SCRYPT_SALT_BYTES) if salt is None else salt
-    digest = hashlib.scrypt(
-        password.encode("utf-8", "surrogatepass"),
-        salt=salt,
-        n=SCRYPT_N,
-        r=SCRYPT_R,
-        p=SCRYPT_P,
-        dklen=SCRYPT_HASH_BYTES,
-        maxmem=_SCRYPT_MEMORY_MAX,
-    )
+    digest = login.derive_key(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_HASH_BYTES)
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
 
 
@@ -202,15 +195,7 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     salt, n, r, p, expected = parsed
     try:
-        digest = hashlib.scrypt(
-            password.encode("utf-8", "surrogatepass"),
-            salt=salt,
-            n=n,
-            r=r,
-            p=p,
-            dklen=len(expected),
-            maxmem=_SCRYPT_MEMORY_MAX,
-        )
+        digest = login.derive_key(password, salt, n, r, p, len(expected))
     except (ValueError, TypeError, MemoryError):
         return False
     return hmac.compare_digest(digest, expected)
