@@ -335,6 +335,7 @@ class TaskCoordinator:
         credit: int = limits.task_credit_default,
         lease_ms: int | None = None,
         budget: Budget | None = None,
+        keep_alive: bool | None = None,
     ) -> Any:
         """Run ``callback(task)`` for each task of ``task_type``, in background threads.
 
@@ -347,14 +348,24 @@ class TaskCoordinator:
         SIGTERM or Ctrl-C; then running callbacks finish (a second signal
         releases their tasks). With ``budget`` (:meth:`budget`,
         :meth:`rate_limit`) the agent claims only while the budget has units
-        left. Returns the :class:`~bolt.agents.Worker`.
+        left. ``keep_alive`` (default: yes, except under pytest) says whether
+        the subscription keeps the process alive after the main thread ends;
+        an uncaught exception stops every worker either way. Returns the
+        :class:`~bolt.agents.Worker`.
         """
         from bolt.agents._worker import Worker  # the worker imports this module
 
         if task_type in self._workers:
             raise ValueError(f"already subscribed to '{task_type}'")
         worker = Worker(
-            self, task_type, agent_id, callback, credit, lease_ms or self.lease_ms, budget
+            self,
+            task_type,
+            agent_id,
+            callback,
+            credit,
+            lease_ms or self.lease_ms,
+            budget,
+            keep_alive,
         )
         self._workers[task_type] = worker
         worker.start()

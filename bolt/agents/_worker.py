@@ -19,11 +19,21 @@ a new connection. A claim whose reply was lost stays claimed until its lease
 expires, then goes to another agent: nothing is lost, and the fencing token
 stops a late completion.
 
-The loop and callback threads are not daemon threads, so a script whose
-last line is ``coord.subscribe(...)`` keeps serving. On SIGTERM or Ctrl-C
-(handlers installed if the main thread still has the default ones) the
-workers stop claiming, running callbacks finish, and the process exits; a
-second signal gives running tasks back (``TASK.RELEASE``) and exits at once.
+The loop and callback threads are daemon threads: they never keep an
+interpreter alive by themselves, so a test that fails before it stops its
+coordinator does not hang pytest at exit. What keeps a worker *script*
+serving (its last line ``coord.subscribe(...)``) is one non-daemon
+**keeper** thread per process, started with the first subscription, that
+lives while any worker does. The keeper is not started in a pytest process
+(``_pytest`` is imported: a test owns its coordinators, and a child script
+it starts is not such a process) or with ``keep_alive=False``. An
+uncaught exception in the main thread (``sys.excepthook``) or in any thread
+stops every worker first, so a script whose ``subscribe`` -- or anything
+after it -- raises exits with the traceback instead of hanging. On SIGTERM
+or Ctrl-C (handlers installed if the main thread still has the default
+ones) the workers stop claiming, running callbacks finish, and the process
+exits; a second signal gives running tasks back (``TASK.RELEASE``) and
+exits at once.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +74,58 @@ def _on_signal(signum: int, frame: Any) -> None:
     os._exit(128 + signum)
 
 
+_keeper: threading.Thread | None = None
+_hooks_installed = False
+
+
+def _stop_all() -> None:
+    for worker in list(_workers):
+        worker.stop()
+
+
+def _install_exception_hooks() -> None:
+    """Stop every worker on an uncaught exception (chained to the previous hooks)."""
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    previous, previous_thread = sys.excepthook, threading.excepthook
+
+    def excepthook(kind: Any, value: Any, traceback: Any) -> None:
+        _stop_all()
+        previous(kind, value, traceback)
+
+    def thread_excepthook(args: Any) -> None:
+        if args.thread is threading.main_thread() or args.thread is _keeper:
+            _stop_all()
+        previous_thread(args)
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_excepthook
+
+
+def keeps_alive(keep_alive: bool | None) -> bool:
+    """Whether subscriptions keep the process alive (``None``: yes, except under pytest)."""
+    if keep_alive is None:
+        return "_pytest" not in sys.modules
+    return keep_alive
+
+
+def _keep() -> None:
+    while True:
+        workers = list(_workers)
+        if not workers:
+            return
+        workers[0]._loop.join(0.5)
+
+
+def _start_keeper() -> None:
+    global _keeper
+    if _keeper is None or not _keeper.is_alive():
+        _keeper = threading.Thread(target=_keep, name="bolt-agents-keeper", daemon=False)
+        _keeper.start()
+
+
 def _install_signal_handlers() -> None:
     global _signals_installed
     if _signals_installed or threading.current_thread() is not threading.main_thread():
@@ -86,6 +149,7 @@ class Worker:
         credit: int,
         lease_ms: int,
         budget: Budget | None = None,
+        keep_alive: bool | None = None,
     ) -> None:
         if credit < 1:
             raise ValueError("credit must be at least 1")
@@ -96,6 +160,7 @@ class Worker:
         self.credit = credit
         self.lease_ms = lease_ms
         self.budget = budget
+        self.keep_alive = keeps_alive(keep_alive)
         self.tasks_run = 0
         self.tasks_failed = 0
         self._stop = threading.Event()
@@ -103,18 +168,21 @@ class Worker:
         self._running: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
         self._loop = threading.Thread(
-            target=self._run, name=f"bolt-agent-{agent_id}-{task_type}", daemon=False
+            target=self._run, name=f"bolt-agent-{agent_id}-{task_type}", daemon=True
         )
         self._heartbeat = threading.Thread(
             target=self._beat, name=f"bolt-heartbeat-{agent_id}", daemon=True
         )
 
     def start(self) -> None:
-        """Start the loop and heartbeat threads."""
+        """Start the loop and heartbeat threads (and the keeper: see the module docstring)."""
         _install_signal_handlers()
+        _install_exception_hooks()
         _workers.append(self)
         self._loop.start()
         self._heartbeat.start()
+        if self.keep_alive:
+            _start_keeper()
 
     def stop(self) -> None:
         """Stop claiming (non-blocking); running callbacks finish."""
@@ -210,7 +278,7 @@ class Worker:
             self._execute(task)
             return
         thread = threading.Thread(
-            target=self._execute, args=(task,), name=f"bolt-task-{task.id}", daemon=False
+            target=self._execute, args=(task,), name=f"bolt-task-{task.id}", daemon=True
         )
         with self._lock:
             self._running[task.id] = thread
