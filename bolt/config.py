@@ -312,6 +312,27 @@ SETTINGS: tuple[Setting, ...] = (
         _int_range(100, 3_600_000),
         "close connections that leave their replies unread this long (ms)",
     ),
+    Setting(
+        "task_failover_delay_ms",
+        "BOLT_TASK_FAILOVER_DELAY_MS",
+        str(limits.task_failover_delay_ms_default),
+        _int_range(0, 10**9),
+        "take over the tasks of a node silent this long (ms; leases: this long after expiry)",
+    ),
+    Setting(
+        "task_retention_ms",
+        "BOLT_TASK_RETENTION_MS",
+        str(limits.task_retention_ms_default),
+        _int_range(0, 10**12),
+        "remove completed and cancelled tasks this long after they finished (ms)",
+    ),
+    Setting(
+        "task_dead_retention_ms",
+        "BOLT_TASK_DEAD_RETENTION_MS",
+        str(limits.task_dead_retention_ms_default),
+        _int_range(0, 10**12),
+        "remove dead and failed tasks this long after they finished (ms)",
+    ),
 )
 
 
@@ -351,6 +372,9 @@ class Config:
     login_timeout_ms: int = limits.login_timeout_ms_default
     idle_timeout_ms: int = limits.idle_timeout_ms_default
     output_stall_ms: int = limits.output_stall_ms_default
+    task_failover_delay_ms: int = limits.task_failover_delay_ms_default
+    task_retention_ms: int = limits.task_retention_ms_default
+    task_dead_retention_ms: int = limits.task_dead_retention_ms_default
 
     def resolved_data_dir(self) -> Path:
         """``BOLT_DATA_DIR``, else ``/data`` when writable, else ``./bolt-data``."""

@@ -32,6 +32,7 @@ from bolt.events import (
     ListPushed,
     SetAdded,
     SetRemoved,
+    TaskAttemptCancelled,
     TaskCancelled,
     TaskClaimed,
     TaskCompleted,
@@ -39,6 +40,7 @@ from bolt.events import (
     TaskDeadLettered,
     TaskFailed,
     TaskLeaseRenewed,
+    TaskRemoved,
     TaskRetried,
     UserDeleted,
     UserPut,
@@ -121,6 +123,10 @@ EVENT_STRATEGIES.update(
             TaskDeadLettered, **_head(), attempt=u63, reason=text, at_ms=u63
         ),
         TaskCancelled: st.builds(TaskCancelled, **_head(), reason=text, at_ms=u63),
+        TaskAttemptCancelled: st.builds(
+            TaskAttemptCancelled, **_head(), attempt=u63, reason=text, at_ms=u63
+        ),
+        TaskRemoved: st.builds(TaskRemoved, **_head(), attempt=u63, at_ms=u63),
     }
 )
 any_event = st.one_of(*EVENT_STRATEGIES.values())
@@ -148,6 +154,8 @@ def test_every_event_type_has_a_strategy_and_a_stable_kind() -> None:
         "TaskRetried": 25,
         "TaskDeadLettered": 26,
         "TaskCancelled": 27,
+        "TaskAttemptCancelled": 28,
+        "TaskRemoved": 29,
     }
     assert {EVENT_CLASSES[k] for k in EVENT_KINDS.values()} == set(EVENT_KINDS)
     assert set(EVENT_NAMES.values()) == set(EVENT_KINDS)

@@ -21,7 +21,7 @@ from typing import Any
 import trio
 
 from bolt import limits
-from bolt.agents._requests import TaskRef, create_args
+from bolt.agents._requests import HOME_COMMANDS, TaskRef, create_args
 from bolt.agents._task import Task, TaskStatus
 from bolt.client import AsyncBoltClient
 from bolt.errors import BoltConnectionError, BoltError, BoltTimeoutError, TaskTimeoutError
@@ -57,7 +57,12 @@ class AsyncTaskCoordinator:
         self._held: dict[str, int] = {}
 
     async def _call(self, command: str, *args: Any) -> Any:
-        return await self.client.execute_command(command, *args, database=self.database or "")
+        db = self.database or ""
+        if command in HOME_COMMANDS:  # run where the task is decided (any node accepts it)
+            return await self.client.execute_command(
+                "TASK.HOME", command, list(args), db, database=db
+            )
+        return await self.client.execute_command(command, *args, database=db)
 
     def _waiting_client(self) -> AsyncBoltClient:
         settings = self.client._settings

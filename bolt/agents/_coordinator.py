@@ -31,6 +31,7 @@ from typing import Any, Self
 from bolt import limits
 from bolt.agents._budget import Budget
 from bolt.agents._requests import (
+    HOME_COMMANDS,
     READ_COMMANDS,
     Callback,
     TaskRef,
@@ -75,10 +76,13 @@ class TaskCoordinator:
     # --- plumbing ------------------------------------------------------------------
 
     def _call(self, command: str, *args: Any) -> Any:
+        db = self.database or ""
+        if command in HOME_COMMANDS:  # run where the task is decided (any node accepts it)
+            return self.client.execute_command(
+                "TASK.HOME", command, list(args), db, database=db, retry_safe=False
+            )
         retry_safe = command in READ_COMMANDS  # a read may be re-sent after a reconnect
-        return self.client.execute_command(
-            command, *args, database=self.database or "", retry_safe=retry_safe
-        )
+        return self.client.execute_command(command, *args, database=db, retry_safe=retry_safe)
 
     def _wait_call(self, command: str, *args: Any) -> Any:
         """Send a blocking command on a connection of the pool (never the caller's)."""

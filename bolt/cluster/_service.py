@@ -34,6 +34,7 @@ from bolt.cluster._dial import run_link
 from bolt.cluster._peer_state import HEALTHY, PeerState, PeerStatistics
 from bolt.cluster._settings import ClusterSettings
 from bolt.cluster._stream import PeerStream
+from bolt.cluster._tasks import TaskLinks
 from bolt.crdt import hlc_from_ms, hlc_ms
 from bolt.node import Engine, wall_clock_ms
 
@@ -87,6 +88,7 @@ class ClusterService:
         self._saved: dict[str, int] = dict(stored)
         self._inbound: dict[str, trio.CancelScope] = {}
         self._scope: trio.CancelScope | None = None
+        self.task_links = TaskLinks(self)  # task commands forwarded to their deciding node
 
     # --- running -------------------------------------------------------------------
 
@@ -113,6 +115,7 @@ class ClusterService:
                 for peer in self.peers.values():
                     nursery.start_soon(run_link, self, peer)
                 nursery.start_soon(self._persist_acks)
+                nursery.start_soon(self.task_links.run)
                 logger.info(
                     "cluster port %s:%d: node %s with peers %s%s",
                     host,

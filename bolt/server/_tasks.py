@@ -28,7 +28,19 @@ notice a server shutdown and delayed tasks (``run_at``) becoming due.
 The lease sweep (also in :func:`run_task_service`) is the node deciding expiry: when
 the earliest lease is due it submits ``TASK.EXPIRE``, whose events put the
 tasks back to pending with attempt + 1 (or dead). Being events, expiries
-are logged, replayed and (later) replicated like everything else.
+are logged, replayed and replicated like everything else. The same loop
+runs the retention sweep (``TASK.GC`` every ``limits.task_gc_interval_ms``,
+with ``BOLT_TASK_RETENTION_MS`` / ``BOLT_TASK_DEAD_RETENTION_MS``) and
+refreshes the takeover state (:mod:`bolt.server._task_router`).
+
+Several nodes: a blocking claim first claims among the tasks this node
+decides; if none is ready and the view shows ready tasks of another home,
+it forwards ``TASK.CLAIM [type, agent, lease, home]`` to the node deciding
+that home and returns its claim. ``TASK.HOME [command, args, db]`` runs any
+other task command (complete, fail, renew, release, claim by id, cancel,
+retry) here, or -- refused here with ``TASK_NOT_HOME`` -- on the node that
+decides the task; the agents send their task commands through it, so an
+agent connected to any node is served.
 """
 
 from __future__ import annotations
@@ -42,8 +54,17 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from bolt import limits
-from bolt.errors import BadRequestError, BoltError, FeedDroppedError, TaskNotFoundError
+from bolt.config import Config
+from bolt.errors import (
+    BadRequestError,
+    BoltError,
+    FeedDroppedError,
+    TaskHomeUnavailableError,
+    TaskNotFoundError,
+    TaskNotHomeError,
+)
 from bolt.server._auth import LEVELS
+from bolt.server._task_router import TaskRouter, router_of
 from bolt.state import TASK_FINISHED, TASK_HANDLERS, TASK_PENDING, TaskRecord, validate_database
 
 if TYPE_CHECKING:
@@ -92,7 +113,7 @@ class TaskWaiters:
         elif task.status in TASK_FINISHED:
             self._wake_all(("id", task.db, task.id))
             if task.status == "completed" and (task.db, task.id) in self._view.parents:
-                for db, task_type in list(self._view.pending):
+                for db, task_type, _home in list(self._view.pending):
                     if db == task.db:
                         self._wake_all(("type", db, task_type))
 
@@ -198,22 +219,106 @@ async def cmd_task_claim_wait(server: Server, session: Session, args: list[Any])
     (task_type, agent_id, lease_ms), seconds, db = _wait_args("TASK.CLAIMWAIT", args, 5)
     engine = server.engine
     waiters = waiters_of(engine)
+    router = router_of(server)
     deadline = trio.current_time() + seconds
     while True:
         with waiters.waiter(("type", db, task_type if type(task_type) is str else "")) as event:
             reply, offset = engine.submit("TASK.CLAIM", [task_type, agent_id, lease_ms], db)
             if reply is not None:
                 return reply, offset
+            if router.clustered:
+                reply = await _claim_elsewhere(router, db, task_type, [agent_id, lease_ms])
+                if reply is not None:
+                    return reply, -1  # durable on the node that decided it
             if trio.current_time() >= deadline or server.closing:
                 return None, offset
             await _sleep_until_woken(event, deadline)
 
 
-async def run_task_service(server: Server) -> None:
-    """Wake task waiters from the change feed and expire due leases, until shutdown."""
+def _remote_homes(router: TaskRouter, db: str, task_type: str) -> list[str]:
+    """Other homes with a ready pending task of the type, as this node's view shows."""
+    view = router.view
+    deciding = view.deciding(router.node) or frozenset()
+    now = router.server.engine._now_ms()
+    homes = []
+    for home in view.homes_pending(db, task_type):
+        if home in deciding:
+            continue
+        for looked, task in enumerate(view.pending_of(db, task_type, (home,))):
+            if looked >= limits.task_remote_scan_max:
+                break
+            if view.ready(task, now):
+                homes.append(home)
+                break
+    return homes
+
+
+async def _claim_elsewhere(
+    router: TaskRouter, db: str, task_type: str, rest: list[Any]
+) -> dict[str, Any] | None:
+    """Forward the claim to the nodes deciding other homes' ready tasks; the first claim."""
+    for home in _remote_homes(router, db, task_type):
+        try:
+            node = router.decider(home)
+            if node == router.node:
+                continue  # taken over since the local claim: the next round claims it here
+            reply: dict[str, Any] | None = await router.forward(
+                node, "TASK.CLAIM", [task_type, *rest, home], db
+            )
+        except (TaskHomeUnavailableError, TaskNotHomeError) as exc:
+            logger.debug("claim of a '%s' task of %s not forwarded: %s", task_type, home, exc)
+            continue
+        if reply is not None:
+            return reply
+    return None
+
+
+_ROUTED = frozenset(
+    {
+        "TASK.CLAIMID",
+        "TASK.RENEW",
+        "TASK.COMPLETE",
+        "TASK.FAIL",
+        "TASK.RELEASE",
+        "TASK.CANCEL",
+        "TASK.RETRY",
+    }
+)
+
+
+async def cmd_task_home(server: Server, session: Session, args: list[Any]) -> tuple[Any, int]:
+    """``TASK.HOME [command, args, db]`` → the reply of a task command, run here or,
+    if the task is decided by another node, there (forwarded over a task link).
+
+    Raises:
+        TaskHomeUnavailableError: the deciding node is unreachable (nothing changed).
+    """
+    if len(args) != 3:
+        raise BadRequestError(f"'TASK.HOME' takes 3 arguments; got {len(args)}")
+    command, command_args, raw_db = args
+    if command not in _ROUTED:
+        raise BadRequestError(f"TASK.HOME runs one of {', '.join(sorted(_ROUTED))}")
+    if type(command_args) is not list:
+        raise BadRequestError("TASK.HOME's arguments must be a list")
+    db = validate_database(raw_db)
+    try:
+        return server.engine.submit(command, command_args, db)
+    except TaskNotHomeError as exc:
+        router = router_of(server)
+        node = router.decider(exc.home)
+        if node == router.node:  # taken over between the view and now: run it here
+            return server.engine.submit(command, command_args, db)
+        return await router.forward(node, command, command_args, db), -1
+
+
+async def run_task_service(server: Server, config: Config | None = None) -> None:
+    """Wake task waiters from the change feed, expire due leases, remove finished
+    tasks past their retention and follow the takeover rule, until shutdown."""
+    router = router_of(server, config)
+    router.refresh()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_follow_feed, server.engine)
-        await _sweep_leases(server)
+        await _sweep_leases(server, router, config or Config())
         nursery.cancel_scope.cancel()
 
 
@@ -230,24 +335,36 @@ async def _follow_feed(engine: Engine) -> None:
                 waiters.wake_everyone()  # they re-read the view: no record is needed
 
 
-async def _sweep_leases(server: Server) -> None:
+async def _sweep_leases(server: Server, router: TaskRouter, config: Config) -> None:
     engine = server.engine
     view = engine.keyspace.tasks
     interval = limits.task_sweep_interval_ms / 1000
+    retention = [config.task_retention_ms, config.task_dead_retention_ms]
+    next_gc = trio.current_time()
     while not server.closing:
         await trio.sleep(interval)
-        due = view.next_lease_expiry()
-        if due is None or due > engine._now_ms():
-            continue
+        if router.refresh():
+            logger.warning("taking over the tasks of %s", ", ".join(sorted(view.taken_over)))
+            waiters_of(engine).wake_everyone()  # their pending tasks are claimable here now
         try:
-            _, offset = engine.submit("TASK.EXPIRE", [limits.task_sweep_tasks_max])
-            await engine.wait_durable(offset)
+            if trio.current_time() >= next_gc:
+                next_gc = trio.current_time() + limits.task_gc_interval_ms / 1000
+                removed, offset = engine.submit("TASK.GC", retention)
+                if removed:
+                    await engine.wait_durable(offset)
+            due = view.next_lease_expiry()
+            if due is None or due > engine._now_ms():
+                continue
+            expired, offset = engine.submit("TASK.EXPIRE", [limits.task_sweep_tasks_max])
+            if expired:
+                await engine.wait_durable(offset)
         except BoltError as exc:  # a failed disk: the engine reports it elsewhere
-            logger.warning("the lease sweep could not expire tasks: %s", exc)
+            logger.warning("the task sweep could not expire or remove tasks: %s", exc)
 
 
 TASK_SERVER_COMMANDS: dict[str, tuple[Any, bool, int]] = {
     "TASK.WAIT": (cmd_task_wait, True, LEVELS["readonly"]),
     "TASK.CLAIMWAIT": (cmd_task_claim_wait, True, LEVELS["readwrite"]),
+    "TASK.HOME": (cmd_task_home, True, LEVELS["readwrite"]),
 }
 """``(handler, is_async, required level)``, added to ``SERVER_COMMANDS``."""

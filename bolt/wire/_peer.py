@@ -21,7 +21,15 @@ kind      array                                               sent by
 15        ``[15, first_offset, last_offset, records]``        the dialing node
 16        ``[16, offset]``                                    the answering node
 17        ``[17, code, name, message]``                       either, then closes
+18        ``[18, request_id, command, args, db]``             a task link's dialer
+19        ``[19, request_id, ok, value]``                     a task link's answerer
 ========  ==================================================  =====================
+
+Kinds 18 and 19 travel only on a **task link** (a connection whose
+``PeerProof`` status says ``"purpose": "tasks"``): a node forwards a task
+command to the node that decides the task (``bolt.cluster._tasks``); the
+reply's ``value`` is the command's reply when ``ok``, else ``[code, name,
+message]`` of its error.
 
 ``status`` is a map ``{"version_vector": {origin: seq}, "hlc": int,
 "last_offset": int, "client_port": int}``. ``records`` is a list of record
@@ -53,6 +61,8 @@ KIND_HEARTBEAT = 14
 KIND_BATCH = 15
 KIND_ACK = 16
 KIND_PEER_REFUSAL = 17
+KIND_TASK_REQUEST = 18
+KIND_TASK_REPLY = 19
 
 
 class PeerHello(NamedTuple):
@@ -116,8 +126,34 @@ class PeerRefusal(NamedTuple):
     message: str
 
 
+class TaskRequest(NamedTuple):
+    """A task command forwarded to the node that decides the task."""
+
+    request_id: int
+    command: str
+    args: list[Any]
+    db: str
+
+
+class TaskReply(NamedTuple):
+    """The answer to a :class:`TaskRequest`: the reply, or ``[code, name, message]``."""
+
+    request_id: int
+    ok: bool
+    value: Any
+
+
 PeerMessage = (
-    PeerHello | PeerChallenge | PeerProof | PeerReady | Heartbeat | Batch | Ack | PeerRefusal
+    PeerHello
+    | PeerChallenge
+    | PeerProof
+    | PeerReady
+    | Heartbeat
+    | Batch
+    | Ack
+    | PeerRefusal
+    | TaskRequest
+    | TaskReply
 )
 
 _KINDS: dict[type, int] = {
@@ -129,6 +165,8 @@ _KINDS: dict[type, int] = {
     Batch: KIND_BATCH,
     Ack: KIND_ACK,
     PeerRefusal: KIND_PEER_REFUSAL,
+    TaskRequest: KIND_TASK_REQUEST,
+    TaskReply: KIND_TASK_REPLY,
 }
 
 _STATUS_INTS = ("hlc", "last_offset", "client_port")
@@ -177,7 +215,7 @@ def to_peer_message(obj: Any) -> PeerMessage:
     if type(obj) is not list or not obj or type(obj[0]) is not int:
         raise ProtocolError("a message must be a msgpack array starting with its kind")
     kind, fields = obj[0], obj[1:]
-    arity = {10: 4, 11: 4, 12: 2, 13: 1, 14: 3, 15: 3, 16: 1, 17: 3}.get(kind)
+    arity = {10: 4, 11: 4, 12: 2, 13: 1, 14: 3, 15: 3, 16: 1, 17: 3, 18: 4, 19: 3}.get(kind)
     if arity is None:
         raise ProtocolError(f"unknown peer message kind {kind}")
     if len(fields) != arity:
@@ -215,10 +253,33 @@ def to_peer_message(obj: Any) -> PeerMessage:
         if not _is_int(fields[0], -1):
             _bad(kind, "offset must be an integer")
         return Ack(fields[0])
+    if kind in (KIND_TASK_REQUEST, KIND_TASK_REPLY):
+        return _task_message(kind, fields)
     code, name, message = fields
     if type(code) is not int or type(name) is not str or type(message) is not str:
         _bad(kind, "code must be an integer, name and message strings")
     return PeerRefusal(code, name, message)
+
+
+def _task_message(kind: int, fields: list[Any]) -> PeerMessage:
+    if not _is_int(fields[0]):
+        _bad(kind, "request_id must be a non-negative integer")
+    if kind == KIND_TASK_REQUEST:
+        request_id, command, args, db = fields
+        if type(command) is not str or type(args) is not list or type(db) is not str:
+            _bad(kind, "command and db must be strings, args a list")
+        return TaskRequest(request_id, command, args, db)
+    request_id, ok, value = fields
+    if type(ok) is not bool:
+        _bad(kind, "ok must be a boolean")
+    if not ok and not (
+        type(value) is list
+        and len(value) == 3
+        and type(value[0]) is int
+        and all(type(v) is str for v in value[1:])
+    ):
+        _bad(kind, "an error must be [code, name, message]")
+    return TaskReply(request_id, ok, value)
 
 
 class PeerCodec(Codec):
