@@ -55,12 +55,15 @@ class AsyncTaskCoordinator:
         self.database = database if database is not None else client.database
         self.lease_ms = lease_ms
         self._held: dict[str, int] = {}
+        self._homes: dict[str, str] = {}  # task id -> its home node (a hint for TASK.HOME)
 
     async def _call(self, command: str, *args: Any) -> Any:
         db = self.database or ""
         if command in HOME_COMMANDS:  # run where the task is decided (any node accepts it)
+            home = self._homes.get(args[0]) if args else None
+            hint = [home] if home else []
             return await self.client.execute_command(
-                "TASK.HOME", command, list(args), db, database=db
+                "TASK.HOME", command, list(args), db, *hint, database=db
             )
         return await self.client.execute_command(command, *args, database=db)
 
@@ -177,6 +180,8 @@ class AsyncTaskCoordinator:
             return None
         task = Task.from_reply(reply)
         self._held[task.id] = task.attempt
+        if task.home:
+            self._homes[task.id] = task.home
         return task
 
     async def renew_lease(self, task_id: str, lease_ms: int | None = None) -> float:

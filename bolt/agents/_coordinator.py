@@ -65,6 +65,7 @@ class TaskCoordinator:
         self.database = database if database is not None else client.database
         self.lease_ms = lease_ms
         self._held: dict[str, int] = {}  # task id -> attempt this coordinator holds
+        self._homes: dict[str, str] = {}  # task id -> its home node (a hint for TASK.HOME)
         self._held_lock = threading.Lock()
         # Connections for blocking commands: every one made, and those free now.
         self._waiting_clients: list[BoltClient] = []
@@ -78,8 +79,10 @@ class TaskCoordinator:
     def _call(self, command: str, *args: Any) -> Any:
         db = self.database or ""
         if command in HOME_COMMANDS:  # run where the task is decided (any node accepts it)
+            home = self._homes.get(args[0]) if args else None
+            hint = [home] if home else []
             return self.client.execute_command(
-                "TASK.HOME", command, list(args), db, database=db, retry_safe=False
+                "TASK.HOME", command, list(args), db, *hint, database=db, retry_safe=False
             )
         retry_safe = command in READ_COMMANDS  # a read may be re-sent after a reconnect
         return self.client.execute_command(command, *args, database=db, retry_safe=retry_safe)
@@ -109,6 +112,8 @@ class TaskCoordinator:
         """Remember a claim (its attempt is sent with the completion)."""
         with self._held_lock:
             self._held[task.id] = task.attempt
+            if task.home:
+                self._homes[task.id] = task.home
 
     def holds(self, task_id: str) -> bool:
         """Whether this coordinator holds a claim on ``task_id``."""
@@ -122,6 +127,7 @@ class TaskCoordinator:
     def _forget(self, task_id: str) -> None:
         with self._held_lock:
             self._held.pop(task_id, None)
+            self._homes.pop(task_id, None)
 
     # --- creating ----------------------------------------------------------------------
 

@@ -287,28 +287,35 @@ _ROUTED = frozenset(
 
 
 async def cmd_task_home(server: Server, session: Session, args: list[Any]) -> tuple[Any, int]:
-    """``TASK.HOME [command, args, db]`` → the reply of a task command, run here or,
-    if the task is decided by another node, there (forwarded over a task link).
+    """``TASK.HOME [command, args, db, home]`` → the reply of a task command, run here
+    or, if the task is decided by another node, there (forwarded over a task link).
+    ``home`` (optional) is the task's home as the caller knows it, for a task this
+    node has not heard of yet (claimed elsewhere moments ago).
 
     Raises:
         TaskHomeUnavailableError: the deciding node is unreachable (nothing changed).
     """
-    if len(args) != 3:
-        raise BadRequestError(f"'TASK.HOME' takes 3 arguments; got {len(args)}")
-    command, command_args, raw_db = args
+    if len(args) not in (3, 4):
+        raise BadRequestError(f"'TASK.HOME' takes 3 or 4 arguments; got {len(args)}")
+    command, command_args, raw_db = args[:3]
+    hint = args[3] if len(args) > 3 and type(args[3]) is str else ""
     if command not in _ROUTED:
         raise BadRequestError(f"TASK.HOME runs one of {', '.join(sorted(_ROUTED))}")
     if type(command_args) is not list:
         raise BadRequestError("TASK.HOME's arguments must be a list")
     db = validate_database(raw_db)
+    router = router_of(server)
     try:
         return server.engine.submit(command, command_args, db)
     except TaskNotHomeError as exc:
-        router = router_of(server)
         node = router.decider(exc.home)
-        if node == router.node:  # taken over between the view and now: run it here
-            return server.engine.submit(command, command_args, db)
-        return await router.forward(node, command, command_args, db), -1
+    except TaskNotFoundError:
+        if not hint or not router.clustered:
+            raise
+        node = router.decider(hint)
+    if node == router.node:  # taken over between the view and now: run it here
+        return server.engine.submit(command, command_args, db)
+    return await router.forward(node, command, command_args, db), -1
 
 
 async def run_task_service(server: Server, config: Config | None = None) -> None:
