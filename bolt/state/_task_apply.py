@@ -105,19 +105,39 @@ def _settle(view: TaskView, task: TaskRecord, at_ms: int) -> None:
         view._finished(task, at_ms)
 
 
+def _hold(task: TaskRecord, event: Any, attempt: int, stage: int, agent: str) -> None:
+    """The holder register: the latest claim's agent, cleared by a later retry."""
+    key = (attempt, stage, event.hlc, event.origin)
+    if key > task.holder_version:
+        task.holder_version = key
+        task.agent_id = agent
+        task.claimed_at_ms = event.at_ms if agent else task.claimed_at_ms
+
+
 def _task_claimed(keyspace: Keyspace, event: TaskClaimed) -> None:
     waiting = keyspace.tasks.get(event.db, event.key)
-    since = waiting.updated_at_ms if waiting is not None else event.at_ms  # pending since
+    if waiting is None:
+        return
+    since = waiting.updated_at_ms  # pending since
+    _hold(waiting, event, event.attempt, 1, event.agent_id)
+    # The lease is the longest of every claim and renewal of the attempt (commutes).
+    held = (
+        waiting.lease_expires_at_ms
+        if waiting.status == CLAIMED and waiting.attempt == event.attempt
+        else 0
+    )
     view, task = _winning(keyspace, event, event.attempt)
     if task is None:
+        if held and event.lease_expires_at_ms > held:  # the losing claim's lease still counts
+            waiting.lease_expires_at_ms = event.lease_expires_at_ms
+            entry = (event.lease_expires_at_ms, event.db, event.key, event.attempt)
+            heapq.heappush(view.leases, entry)
         return
     view._count_dispatch(event.at_ms - since)
     view._set_status(task, CLAIMED)
-    task.agent_id = event.agent_id
     task.attempt = event.attempt
-    task.lease_expires_at_ms = event.lease_expires_at_ms
-    task.claimed_at_ms = event.at_ms
-    heapq.heappush(view.leases, (event.lease_expires_at_ms, task.db, task.id, event.attempt))
+    task.lease_expires_at_ms = max(held, event.lease_expires_at_ms)
+    heapq.heappush(view.leases, (task.lease_expires_at_ms, task.db, task.id, event.attempt))
     view.claims_total += 1
     view._account(task)
 
@@ -157,12 +177,15 @@ def _task_failed(keyspace: Keyspace, event: TaskFailed) -> None:
 
 
 def _task_retried(keyspace: Keyspace, event: TaskRetried) -> None:
+    found = keyspace.tasks.get(event.db, event.key)
+    if found is not None:
+        _hold(found, event, event.attempt, 0, "")
     view, task = _winning(keyspace, event, event.attempt)
     if task is None:
         return
     task.attempt = event.attempt
     task.attempt_limit = event.attempt_limit
-    task.agent_id = ""
+    task.result = None
     if event.reason and task.status != FAILED:
         task.error = event.reason
     view._set_status(task, PENDING)

@@ -55,6 +55,12 @@ arrives late is dropped like a fenced one), and of two concurrent claims of
 the same attempt the one with the greater ``(hlc, origin)`` holds the task
 on every node, whatever the order they arrive in. A lease renewal only
 lengthens the lease of the claim in place (``max``), so it commutes too.
+The holder (``agent_id``, ``claimed_at_ms``) is a register of its own over
+claims and retries by the same key -- the agent of the latest claim, cleared
+by a later retry -- so it converges even when a claim loses to a
+concurrent cancel. A retry clears the result. (``error`` and the counters
+of :meth:`TaskView.statistics` are informational: the last text applied
+here, what this node applied.)
 
 The server's blocking waits learn of changes from the engine's change feed
 (``bolt.server._tasks``); nothing here knows about them.
@@ -137,6 +143,7 @@ class TaskRecord:
     claimed_at_ms: int = 0
     home: str = ""  # the node that created it ("" in data written before homes)
     version: TaskVersion = (0, 0, 0, "")  # the key of the last transition applied
+    holder_version: TaskVersion = (0, 0, 0, "")  # the key that set agent_id (a claim, a retry)
     size: int = 0  # estimated bytes, as counted in memory_used
 
     def order(self) -> tuple[int, int, str]:
@@ -419,6 +426,7 @@ class TaskView:
             values = dict(zip(_WIRE_FIELDS, row, strict=False))  # older rows lack the last fields
             values["parents"] = tuple(values["parents"])
             values["version"] = tuple(values.get("version", (0, 0, 0, "")))
+            values["holder_version"] = tuple(values.get("holder_version", (0, 0, 0, "")))
             values["size"] = 0
             task = TaskRecord(**values)
             self.tasks[(task.db, task.id)] = task
