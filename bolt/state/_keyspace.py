@@ -108,7 +108,7 @@ class Keyspace:
         self.evicted_total = 0
         self.applying_offset = -1  # log offset of the record being applied
         self.database_keys: dict[str, int] = {}  # entries per non-default database
-        self.tasks = TaskView(owner=self)  # counted in memory_used: bolt.state._tasks
+        self.tasks = TaskView()  # tasks are not keys: see bolt.state._tasks
 
     # --- locating ---------------------------------------------------------
 

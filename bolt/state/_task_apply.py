@@ -80,7 +80,7 @@ def _task_created(keyspace: Keyspace, event: TaskCreated) -> None:
     view.tasks[(task.db, task.id)] = task
     view.parents.update((task.db, parent) for parent in task.parents)
     view._set_status(task, PENDING)
-    view._account(task)
+    view._account(task, keyspace)
 
 
 def _winning(keyspace: Keyspace, event: Any, attempt: int) -> tuple[TaskView, TaskRecord | None]:
@@ -97,10 +97,11 @@ def _winning(keyspace: Keyspace, event: Any, attempt: int) -> tuple[TaskView, Ta
     return view, task
 
 
-def _settle(view: TaskView, task: TaskRecord, at_ms: int) -> None:
+def _settle(keyspace: Keyspace, task: TaskRecord, at_ms: int) -> None:
     """After a transition: re-measure, and queue a finished task for its retention."""
+    view = keyspace.tasks
     task.lease_expires_at_ms = 0 if task.status != CLAIMED else task.lease_expires_at_ms
-    view._account(task)
+    view._account(task, keyspace)
     if task.status in FINISHED:
         view._finished(task, at_ms)
 
@@ -139,7 +140,7 @@ def _task_claimed(keyspace: Keyspace, event: TaskClaimed) -> None:
     task.lease_expires_at_ms = max(held, event.lease_expires_at_ms)
     heapq.heappush(view.leases, (task.lease_expires_at_ms, task.db, task.id, event.attempt))
     view.claims_total += 1
-    view._account(task)
+    view._account(task, keyspace)
 
 
 def _task_lease_renewed(keyspace: Keyspace, event: TaskLeaseRenewed) -> None:
@@ -162,7 +163,7 @@ def _task_completed(keyspace: Keyspace, event: TaskCompleted) -> None:
     task.attempt = event.attempt
     task.result = event.result
     view.completions_total += 1
-    _settle(view, task, event.at_ms)
+    _settle(keyspace, task, event.at_ms)
 
 
 def _task_failed(keyspace: Keyspace, event: TaskFailed) -> None:
@@ -173,7 +174,7 @@ def _task_failed(keyspace: Keyspace, event: TaskFailed) -> None:
     task.attempt = event.attempt
     task.error = event.error
     view.failures_total += 1
-    _settle(view, task, event.at_ms)
+    _settle(keyspace, task, event.at_ms)
 
 
 def _task_retried(keyspace: Keyspace, event: TaskRetried) -> None:
@@ -190,7 +191,7 @@ def _task_retried(keyspace: Keyspace, event: TaskRetried) -> None:
         task.error = event.reason
     view._set_status(task, PENDING)
     view.retries_total += 1
-    _settle(view, task, event.at_ms)
+    _settle(keyspace, task, event.at_ms)
 
 
 def _task_dead_lettered(keyspace: Keyspace, event: TaskDeadLettered) -> None:
@@ -202,7 +203,7 @@ def _task_dead_lettered(keyspace: Keyspace, event: TaskDeadLettered) -> None:
     if event.reason and not task.error:
         task.error = event.reason
     view.dead_letters_total += 1
-    _settle(view, task, event.at_ms)
+    _settle(keyspace, task, event.at_ms)
 
 
 def _cancel(keyspace: Keyspace, event: Any, attempt: int) -> None:
@@ -213,7 +214,7 @@ def _cancel(keyspace: Keyspace, event: Any, attempt: int) -> None:
     task.attempt = attempt
     if event.reason:
         task.error = event.reason
-    _settle(view, task, event.at_ms)
+    _settle(keyspace, task, event.at_ms)
 
 
 def _task_cancelled(keyspace: Keyspace, event: TaskCancelled) -> None:
@@ -232,7 +233,7 @@ def _task_removed(keyspace: Keyspace, event: TaskRemoved) -> None:
     task = view.tasks.get((event.db, event.key))
     if task is None or task.status not in FINISHED or task.version[0] > event.attempt:
         return
-    view._forget(task)
+    view._forget(task, keyspace)
 
 
 TASK_HANDLERS: dict[type, Callable[[Keyspace, Any], None]] = {

@@ -29,8 +29,9 @@ id)``, so a claim takes the first ready entry of the homes it decides -- a
 heap of lease expiries, checked lazily like the key expiry heap, and the
 finished tasks in the order they finished (for the retention sweep). The
 whole view is snapshotted with shard 0, as the users are
-(:meth:`TaskView.to_wire`). Its estimated size is added to the keyspace's
-``memory_used`` (so the memory limit covers tasks too).
+(:meth:`TaskView.to_wire`). Its estimated size (``memory``) is part of the
+keyspace's ``memory_used`` (so the memory limit covers tasks too): the apply
+handlers carry every change into it, and recovery adds what a snapshot loaded.
 
 Several nodes: the home and the convergence rule
 ------------------------------------------------
@@ -207,8 +208,7 @@ class TaskView:
     taken_over: frozenset[str] = frozenset()  # homes this node decides for (set by the server)
     takeover_delay_ms: int = 0  # a taken-over home's leases expire this much later
     standalone: bool = True  # no peers: this node decides every task (the server sets it)
-    memory: int = 0  # estimated bytes of every task (also in the owner's memory_used)
-    owner: Any = None  # the Keyspace whose memory_used includes ``memory``
+    memory: int = 0  # estimated bytes of every task (also in the keyspace's memory_used)
     parents: set[TaskKey] = field(default_factory=set)  # tasks some other task depends on
     claims_total: int = 0
     completions_total: int = 0
@@ -333,24 +333,24 @@ class TaskView:
                     due.append(task)
         return due
 
-    def _account(self, task: TaskRecord) -> None:
-        """Re-measure ``task`` and carry the change into ``memory`` and the owner's total."""
+    def _account(self, task: TaskRecord, keyspace: Any = None) -> None:
+        """Re-measure ``task``; carry the change into ``memory`` and, given the
+        keyspace, its ``memory_used`` (recovery adds ``memory`` after loading)."""
         size = task.measure()
         delta = size - task.size
         if delta:
             task.size = size
             self.memory += delta
-            if self.owner is not None:
-                self.owner.memory_used += delta
+            if keyspace is not None:
+                keyspace.memory_used += delta
 
-    def _forget(self, task: TaskRecord) -> None:
-        """Drop ``task`` from the view (its retention passed)."""
+    def _forget(self, task: TaskRecord, keyspace: Any) -> None:
+        """Drop ``task`` from the view (its retention passed), and its bytes."""
         if task.status == PENDING:
             self._unindex(task)
         del self.tasks[(task.db, task.id)]
         self.memory -= task.size
-        if self.owner is not None:
-            self.owner.memory_used -= task.size
+        keyspace.memory_used -= task.size
         task.size = 0
 
     def _finished(self, task: TaskRecord, at_ms: int) -> None:
