@@ -73,6 +73,9 @@ class TaskCoordinator:
         weakref.finalize(self, close_all, self._waiting_clients)
         self._workers: dict[str, Any] = {}
         self._stopping = threading.Event()
+        self.next_with_completion = True
+        """Subscribed workers (credit 1, no budget) complete a task and claim the next
+        in one request (``TASK.NEXT``); False: two requests (for comparison)."""
 
     # --- plumbing ------------------------------------------------------------------
 
@@ -282,6 +285,37 @@ class TaskCoordinator:
         if reply is None:
             return None
         task = Task.from_reply(reply)
+        self.hold(task)
+        return task
+
+    def complete_and_claim_next(
+        self,
+        task_id: str,
+        result: Any,
+        task_type: str,
+        agent_id: str,
+        wait: float = 0.0,
+        lease_ms: int | None = None,
+    ) -> Task | None:
+        """Complete a held task and claim the next of ``task_type`` in one round trip
+        (``TASK.NEXT``); the next task, or None if none came within ``wait`` seconds.
+
+        Raises:
+            StaleAttemptError: the claim on ``task_id`` is no longer current.
+        """
+        with self._held_lock:
+            attempt, home = self._held.get(task_id), self._homes.get(task_id)
+        lease = lease_ms or self.lease_ms
+        wait_ms = max(0, min(int(wait * 1000), limits.task_wait_ms_max))
+        try:
+            reply = self._wait_call(
+                "TASK.NEXT", task_id, attempt, result, home, task_type, agent_id, lease, wait_ms
+            )
+        finally:
+            self._forget(task_id)
+        if reply["next"] is None:
+            return None
+        task = Task.from_reply(reply["next"])
         self.hold(task)
         return task
 

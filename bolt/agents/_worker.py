@@ -8,7 +8,10 @@ The loop takes a credit slot, then sends a blocking claim
 (``TASK.CLAIMWAIT``): the server answers the moment a task of the type is
 ready -- a push in effect, no polling -- or after
 ``limits.task_worker_claim_wait_ms`` with nothing, and the loop asks again.
-A claimed task runs in its own thread; a heartbeat thread renews the lease
+With a credit of 1 and no budget the completion and the next claim go in one
+request (``TASK.NEXT``: one round trip per task instead of two); a task so
+claimed when the worker stops is released. A claimed task runs in its own
+thread; a heartbeat thread renews the lease
 of every running task every third of the lease. When the callback ends the
 task is completed (with the return value) unless the callback finished it
 itself; an exception fails it with its text, retried per ``max_attempts``.
@@ -163,6 +166,7 @@ class Worker:
         self.keep_alive = keeps_alive(keep_alive)
         self.tasks_run = 0
         self.tasks_failed = 0
+        self._next: Task | None = None  # claimed with the last completion (TASK.NEXT)
         self._stop = threading.Event()
         self._slots = threading.BoundedSemaphore(credit)
         self._running: dict[str, threading.Thread] = {}
@@ -219,12 +223,14 @@ class Worker:
                     if self.budget is not None and not self.budget.wait(self._stop):
                         self._slots.release()
                         continue
-                    task = self.coordinator.claim_next(
-                        self.task_type,
-                        self.agent_id,
-                        wait=limits.task_worker_claim_wait_ms / 1000,
-                        lease_ms=self.lease_ms,
-                    )
+                    task, self._next = self._next, None
+                    if task is None:
+                        task = self.coordinator.claim_next(
+                            self.task_type,
+                            self.agent_id,
+                            wait=limits.task_worker_claim_wait_ms / 1000,
+                            lease_ms=self.lease_ms,
+                        )
                 except (BoltConnectionError, BoltTimeoutError, OSError) as exc:
                     self._slots.release()
                     logger.info("task worker %s: server unreachable (%s)", self.agent_id, exc)
@@ -246,6 +252,12 @@ class Worker:
                         self._charge(task)
                     self._spawn(task)
         finally:
+            if self._next is not None:  # claimed with the last completion, never started
+                task, self._next = self._next, None
+                try:
+                    self.coordinator.release_task(task.id)
+                except BoltError:
+                    pass  # its lease expires instead
             with self._lock:
                 running = list(self._running.values())
             for thread in running:
@@ -296,7 +308,7 @@ class Worker:
                     coordinator.fail_task(task.id, f"{type(exc).__name__}: {exc}", retry=True)
             else:
                 if coordinator.holds(task.id):
-                    coordinator.complete_task(task.id, value)
+                    self._complete(task, value)
             self.tasks_run += 1
         except BoltError as exc:
             # The lease was lost (fenced off) or the server is gone: the task is
@@ -307,6 +319,26 @@ class Worker:
             with self._lock:
                 self._running.pop(task.id, None)
             self._slots.release()
+
+    def _complete(self, task: Task, value: Any) -> None:
+        """Complete ``task``; one task at a time and no budget: claim the next with it."""
+        coordinator = self.coordinator
+        if (
+            self.credit != 1
+            or self.budget is not None
+            or self._stop.is_set()
+            or not coordinator.next_with_completion
+        ):
+            coordinator.complete_task(task.id, value)
+            return
+        self._next = coordinator.complete_and_claim_next(
+            task.id,
+            value,
+            self.task_type,
+            self.agent_id,
+            wait=limits.task_worker_claim_wait_ms / 1000,
+            lease_ms=self.lease_ms,
+        )
 
     def _beat(self) -> None:
         interval = self.lease_ms / 3000

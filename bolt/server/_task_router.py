@@ -33,6 +33,7 @@ node decides every task.
 
 from __future__ import annotations
 
+import logging
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -41,10 +42,12 @@ import trio
 from bolt import limits
 from bolt.cluster import HEALTHY
 from bolt.config import Config
-from bolt.errors import TaskHomeUnavailableError
+from bolt.errors import TaskHomeUnavailableError, TaskNotFoundError, TaskNotHomeError
 
 if TYPE_CHECKING:
     from bolt.server._server import Server
+
+logger = logging.getLogger("bolt.tasks")
 
 
 class TaskRouter:
@@ -134,6 +137,64 @@ class TaskRouter:
             BoltError: the command's own error there.
         """
         return await self.server.cluster.task_links.call(node, command, args, db)
+
+    async def run(self, command: str, args: list[Any], db: str, hint: str = "") -> tuple[Any, int]:
+        """Run a task command here, or on the node deciding the task (``TASK_NOT_HOME``
+        here; ``hint``: the home as the caller knows it, for a task not known here).
+
+        Raises:
+            TaskHomeUnavailableError: the deciding node is unreachable (nothing changed).
+        """
+        engine = self.server.engine
+        try:
+            result: tuple[Any, int] = engine.submit(command, args, db)
+            return result
+        except TaskNotHomeError as exc:
+            node = self.decider(exc.home)
+        except TaskNotFoundError:
+            if not hint or not self.clustered:
+                raise
+            node = self.decider(hint)
+        if node == self.node:  # taken over between the view and now: run it here
+            result = engine.submit(command, args, db)
+            return result
+        return await self.forward(node, command, args, db), -1
+
+    def remote_homes(self, db: str, task_type: str) -> list[str]:
+        """Other homes with a ready pending task of the type, as this node's view shows."""
+        view = self.view
+        deciding = view.deciding(self.node) or frozenset()
+        now = self.server.engine._now_ms()
+        homes = []
+        for home in view.homes_pending(db, task_type):
+            if home in deciding:
+                continue
+            for looked, task in enumerate(view.pending_of(db, task_type, (home,))):
+                if looked >= limits.task_remote_scan_max:
+                    break
+                if view.ready(task, now):
+                    homes.append(home)
+                    break
+        return homes
+
+    async def claim_elsewhere(
+        self, db: str, task_type: str, rest: list[Any]
+    ) -> dict[str, Any] | None:
+        """Forward a claim to the nodes deciding other homes' ready tasks; the first claim."""
+        for home in self.remote_homes(db, task_type):
+            try:
+                node = self.decider(home)
+                if node == self.node:
+                    continue  # taken over since the local claim: the next round claims it here
+                reply: dict[str, Any] | None = await self.forward(
+                    node, "TASK.CLAIM", [task_type, *rest, home], db
+                )
+            except (TaskHomeUnavailableError, TaskNotHomeError) as exc:
+                logger.debug("claim of a '%s' task of %s not forwarded: %s", task_type, home, exc)
+                continue
+            if reply is not None:
+                return reply
+        return None
 
 
 _ROUTERS: weakref.WeakKeyDictionary[Server, TaskRouter] = weakref.WeakKeyDictionary()

@@ -59,9 +59,7 @@ from bolt.errors import (
     BadRequestError,
     BoltError,
     FeedDroppedError,
-    TaskHomeUnavailableError,
     TaskNotFoundError,
-    TaskNotHomeError,
 )
 from bolt.server._auth import LEVELS
 from bolt.server._task_router import TaskRouter, router_of
@@ -227,50 +225,12 @@ async def cmd_task_claim_wait(server: Server, session: Session, args: list[Any])
             if reply is not None:
                 return reply, offset
             if router.clustered:
-                reply = await _claim_elsewhere(router, db, task_type, [agent_id, lease_ms])
+                reply = await router.claim_elsewhere(db, task_type, [agent_id, lease_ms])
                 if reply is not None:
                     return reply, -1  # durable on the node that decided it
             if trio.current_time() >= deadline or server.closing:
                 return None, offset
             await _sleep_until_woken(event, deadline)
-
-
-def _remote_homes(router: TaskRouter, db: str, task_type: str) -> list[str]:
-    """Other homes with a ready pending task of the type, as this node's view shows."""
-    view = router.view
-    deciding = view.deciding(router.node) or frozenset()
-    now = router.server.engine._now_ms()
-    homes = []
-    for home in view.homes_pending(db, task_type):
-        if home in deciding:
-            continue
-        for looked, task in enumerate(view.pending_of(db, task_type, (home,))):
-            if looked >= limits.task_remote_scan_max:
-                break
-            if view.ready(task, now):
-                homes.append(home)
-                break
-    return homes
-
-
-async def _claim_elsewhere(
-    router: TaskRouter, db: str, task_type: str, rest: list[Any]
-) -> dict[str, Any] | None:
-    """Forward the claim to the nodes deciding other homes' ready tasks; the first claim."""
-    for home in _remote_homes(router, db, task_type):
-        try:
-            node = router.decider(home)
-            if node == router.node:
-                continue  # taken over since the local claim: the next round claims it here
-            reply: dict[str, Any] | None = await router.forward(
-                node, "TASK.CLAIM", [task_type, *rest, home], db
-            )
-        except (TaskHomeUnavailableError, TaskNotHomeError) as exc:
-            logger.debug("claim of a '%s' task of %s not forwarded: %s", task_type, home, exc)
-            continue
-        if reply is not None:
-            return reply
-    return None
 
 
 _ROUTED = frozenset(
@@ -303,19 +263,27 @@ async def cmd_task_home(server: Server, session: Session, args: list[Any]) -> tu
         raise BadRequestError(f"TASK.HOME runs one of {', '.join(sorted(_ROUTED))}")
     if type(command_args) is not list:
         raise BadRequestError("TASK.HOME's arguments must be a list")
-    db = validate_database(raw_db)
+    return await router_of(server).run(command, command_args, validate_database(raw_db), hint)
+
+
+async def cmd_task_next(server: Server, session: Session, args: list[Any]) -> tuple[Any, int]:
+    """``TASK.NEXT [task_id, attempt, result, home, type, agent_id, lease_ms, wait_ms, db]`` →
+    ``{"next": task or None}``: complete a claimed task and wait for the agent's next
+    claim in one round trip (a subscribed agent's loop: half the requests per task).
+    The completion is durable when the reply is sent; if it is refused (a stale
+    attempt) its error is the reply and nothing is claimed. ``home`` is the task's
+    home as the agent knows it (or None), as for ``TASK.HOME``.
+    """
+    (task_id, attempt, result, home, task_type, agent_id, lease_ms), _, db = _wait_args(
+        "TASK.NEXT", args, 9
+    )
+    hint = home if type(home) is str else ""
     router = router_of(server)
-    try:
-        return server.engine.submit(command, command_args, db)
-    except TaskNotHomeError as exc:
-        node = router.decider(exc.home)
-    except TaskNotFoundError:
-        if not hint or not router.clustered:
-            raise
-        node = router.decider(hint)
-    if node == router.node:  # taken over between the view and now: run it here
-        return server.engine.submit(command, command_args, db)
-    return await router.forward(node, command, command_args, db), -1
+    _, completed_at = await router.run("TASK.COMPLETE", [task_id, attempt, result], db, hint)
+    task, offset = await cmd_task_claim_wait(
+        server, session, [task_type, agent_id, lease_ms, args[-2], db]
+    )
+    return {"next": task}, max(offset, completed_at)
 
 
 async def run_task_service(server: Server, config: Config | None = None) -> None:
@@ -373,5 +341,6 @@ TASK_SERVER_COMMANDS: dict[str, tuple[Any, bool, int]] = {
     "TASK.WAIT": (cmd_task_wait, True, LEVELS["readonly"]),
     "TASK.CLAIMWAIT": (cmd_task_claim_wait, True, LEVELS["readwrite"]),
     "TASK.HOME": (cmd_task_home, True, LEVELS["readwrite"]),
+    "TASK.NEXT": (cmd_task_next, True, LEVELS["readwrite"]),
 }
 """``(handler, is_async, required level)``, added to ``SERVER_COMMANDS``."""
