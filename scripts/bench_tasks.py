@@ -150,9 +150,12 @@ def run_one(
     with tempfile.TemporaryDirectory() as directory:
         daemon = BoltDaemon.start(Path(directory) / "data", env={"BOLT_ADMIN_PASSWORD": "secret"})
         with daemon:
+            # Log in before the agents do: their burst of parallel logins is spaced out
+            # by the server's login back-off, and a login queued too far is refused.
+            creator = daemon.client(timeout=60)
             processes = _start_agents(daemon, agents, min(procs, agents), combined)
             try:
-                with daemon.client(timeout=60) as client:
+                with creator as client:
                     coord = TaskCoordinator(client)
                     tasks_per_second = _throughput(coord, tasks)
                     last = _latency_phase(coord, latency_tasks, rate)
