@@ -115,6 +115,16 @@ def _log_level(text: str) -> str:
     return value
 
 
+def _byte_size(text: str) -> int:
+    """A size like ``1gb`` or ``512mb`` (no percentages), above 0."""
+    if text.strip().endswith("%"):
+        raise ValueError("expected a size like 1gb or 512mb")
+    size = parse_memory(text)
+    if size <= 0:
+        raise ValueError("the size must be above 0")
+    return size
+
+
 @dataclass(frozen=True)
 class Setting:
     """One configurable value: its field, variable, default text, parser, help."""
@@ -333,6 +343,34 @@ SETTINGS: tuple[Setting, ...] = (
         _int_range(0, 10**12),
         "remove dead and failed tasks this long after they finished (ms)",
     ),
+    Setting(
+        "full_sync_threshold",
+        "BOLT_FULL_SYNC_THRESHOLD",
+        str(limits.full_sync_threshold_events_default),
+        _int_range(1, 10**12),
+        "a peer more events behind than this gets a full state sync",
+    ),
+    Setting(
+        "peer_log_retention_bytes",
+        "BOLT_PEER_LOG_RETENTION_BYTES",
+        "1gb",  # limits.peer_log_retention_bytes_default
+        _byte_size,
+        "log kept for a lagging peer (e.g. 1gb); past it the peer gets a full sync",
+    ),
+    Setting(
+        "peer_log_retention_ms",
+        "BOLT_PEER_LOG_RETENTION_MS",
+        str(limits.peer_log_retention_ms_default),
+        _int_range(1, 10**12),
+        "a peer gone longer than this (ms) stops holding the log; it gets a full sync",
+    ),
+    Setting(
+        "wal_segment_bytes",
+        "BOLT_WAL_SEGMENT_BYTES",
+        "64mb",  # limits.segment_bytes_max
+        _byte_size,
+        "log segment files are rolled past this size (e.g. 64mb)",
+    ),
 )
 
 
@@ -375,6 +413,10 @@ class Config:
     task_failover_delay_ms: int = limits.task_failover_delay_ms_default
     task_retention_ms: int = limits.task_retention_ms_default
     task_dead_retention_ms: int = limits.task_dead_retention_ms_default
+    full_sync_threshold: int = limits.full_sync_threshold_events_default
+    peer_log_retention_bytes: int = limits.peer_log_retention_bytes_default
+    peer_log_retention_ms: int = limits.peer_log_retention_ms_default
+    wal_segment_bytes: int = limits.segment_bytes_max
 
     def resolved_data_dir(self) -> Path:
         """``BOLT_DATA_DIR``, else ``/data`` when writable, else ``./bolt-data``."""

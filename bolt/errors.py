@@ -205,6 +205,18 @@ class InputBudgetError(ServerError):
     name = "INPUT_BUDGET"
 
 
+class FullSyncError(ClusterError):
+    """A full sync could not be completed (cut, inconsistent, or not persisted).
+
+    The receiver's state is untouched or only joined with what it received
+    (a join never loses data); nothing is acknowledged, so the sender starts
+    the full sync again on the next connection.
+    """
+
+    code = 360
+    name = "FULL_SYNC_FAILED"
+
+
 class FeedDroppedError(ServerError):
     """A change-feed subscriber fell too far behind and was dropped.
 
@@ -439,6 +451,16 @@ class TaskHomeUnavailableError(ClusterError):
 
     code = 145
     name = "TASK_HOME_UNAVAILABLE"
+
+
+# --- hashes (resp2) ----------------------------------------------------------
+
+
+class HashValueNotIntegerError(NotIntegerError):
+    """HINCRBY met a hash field whose value is not a 64-bit integer."""
+
+    code = 122
+    name = "HASH_NOT_INTEGER"
 
 
 def _all_classes() -> list[type[BoltError]]:

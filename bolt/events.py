@@ -292,6 +292,35 @@ class TaskRemoved(NamedTuple):
     at_ms: int
 
 
+# --- hashes (bolt.crdt.ORMap) ------------------------------------------------
+
+
+class HashFieldsSet(NamedTuple):
+    """Fields were written: ``fields`` is ``((field, value, (observed tag, ...)), ...)``.
+
+    Each field's new tag is ``(hlc, origin)``; the observed tags are the ones
+    this write supersedes (HSET, HINCRBY log the resulting value).
+    """
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    fields: tuple[tuple[Value, Value, tuple[tuple[int, str], ...]], ...]
+
+
+class HashFieldsDeleted(NamedTuple):
+    """Fields were deleted: ``removed`` is ``((field, (observed tag, ...)), ...)``."""
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    removed: tuple[tuple[Value, tuple[tuple[int, str], ...]], ...]
+
+
 Event = (
     KeyPut
     | KeyDeleted
@@ -313,6 +342,8 @@ Event = (
     | TaskCancelled
     | TaskAttemptCancelled
     | TaskRemoved
+    | HashFieldsSet
+    | HashFieldsDeleted
 )
 
 # Stable wire kinds: never renumber, only append.
@@ -337,6 +368,8 @@ EVENT_KINDS: dict[type, int] = {
     TaskCancelled: 27,
     TaskAttemptCancelled: 28,
     TaskRemoved: 29,
+    HashFieldsSet: 40,
+    HashFieldsDeleted: 41,
 }
 EVENT_CLASSES: dict[int, type] = {kind: cls for cls, kind in EVENT_KINDS.items()}
 EVENT_NAMES: dict[str, type] = {cls.__name__: cls for cls in EVENT_KINDS}

@@ -244,3 +244,50 @@ peer_clock_skew_retry_ms = 200
 """How often a batch held for clock skew is offered to the engine again."""
 peer_ack_persist_interval_ms = 100
 """Acknowledged offsets are written to the data dir at most this often."""
+full_sync_threshold_events_default = 10_000
+"""``BOLT_FULL_SYNC_THRESHOLD``: a peer more events behind than this gets a full sync."""
+full_sync_chunk_entries_max = 2_000
+"""Most keys (or task rows) in one full-sync chunk: one chunk is encoded on the event
+loop between two yields, so this bounds the pause other clients see."""
+full_sync_chunk_bytes_max = 1 * MIB
+"""A full-sync chunk is sent once its encoded entries pass this size."""
+full_sync_chunks_in_flight_max = 4
+"""Full-sync chunks sent before the sender waits for the receiver to stage one."""
+full_sync_merge_entries_per_yield = 2_000
+"""Staged keys the receiver merges into its views between two yields to trio."""
+peer_log_retention_bytes_default = 1 * GIB
+"""``BOLT_PEER_LOG_RETENTION_BYTES``: log kept past the snapshot for a lagging peer; a peer
+needing more is marked for a full sync and stops holding the log."""
+peer_log_retention_ms_default = 24 * 3_600_000
+"""``BOLT_PEER_LOG_RETENTION_MS``: a peer gone longer than this stops holding the log
+(it gets a full sync when it comes back)."""
+stability_reports_pending_max = 64
+"""Stability reports kept per peer until the local vector covers them
+(past that the newest replaces the last, which only delays collection)."""
+tombstone_gc_interval_ms = 1_000
+"""How often a cluster node collects the tombstones that became causally
+stable (a round is skipped when nothing was applied and nothing became stable)."""
+tombstone_gc_slice_keys = 2_000
+"""Keys a collection round looks at before it lets other tasks run."""
+tombstone_gc_full_scan_interval_ms = 300_000
+"""Between rounds that look at every key (the first round after start is one);
+the others look only at the keys that got tombstones since, and at those
+still waiting once the stable HLC has passed the oldest of them."""
+
+# --- blocking pops (BLPOP/BRPOP) --------------------------------------------
+blocking_pop_wait_ms_max = 10_000
+"""Longest one BLPOP/BRPOP holds a Bolt-port connection (a timeout of 0 or above
+it waits this long); clients repeat it to wait longer. The RESP port follows
+Redis: a timeout of 0 waits until an element or a disconnect."""
+blocking_pop_slice_ms = 1_000
+"""A blocked pop re-checks its lists and server shutdown at least this often
+(a wake-up from the change feed normally comes first)."""
+blocking_feed_records_max = 10_000
+"""Records the blocking-pop service may hold unread before the feed drops it
+(it then wakes every waiter to look again)."""
+blocking_service_check_ms = 100
+"""How often the blocking-pop service checks for a server shutdown."""
+
+# --- RESP transactions (MULTI/EXEC) ------------------------------------------
+resp_multi_commands_max = 10_000
+"""Most commands one RESP ``MULTI`` may queue; one more fails the transaction."""

@@ -13,10 +13,26 @@ Measures, in one run on this machine:
 4. Memory per key for N small string keys: process RSS growth and the
    engine's own estimate, against the raw bytes of keys and values.
 
+With ``--instructions`` it measures instead what does not depend on the
+machine's load: **instructions per operation** (SET, GET, INCR, MSET per key,
+MGET per key, LPUSH, SADD), counted by ``valgrind --tool=callgrind``. Each
+operation runs in a fresh in-process engine twice, with a small and a large
+number of repetitions; the difference divided by the difference in
+repetitions is the cost of one operation, start-up and interpreter set-up
+cancelled out. ``engine`` is the engine alone (``persist=False``); ``+log``
+adds the log (a temporary data directory, ``BOLT_WAL_FSYNC=off``): every
+record is framed and buffered, and every 16 operations the workload awaits
+``wait_durable`` as a server does once per batch, so the write(2) and the
+scheduling are counted too, shared by 16. Counts are
+instructions, not seconds: the same on an idle and a loaded machine for the
+same Python, inputs and code. Needs ``valgrind`` (Debian package).
+
 Usage::
 
     python scripts/bench_engine.py            # 1M keys for recovery/memory
     python scripts/bench_engine.py --keys 200000 --json
+    python scripts/bench_engine.py --instructions            # every operation
+    python scripts/bench_engine.py --instructions set incr   # some
 """
 
 from __future__ import annotations
@@ -25,7 +41,9 @@ import argparse
 import gc
 import json
 import os
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -148,13 +166,122 @@ def recover(path: Path) -> dict[str, float]:
     return trio.run(run)
 
 
+# --- instructions per operation (valgrind) -----------------------------------------
+
+WORKLOAD = """
+import sys, tempfile, trio
+from pathlib import Path
+from bolt.node import Engine, EngineConfig
+op, n, with_log = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "log"
+pairs = []
+for i in range(100):
+    pairs += [f"key:{i:06d}", "v" * 16]
+async def main(data_dir):
+    if with_log:
+        config = EngineConfig(data_dir=Path(data_dir), node_id="bench", fsync="off",
+                              snapshot_interval_events=10**12, snapshot_interval_ms=10**9)
+    else:
+        config = EngineConfig(persist=False, data_dir=None)
+    engine = await Engine.open(config)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(engine.run)
+        submit = engine.submit
+        offset = -1
+        for r in range(n):
+            if op == "set":
+                offset = submit("SET", [f"k{r % 1000}", "v" * 16])[1]
+            elif op == "get":
+                submit("GET", [f"k{r % 1000}"])
+            elif op == "incr":
+                offset = submit("INCR", [f"c{r % 1000}"])[1]
+            elif op == "mset-key":
+                offset = submit("MSET", list(pairs))[1]
+            elif op == "mget-key":
+                submit("MGET", pairs[::2])
+            elif op == "lpush":
+                offset = submit("LPUSH", [f"l{r % 100}", "x"])[1]
+            elif op == "sadd":
+                offset = submit("SADD", [f"s{r % 100}", f"m{r}"])[1]
+            if r % 16 == 15:  # as a server does once per batch of a pipeline of 16
+                await engine.wait_durable(offset)
+        nursery.cancel_scope.cancel()
+    await engine.close(final_snapshot=False)
+with tempfile.TemporaryDirectory() as scratch:
+    trio.run(main, scratch)
+"""
+
+OPERATIONS = {  # name: (small, large, operations per repetition)
+    "set": (1_000, 6_000, 1),
+    "get": (1_000, 6_000, 1),
+    "incr": (1_000, 6_000, 1),
+    "lpush": (1_000, 6_000, 1),
+    "sadd": (1_000, 6_000, 1),
+    "mset-key": (20, 120, 100),
+    "mget-key": (20, 120, 100),
+}
+"""Operations ``--instructions`` counts; ``-key`` ones are per key of a 100-key request."""
+
+
+def count_instructions(script: Path, operation: str, repetitions: int, mode: str) -> int:
+    """Instructions valgrind counts for ``repetitions`` of ``operation`` (mode engine/log)."""
+    result = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+         sys.executable, str(script), operation, str(repetitions), mode],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent)),
+    )  # fmt: skip
+    match = re.search(r"refs:\s+([\d,]+)", result.stderr)
+    if match is None:
+        raise RuntimeError(f"no instruction count in valgrind's output:\n{result.stderr}")
+    return int(match.group(1).replace(",", ""))
+
+
+def instructions(operations: list[str], *, quiet: bool) -> dict[str, dict[str, int]]:
+    """``{operation: {"engine": n, "log": n}}``: instructions per operation."""
+    results: dict[str, dict[str, int]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        script = Path(scratch) / "workload.py"
+        script.write_text(WORKLOAD)
+        for operation in operations:
+            small, large, per = OPERATIONS[operation]
+            row: dict[str, int] = {}
+            for mode in ("engine", "log"):
+                low = count_instructions(script, operation, small, mode)
+                high = count_instructions(script, operation, large, mode)
+                row[mode] = (high - low) // ((large - small) * per)
+            results[operation] = row
+            if not quiet:
+                print(
+                    f"{operation:10} {row['engine']:>9,} instructions per operation (engine), "
+                    f"{row['log']:>9,} (+log)",
+                    flush=True,
+                )
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--instructions",
+        nargs="*",
+        metavar="OP",
+        choices=[*OPERATIONS, []],
+        help=f"count instructions per operation with valgrind instead ({', '.join(OPERATIONS)})",
+    )
     parser.add_argument("--keys", type=int, default=1_000_000, help="keys for recovery/memory")
     parser.add_argument("--ops", type=int, default=300_000, help="SETs for the throughput runs")
     parser.add_argument("--writers", type=int, default=50)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
+    if args.instructions is not None:
+        if shutil.which("valgrind") is None:
+            sys.exit("valgrind is not installed (apt-get install valgrind)")
+        counted = instructions(args.instructions or list(OPERATIONS), quiet=args.json)
+        if args.json:
+            print(json.dumps(counted, indent=2))
+        return
     gc.set_threshold(50_000, 20, 20)  # what the `bolt` daemon runs with (bolt/cli/daemon.py)
     results: dict[str, Any] = {}
     root = Path(tempfile.mkdtemp(prefix="bolt-bench-"))

@@ -6,7 +6,8 @@ Starts a throw-away ``bolt`` daemon, puts a mixed background load on it
 ``boltctl top`` inside a detached tmux session of the chosen size (80x24 by
 default), waits for the dashboard to fill, and saves the screen with
 ``tmux capture-pane``: a plain-text file and an ANSI-coloured one for each
-panel (commands, then ``tab`` to clients, storage and replication). Everything
+panel (commands, then ``tab`` to clients and storage; a standalone daemon
+without tasks has no Replication or Tasks panel). Everything
 it started (tmux server on a private socket, load threads, daemon) is
 stopped at the end, also on errors and Ctrl-C.
 
@@ -139,7 +140,7 @@ def main() -> int:
             )
             time.sleep(args.seconds)
             saved = []
-            for index, panel in enumerate(("commands", "clients", "storage", "replication")):
+            for index, panel in enumerate(("commands", "clients", "storage")):
                 if index:
                     tmux(socket, "send-keys", "-t", "top", "Tab")
                     time.sleep(1.2)

@@ -26,6 +26,8 @@ from bolt.events import (
     CounterSet,
     CrdtCounterChanged,
     Event,
+    HashFieldsDeleted,
+    HashFieldsSet,
     KeyDeleted,
     KeyPut,
     ListPopped,
@@ -129,6 +131,25 @@ EVENT_STRATEGIES.update(
         TaskRemoved: st.builds(TaskRemoved, **_head(), attempt=u63, at_ms=u63),
     }
 )
+# Hash events (bolt.crdt.ORMap): fields with values and the tags they observed.
+EVENT_STRATEGIES.update(
+    {
+        HashFieldsSet: st.builds(
+            HashFieldsSet,
+            **_head(),
+            fields=st.lists(
+                st.tuples(values, values, st.lists(tags, max_size=3).map(tuple)), max_size=3
+            ).map(tuple),
+        ),
+        HashFieldsDeleted: st.builds(
+            HashFieldsDeleted,
+            **_head(),
+            removed=st.lists(
+                st.tuples(values, st.lists(tags, max_size=3).map(tuple)), max_size=3
+            ).map(tuple),
+        ),
+    }
+)
 any_event = st.one_of(*EVENT_STRATEGIES.values())
 
 
@@ -156,6 +177,8 @@ def test_every_event_type_has_a_strategy_and_a_stable_kind() -> None:
         "TaskCancelled": 27,
         "TaskAttemptCancelled": 28,
         "TaskRemoved": 29,
+        "HashFieldsSet": 40,
+        "HashFieldsDeleted": 41,
     }
     assert {EVENT_CLASSES[k] for k in EVENT_KINDS.values()} == set(EVENT_KINDS)
     assert set(EVENT_NAMES.values()) == set(EVENT_KINDS)

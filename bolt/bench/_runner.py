@@ -35,6 +35,7 @@ from bolt.bench._report import TestResult, summarize
 from bolt.bench._worker import DriveResult, Target, call_all, connect, worker_main
 from bolt.bench._workload import WORKLOADS, Workload, populate_frames
 from bolt.errors import BoltConnectionError, BoltError, error_from_code
+from bolt.wire import format_address
 
 ProgressCallback = Callable[[Workload, int, int], None]
 """``(workload, replies so far, requests in all)``, called a few times a second."""
@@ -126,7 +127,7 @@ def _raise_reported(kind: str, code: int, message: str, target: Target) -> None:
     if kind == "bolt":
         raise error_from_code(code, message)
     if kind == "os":
-        raise BoltConnectionError(f"{target.host}:{target.port}: {message}")
+        raise BoltConnectionError(f"{format_address(target.host, target.port)}: {message}")
     raise BoltError(message)
 
 

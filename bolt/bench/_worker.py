@@ -41,11 +41,11 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from bolt import limits
+from bolt.client import hello_args
 from bolt.errors import BoltConnectionError, BoltError, BoltTimeoutError, ProtocolError
 from bolt.wire import (
     KIND_PUSH,
     KIND_RESPONSE,
-    PROTOCOL_VERSION,
     Codec,
     ErrorReply,
     Push,
@@ -54,6 +54,8 @@ from bolt.wire import (
 )
 
 RECEIVE_BYTES = 256 * limits.KIB
+BENCH_CLIENT_NAME = "boltctl-bench"
+"""The ``client_name`` the benchmark's connections announce."""
 _HEADER = struct.Struct("<I")
 _header_size = _HEADER.unpack_from
 # A response and a push are msgpack arrays of 3 ([kind, id or topic, result]):
@@ -113,12 +115,8 @@ def connect(target: Target, context: ssl.SSLContext | None = None) -> socket.soc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if context is not None:
             sock = context.wrap_socket(sock, server_hostname=target.host)
-        options: dict[str, str] = {"client_name": "boltctl-bench"}
-        if target.user is not None:
-            options["user"] = target.user
-        if target.password is not None:
-            options["password"] = target.password
-        sock.sendall(encode_request(1, "HELLO", [PROTOCOL_VERSION, options], None))
+        hello = hello_args(target.user, target.password, BENCH_CLIENT_NAME)
+        sock.sendall(encode_request(1, "HELLO", hello, None))
         codec = Codec(limits.reply_bytes_max)
         while True:
             message = codec.next_message()

@@ -74,8 +74,9 @@ class ConnectionOptions:
     @property
     def address(self) -> str:
         """``host:port`` for messages (IPv6 hosts in brackets)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        from bolt.wire import format_address
+
+        return format_address(self.host, self.port)
 
 
 def add_connection_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:

@@ -1,4 +1,4 @@
-"""The data commands of ``boltctl``: strings, TTLs, batches, counters, lists, sets.
+"""The data commands of ``boltctl``: strings, TTLs, batches, counters, lists, sets, hashes.
 
 Each entry of :data:`COMMANDS` maps a subcommand to one SDK call. Argument
 orders are the seed's CLI reference, which differs from the SDK in one
@@ -33,6 +33,26 @@ def _mset(client: Any, args: argparse.Namespace) -> Any:
     pairs: list[str] = args.pairs
     mapping = {pairs[i]: value_arg(pairs[i + 1]) for i in range(0, len(pairs), 2)}
     return client.mset(mapping)
+
+
+FIELD = argument("field", "the hash field", type=value_arg)
+FIELDS = argument("fields", "one or more fields", nargs="+", metavar="field", type=value_arg)
+
+
+def _check_field_pairs(args: argparse.Namespace) -> None:
+    """Refuse an odd number of ``hset`` field/value arguments before connecting."""
+    if len(args.pairs) % 2:
+        raise UsageError("hset takes field value pairs: an even number of arguments")
+
+
+def _hset(client: Any, args: argparse.Namespace) -> Any:
+    pairs = [value_arg(p) for p in args.pairs]
+    return client.hset(args.key, {pairs[i]: pairs[i + 1] for i in range(0, len(pairs), 2)})
+
+
+def _hgetall(client: Any, args: argparse.Namespace) -> Any:
+    # Printed as redis-cli does: field, value, field, value...
+    return [item for pair in client.hgetall(args.key).items() for item in pair]
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -91,7 +111,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "type",
-        "the type of a key: string, counter, list, set, crdt_counter",
+        "the type of a key: string, counter, list, set, crdt_counter, hash",
         (KEY,),
         lambda c, a: c.key_type(a.key),
         Shape.VALUE,
@@ -262,6 +282,81 @@ COMMANDS: tuple[Command, ...] = (
         (KEY, argument("member", "the member", type=value_arg)),
         lambda c, a: c.sismember(a.key, a.member),
         Shape.BOOLEAN,
+    ),
+    # --- hashes ---------------------------------------------------------------
+    Command(
+        "hset",
+        "set fields of a hash: hset key f1 v1 f2 v2 ... (prints how many were new)",
+        (KEY, argument("pairs", "field value pairs", nargs="+", metavar="field value")),
+        _hset,
+        Shape.INTEGER,
+        prepare=_check_field_pairs,
+        examples=("boltctl hset user:1 name ada lang python",),
+    ),
+    Command(
+        "hget",
+        "print a hash field's value ((nil) and exit 1 if missing)",
+        (KEY, FIELD),
+        lambda c, a: c.hget(a.key, a.field),
+        Shape.VALUE,
+        is_nil,
+    ),
+    Command(
+        "hmget",
+        "print several fields' values, (nil) for each missing one",
+        (KEY, FIELDS),
+        lambda c, a: c.hmget(a.key, a.fields),
+        Shape.LIST,
+    ),
+    Command(
+        "hgetall",
+        "print every field and value of a hash (field, value, field, value...)",
+        (KEY,),
+        _hgetall,
+        Shape.LIST,
+        examples=("boltctl hgetall user:1",),
+    ),
+    Command(
+        "hdel",
+        "delete fields of a hash (prints how many were there)",
+        (KEY, FIELDS),
+        lambda c, a: c.hdel(a.key, *a.fields),
+        Shape.INTEGER,
+    ),
+    Command(
+        "hexists",
+        "whether a hash has a field: (integer) 1 or 0",
+        (KEY, FIELD),
+        lambda c, a: c.hexists(a.key, a.field),
+        Shape.BOOLEAN,
+    ),
+    Command(
+        "hlen",
+        "the number of fields of a hash (0 if missing)",
+        (KEY,),
+        lambda c, a: c.hlen(a.key),
+        Shape.INTEGER,
+    ),
+    Command(
+        "hincrby",
+        "add delta to an integer hash field",
+        (KEY, FIELD, argument("delta", "the amount (may be negative)", type=int)),
+        lambda c, a: c.hincrby(a.key, a.field, a.delta),
+        Shape.INTEGER,
+    ),
+    Command(
+        "hkeys",
+        "print the fields of a hash",
+        (KEY,),
+        lambda c, a: c.hkeys(a.key),
+        Shape.LIST,
+    ),
+    Command(
+        "hvals",
+        "print the values of a hash",
+        (KEY,),
+        lambda c, a: c.hvals(a.key),
+        Shape.LIST,
     ),
 )
 """The data commands, in the order ``boltctl --help`` lists them."""

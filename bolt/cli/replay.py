@@ -125,7 +125,7 @@ def _add_state_commands(
     history.add_argument("--json", action="store_true", help="one JSON object per line")
     history.set_defaults(func=run_history)
 
-    diff = commands.add_parser("diff", parents=[common], help="compare two nodes' states")
+    diff = commands.add_parser("diff", parents=[common], help="compare two nodes' states and logs")
     diff.add_argument("dir_a", metavar="DIR_A", help="the first node's data directory")
     diff.add_argument("dir_b", metavar="DIR_B", help="the second node's data directory")
     diff.add_argument("--json", action="store_true", help="one JSON object")

@@ -47,9 +47,10 @@ Address = tuple[str, int]
 
 _DESCRIPTION = """\
 Live dashboard of running Bolt nodes: traffic, latency, memory, the log,
-shards, clients and replication, refreshed every --interval seconds from one
-STATS request per node. Keys: ? help, q quit, p pause, / filter, s sort,
-tab/arrows panels, [ ] nodes, : command palette."""
+shards, clients, replication peers (on a cluster node) and tasks (once the
+node has any), refreshed every --interval seconds with one round trip per
+node. Keys: ? help, q quit, p pause, / filter, s sort, tab/arrows panels,
+[ ] nodes, : command palette."""
 
 _EPILOG = """\
 nodes:
@@ -180,22 +181,22 @@ async def check_credentials(nodes: Sequence[Address], settings: ConnectSettings)
     """
     from dataclasses import replace
 
-    from bolt.tui import AsyncioConnection
+    from bolt.tui import NodeLink
+    from bolt.wire import format_address
 
     timeout = min(settings.timeout or PREFLIGHT_TIMEOUT_SECONDS, PREFLIGHT_TIMEOUT_SECONDS)
     quick = replace(settings, timeout=timeout)
 
     async def greet(host: str, port: int) -> str | None:
+        link = NodeLink(host, port, quick)
         try:
-            connection = await AsyncioConnection.open(host, port, quick)
-            try:
-                await connection.request("STATS", timeout=timeout)  # needs a logged-in user
-            finally:
-                await connection.close()
+            await link.request("STATS")  # needs a logged-in user
         except AuthenticationError as exc:
-            return f"authentication failed on {host}:{port}: {exc}"
+            return f"authentication failed on {format_address(host, port)}: {exc}"
         except BoltError:
             return None
+        finally:
+            await link.close()
         return None
 
     results = await asyncio.gather(*(greet(host, port) for host, port in nodes))

@@ -12,6 +12,7 @@ whether it means the builtin or this alias.
 from bolt.client._async import AsyncBoltClient, connect_async
 from bolt.client._cluster import parse_node, parse_nodes
 from bolt.client._commands import RETRY_SAFE_COMMANDS, Value
+from bolt.client._options import hello_args
 from bolt.client._pipeline import AsyncPipeline, Pipeline
 from bolt.client._sync import BoltClient
 from bolt.errors import (
@@ -66,6 +67,7 @@ __all__ = [
     "WriteOutcomeUnknownError",
     "WrongTypeError",
     "connect_async",
+    "hello_args",
     "parse_node",
     "parse_nodes",
 ]

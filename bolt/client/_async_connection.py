@@ -22,6 +22,7 @@ from typing import Any
 import trio
 
 from bolt import limits
+from bolt.client import _login as login
 from bolt.client._cluster import Address
 from bolt.client._options import Call, ConnectionLost, Settings, result_of
 from bolt.errors import BoltConnectionError, BoltError, BoltTimeoutError, ProtocolError
@@ -33,6 +34,7 @@ from bolt.wire import (
     Reply,
     Request,
     encode_request,
+    encode_requests,
 )
 
 RECEIVE_BYTES = 256 * limits.KIB
@@ -98,8 +100,30 @@ class AsyncConnection:
 
     async def _hello(self, settings: Settings, on_push: PushSink) -> None:
         # Sequential: the reader task starts only once the server has said hello.
+        hello_args, nonce = login.hello(settings)
+        info = await self._handshake_call(1, "HELLO", hello_args, on_push)
+        if not isinstance(info, dict):
+            raise ProtocolError(f"HELLO reply is not a dict: {info!r}")
         self._next_id = 2
-        await self.stream.send_all(encode_request(1, "HELLO", settings.hello_args(), None))
+        if nonce is not None and "challenge" in info:
+            challenge = login.Challenge(info.pop("challenge"))
+            password = settings.password
+            assert password is not None
+            key = login.known_key(challenge, password)
+            if key is None:
+                key = await trio.to_thread.run_sync(login.derive, challenge, password)
+            reply = await self._handshake_call(
+                2, "LOGIN", login.login_args(settings, nonce, challenge, key), on_push
+            )
+            info.update(login.finish(settings, nonce, challenge, key, reply))
+            self._next_id = 3
+        self.server_info = info
+
+    async def _handshake_call(
+        self, request_id: int, command: str, args: list[Any], on_push: PushSink
+    ) -> Any:
+        """Send one handshake request and read until its reply; its result."""
+        await self.stream.send_all(encode_request(request_id, command, args, None))
         while True:
             for message in self._codec.next_messages():
                 if isinstance(message, Push):
@@ -108,17 +132,13 @@ class AsyncConnection:
                     raise ProtocolError("the server sent a request")
                 elif isinstance(message, ErrorReply) and message.id == CONNECTION_ERROR_ID:
                     raise message.to_exception()
-                elif message.id == 1:
-                    info = result_of(message)
-                    if not isinstance(info, dict):
-                        raise ProtocolError(f"HELLO reply is not a dict: {info!r}")
-                    self.server_info = info
-                    return
+                elif message.id == request_id:
+                    return result_of(message)
                 else:
-                    raise ProtocolError(f"got {message!r} while waiting for HELLO")
+                    raise ProtocolError(f"got {message!r} while waiting for {command}")
             data = await self.stream.receive_some(RECEIVE_BYTES)
             if not data:
-                raise BoltConnectionError("the server closed the connection during HELLO")
+                raise BoltConnectionError(f"the server closed the connection during {command}")
             self._codec.receive_data(data)
 
     async def send(self, calls: Sequence[Call], timeout: float | None) -> list[Waiter]:
@@ -134,12 +154,7 @@ class AsyncConnection:
             if self.failure is not None:
                 raise ConnectionLost(self.failure, sent=False, replies=[])
             first = self._next_id
-            data = b"".join(
-                [
-                    encode_request(first + offset, call.command, call.args, call.db)
-                    for offset, call in enumerate(calls)
-                ]
-            )
+            data = encode_requests(first, calls)  # one buffer for the whole batch
             self._next_id = first + len(calls)
             waiters = [Waiter() for _ in calls]
             self.waiters.update(zip(range(first, first + len(calls)), waiters, strict=True))

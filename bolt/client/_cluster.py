@@ -32,6 +32,7 @@ from bolt.errors import (
     ClusterError,
     ClusterMismatchError,
 )
+from bolt.wire import format_address
 
 logger = logging.getLogger("bolt.client")
 
@@ -163,7 +164,7 @@ def unreachable(failures: Sequence[tuple[Address, BaseException]]) -> BoltError:
         failure = failures[0][1]
         if isinstance(failure, BoltError) and not isinstance(failure, BoltConnectionError):
             return failure
-    detail = "; ".join(f"{host}:{port}: {failure}" for (host, port), failure in failures)
+    detail = "; ".join(f"{_text(address)}: {failure}" for address, failure in failures)
     if len(failures) == 1:
         return BoltConnectionError(f"cannot connect to {detail}")
     return ClusterError(f"no node of the cluster is reachable ({detail})")
@@ -249,5 +250,4 @@ class ClusterMembership:
 
 
 def _text(address: Address) -> str:
-    host, port = address
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return format_address(*address)

@@ -27,6 +27,7 @@ is never re-sent; the caller gets :class:`~bolt.errors.WriteOutcomeUnknownError`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -41,8 +42,10 @@ RETRY_SAFE_COMMANDS = frozenset(
         "GET", "TTL", "EXISTS", "TYPE", "KEYS", "MGET", "CGET", "LRANGE", "LLEN",
         "SMEMBERS", "SCARD", "SISMEMBER", "PING", "STATS", "METRICS", "CLUSTER", "WHOAMI",
         "USERS", "DIGEST",
+        "HGET", "HMGET", "HGETALL", "HEXISTS", "HLEN", "HKEYS", "HVALS",
         # writes whose repetition changes nothing
         "PUT", "SETEX", "MSET", "DEL", "MDEL", "SADD", "SREM",
+        "HSET", "HDEL",
         # connection and user management
         "HELLO", "AUTH", "USERADD", "USERDEL", "PASSWD", "ROLE",
     }
@@ -137,7 +140,8 @@ class CommandsMixin(Generic[R]):
     def key_type(self, key: str, *, database: str | None = None) -> R:
         """Reply: the key's type, or ``None`` if missing.
 
-        One of ``"string"``, ``"counter"``, ``"list"``, ``"set"``, ``"crdt_counter"``.
+        One of ``"string"``, ``"counter"``, ``"list"``, ``"set"``, ``"crdt_counter"``,
+        ``"hash"``.
         """
         return self._data("TYPE", [check_key(key)], database)
 
@@ -230,6 +234,41 @@ class CommandsMixin(Generic[R]):
         """Reply: the length of a list (0 if missing)."""
         return self._data("LLEN", [check_key(key)], database)
 
+    def blpop(
+        self, keys: str | Iterable[str], timeout: float = 0, *, database: str | None = None
+    ) -> R:
+        """Pop the head of the first non-empty list of ``keys``, waiting for one.
+
+        ``timeout`` is in seconds; the server holds one request at most 10 s
+        (``limits.blocking_pop_wait_ms_max``; 0 means that long), so call
+        again to wait longer. Waiters are served first come, first served,
+        and an element goes to exactly one of them.
+
+        Reply: ``[key, element]``, or ``None`` if the time ran out.
+        """
+        return self._blocking_pop("BLPOP", keys, timeout, database)
+
+    def brpop(
+        self, keys: str | Iterable[str], timeout: float = 0, *, database: str | None = None
+    ) -> R:
+        """:meth:`blpop`, but pops the tail. Reply: ``[key, element]`` or ``None``."""
+        return self._blocking_pop("BRPOP", keys, timeout, database)
+
+    def _blocking_pop(
+        self, command: str, keys: str | Iterable[str], timeout: float, database: str | None
+    ) -> R:
+        names = [check_key(keys)] if isinstance(keys, str) else check_keys(keys)
+        if (
+            not isinstance(timeout, int | float)
+            or isinstance(timeout, bool)
+            or math.isnan(timeout)
+            or timeout < 0
+        ):
+            raise TypeError("timeout must be a non-negative number of seconds")
+        timeout_ms = 0 if math.isinf(timeout) else math.ceil(timeout * 1000)
+        db = self.database if database is None else database
+        return self._command(command, [*names, timeout_ms, db or ""], None)
+
     # --- sets --------------------------------------------------------------------
 
     def sadd(self, key: str, *members: Value, database: str | None = None) -> R:
@@ -251,6 +290,82 @@ class CommandsMixin(Generic[R]):
     def sismember(self, key: str, member: Value, *, database: str | None = None) -> R:
         """Reply: whether ``member`` is in the set (``bool``)."""
         return self._data("SISMEMBER", [check_key(key), check_value(member)], database)
+
+    # --- hashes ------------------------------------------------------------------
+
+    def hset(
+        self,
+        key: str,
+        mapping: Mapping[Value, Value] | None = None,
+        *,
+        database: str | None = None,
+        **fields: Value,
+    ) -> R:
+        """Set fields of a hash (``hset("h", {"f": "1"})`` or ``hset("h", f="1")``).
+
+        Reply: how many fields were new.
+        """
+        if mapping is not None and not isinstance(mapping, Mapping):
+            raise TypeError(f"hset takes a mapping, not {type(mapping).__name__}")
+        pairs: dict[Value, Value] = dict(mapping or {})
+        pairs.update(fields)
+        if not pairs:
+            raise TypeError("hset needs at least one field")
+        args: list[Any] = [check_key(key)]
+        for field, value in pairs.items():
+            args += (check_value(field), check_value(value))
+        return self._data("HSET", args, database)
+
+    def hget(self, key: str, field: Value, *, database: str | None = None) -> R:
+        """Reply: the field's value, or ``None`` if the field or the hash is missing.
+
+        Raises:
+            WrongTypeError: the key holds another type.
+        """
+        return self._data("HGET", [check_key(key), check_value(field)], database)
+
+    def hmget(self, key: str, fields: Iterable[Value], *, database: str | None = None) -> R:
+        """Reply: a list with each field's value (``None`` where missing)."""
+        if isinstance(fields, str | bytes):
+            raise TypeError("pass a list of fields, not a single string")
+        return self._data("HMGET", [check_key(key), *map(check_value, fields)], database)
+
+    def hgetall(self, key: str, *, database: str | None = None) -> R:
+        """Reply: a ``{field: value}`` dict (empty if the hash is missing)."""
+        return self._data("HGETALL", [check_key(key)], database)
+
+    def hdel(self, key: str, *fields: Value, database: str | None = None) -> R:
+        """Delete fields (the hash goes when its last field does). Reply: how many were there."""
+        return self._data("HDEL", [check_key(key), *map(check_value, fields)], database)
+
+    def hexists(self, key: str, field: Value, *, database: str | None = None) -> R:
+        """Reply: whether the hash has ``field`` (``bool``)."""
+        return self._data("HEXISTS", [check_key(key), check_value(field)], database)
+
+    def hlen(self, key: str, *, database: str | None = None) -> R:
+        """Reply: the number of fields (0 if missing)."""
+        return self._data("HLEN", [check_key(key)], database)
+
+    def hincrby(self, key: str, field: Value, delta: int = 1, *, database: str | None = None) -> R:
+        """Add ``delta`` to an integer field (a missing one counts as 0). Reply: the new value.
+
+        Concurrent HINCRBYs of one field on two nodes keep the later result
+        (last writer wins, as plain counters); use CRDT counters to count
+        cluster-wide.
+
+        Raises:
+            HashValueNotIntegerError, IntegerOverflowError, WrongTypeError.
+        """
+        args = [check_key(key), check_value(field), check_int(delta, "delta")]
+        return self._data("HINCRBY", args, database)
+
+    def hkeys(self, key: str, *, database: str | None = None) -> R:
+        """Reply: the hash's fields, as a list."""
+        return self._data("HKEYS", [check_key(key)], database)
+
+    def hvals(self, key: str, *, database: str | None = None) -> R:
+        """Reply: the hash's values, as a list (in the order of ``hkeys``)."""
+        return self._data("HVALS", [check_key(key)], database)
 
     # --- server ------------------------------------------------------------------
 

@@ -158,15 +158,32 @@ class Settings:
         )
 
     def hello_args(self) -> list[Any]:
-        """Arguments of the ``HELLO`` handshake: ``[PROTOCOL_VERSION, options]``."""
-        options: dict[str, str] = {}
-        if self.username is not None:
-            options["user"] = self.username
-        if self.password is not None:
-            options["password"] = self.password
-        if self.client_name is not None:
-            options["client_name"] = self.client_name
-        return [PROTOCOL_VERSION, options]
+        """Arguments of the ``HELLO`` handshake (see :func:`hello_args`)."""
+        return hello_args(self.username, self.password, self.client_name)
+
+
+def hello_args(
+    username: str | None = None, password: str | None = None, client_name: str | None = None
+) -> list[Any]:
+    """The arguments of a ``HELLO`` request: ``[PROTOCOL_VERSION, options]``.
+
+    The one builder of the handshake, used by both clients and by every tool
+    that greets a server itself (``boltctl bench``'s raw sockets). An option
+    that is ``None`` is left out.
+
+    Args:
+        username: sent as ``user``.
+        password: sent as ``password`` (in plain text: use TLS across a network).
+        client_name: the name the server shows for the connection.
+    """
+    options: dict[str, str] = {}
+    if username is not None:
+        options["user"] = username
+    if password is not None:
+        options["password"] = password
+    if client_name is not None:
+        options["client_name"] = client_name
+    return [PROTOCOL_VERSION, options]
 
 
 def make_ssl_context(

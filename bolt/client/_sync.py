@@ -37,7 +37,7 @@ from bolt.errors import (
     ProtocolError,
     TooLargeError,
 )
-from bolt.wire import Push, Reply
+from bolt.wire import Push, Reply, format_address
 
 log = logging.getLogger(__name__)
 
@@ -205,9 +205,8 @@ class BoltClient(CommandsMixin[Any]):
         self._connect_hooks.append(hook)
 
     def __repr__(self) -> str:
-        host, port = self.address
         state = "connected" if self.connected else "not connected"
-        return f"<{type(self).__name__} {host}:{port} {state}>"
+        return f"<{type(self).__name__} {format_address(*self.address)} {state}>"
 
     # --- commands -----------------------------------------------------------------
 

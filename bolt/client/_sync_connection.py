@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bolt import limits
+from bolt.client import _login as login
 from bolt.client._cluster import Address
 from bolt.client._options import Call, ConnectionLost, Settings, result_of
 from bolt.errors import BoltConnectionError, BoltError, BoltTimeoutError, ProtocolError
@@ -29,7 +30,7 @@ from bolt.wire import (
     Push,
     Reply,
     Request,
-    encode_request,
+    encode_requests,
 )
 
 RECEIVE_BYTES = 256 * limits.KIB  # one recv_into buffer per connection, reused
@@ -96,16 +97,20 @@ class SyncConnection:
             if settings.ssl_context is not None:
                 sock = settings.ssl_context.wrap_socket(sock, server_hostname=address[0])
             connection = cls(sock, address, settings.timeout, on_push)
-            try:
-                (reply,) = connection.round_trip([Call("HELLO", settings.hello_args(), None, True)])
-            except ConnectionLost as lost:
-                if isinstance(lost.cause, BoltError):
-                    raise lost.cause from None  # the server's reason (e.g. TOO_MANY_CONNECTIONS)
-                message = f"connection lost during the handshake: {lost}"
-                raise BoltConnectionError(message) from lost.cause
-            info = result_of(reply)
+            hello_args, nonce = login.hello(settings)
+            info = connection._handshake_call("HELLO", hello_args)
             if not isinstance(info, dict):
                 raise ProtocolError(f"HELLO reply is not a dict: {info!r}")
+            if nonce is not None and "challenge" in info:
+                challenge = login.Challenge(info.pop("challenge"))
+                assert settings.password is not None
+                key = login.known_key(challenge, settings.password) or login.derive(
+                    challenge, settings.password
+                )
+                reply = connection._handshake_call(
+                    "LOGIN", login.login_args(settings, nonce, challenge, key)
+                )
+                info.update(login.finish(settings, nonce, challenge, key, reply))
             connection.server_info = info
             return connection
         except BaseException:
@@ -118,6 +123,17 @@ class SyncConnection:
             self.sock.close()
         except OSError:
             pass
+
+    def _handshake_call(self, command: str, args: list[Any]) -> Any:
+        """One request of the handshake; its result (errors raised as the server's)."""
+        try:
+            (reply,) = self.round_trip([Call(command, args, None, True)])
+        except ConnectionLost as lost:
+            if isinstance(lost.cause, BoltError):
+                raise lost.cause from None  # the server's reason (e.g. TOO_MANY_CONNECTIONS)
+            message = f"connection lost during the handshake: {lost}"
+            raise BoltConnectionError(message) from lost.cause
+        return result_of(reply)
 
     def round_trip(self, calls: Sequence[Call], deadline: float | None = None) -> list[Reply]:
         """Send ``calls`` in one write and read their replies, in order.
@@ -135,12 +151,7 @@ class SyncConnection:
                 (nothing was sent).
         """
         first = self._next_id
-        data = b"".join(
-            [
-                encode_request(first + offset, call.command, call.args, call.db)
-                for offset, call in enumerate(calls)
-            ]
-        )
+        data = encode_requests(first, calls)  # one buffer for the whole batch
         self.read_idle()  # a server that closed while we were idle: nothing sent yet
         self._next_id = first + len(calls)
         try:

@@ -17,17 +17,22 @@ clock skew is **held**: not applied, not dropped, offered again every
 ``peer_clock_skew_retry_ms`` while the peer's status says ``clock skew``;
 the sender's window stops it sending more meanwhile. Records that do not
 decode close the link (nothing of that batch is applied).
+
+Full-sync messages travel in the same queue, in order, and are handled by
+the same task (:mod:`bolt.cluster._fullsync_receive`): staged, merged and
+persisted before any later batch is applied.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from bolt import limits
+from bolt.cluster._fullsync_receive import FULL_SYNC_MESSAGES, Staging, receive_full_sync
 from bolt.cluster._handshake import ROLE_ANSWER, ROLE_DIAL, check_proof, proof
 from bolt.cluster._peer_state import PeerState
 from bolt.cluster._stream import PeerStream, sole_failure
@@ -38,6 +43,7 @@ from bolt.errors import (
     ClockSkewError,
     CorruptionError,
     FormatVersionError,
+    FullSyncError,
     PeerAuthenticationError,
     PeerProtocolError,
     ProtocolError,
@@ -103,6 +109,8 @@ async def answer(service: ClusterService, stream: PeerStream) -> None:
                 await _serve(service, stream, peer)
             except BaseExceptionGroup as group:
                 raise sole_failure(group) from None
+        except FullSyncError as exc:
+            logger.warning("full sync from peer %s failed: %s", peer.node_id, exc)
         except (BoltConnectionError, ProtocolError) as exc:
             logger.info("link from peer %s ended: %s", peer.node_id, exc)
             if isinstance(exc, ProtocolError):
@@ -162,7 +170,7 @@ async def handshake(service: ClusterService, stream: PeerStream) -> PeerState:
 
 
 async def _serve(service: ClusterService, stream: PeerStream, peer: PeerState) -> None:
-    send_batches, receive_batches = trio.open_memory_channel[Batch](
+    send_batches, receive_batches = trio.open_memory_channel[Any](
         limits.peer_batches_in_flight_max * 2
     )
     async with trio.open_nursery() as nursery:
@@ -175,9 +183,12 @@ async def _serve(service: ClusterService, stream: PeerStream, peer: PeerState) -
                 if type(message) is Batch:
                     peer.batches_received += 1
                     await send_batches.send(message)
+                elif type(message) in FULL_SYNC_MESSAGES:
+                    await send_batches.send(message)
                 elif type(message) is Heartbeat:
                     peer.clock_offset_ms = service.engine.clock.offset_ms(message.hlc)
                     peer.remote_last_offset = message.last_offset
+                    service.heard_stability(peer, message.stability)
                 elif type(message) is PeerRefusal:
                     raise BoltConnectionError(f"peer closed: {message.name}: {message.message}")
                 else:
@@ -187,7 +198,9 @@ async def _serve(service: ClusterService, stream: PeerStream, peer: PeerState) -
 async def _send_heartbeats(service: ClusterService, stream: PeerStream) -> None:
     engine = service.engine
     while True:
-        await stream.send(Heartbeat(service.now_hlc(), engine.last_offset, -1))
+        await stream.send(
+            Heartbeat(service.now_hlc(), engine.last_offset, -1, service.stability_report())
+        )
         await trio.sleep(limits.peer_heartbeat_interval_ms / 1000)
 
 
@@ -212,11 +225,15 @@ async def _apply_batches(
     service: ClusterService,
     stream: PeerStream,
     peer: PeerState,
-    batches: trio.MemoryReceiveChannel[Batch],
+    batches: trio.MemoryReceiveChannel[Any],
 ) -> None:
     engine = service.engine
+    staging: Staging | None = None
     async with batches:
         async for batch in batches:
+            if type(batch) is not Batch:
+                staging = await receive_full_sync(service, stream, peer, staging, batch)
+                continue
             events = decode_batch(batch)
             while True:
                 try:

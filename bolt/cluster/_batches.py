@@ -29,6 +29,25 @@ def wanted_events(change: Change, receiver: str, vector: Mapping[str, int]) -> l
     ]
 
 
+def _record_for(change: Change, receiver: str, vector: Mapping[str, int]) -> tuple[bytes, int]:
+    """The bytes to ship for ``change`` and how many events they hold.
+
+    A record the receiver wants whole is shipped as the log holds it (most
+    records: one local write); only a record with events to leave out is
+    encoded again.
+    """
+    events = change.events
+    if len(events) == 1:  # the common case, without building a list
+        event = events[0]
+        if event.origin == receiver or event.seq <= vector.get(event.origin, 0):
+            return b"", 0
+        return change.payload or encode_record(events), 1
+    wanted = wanted_events(change, receiver, vector)
+    if len(wanted) == len(events) and change.payload:
+        return change.payload, len(wanted)
+    return (encode_record(wanted) if wanted else b""), len(wanted)
+
+
 def build_batches(
     changes: Sequence[Change],
     receiver: str,
@@ -58,12 +77,11 @@ def build_batches(
     for change in changes:
         if first < 0:
             first = change.offset
-        events = wanted_events(change, receiver, vector)
-        if events:
-            record = encode_record(events)
+        record, wanted = _record_for(change, receiver, vector)
+        if wanted:
             records.append(record)
             size += len(record)
-            events_in += len(events)
+            events_in += wanted
         count += 1
         if count >= records_max or size >= bytes_max:
             batches.append((Batch(first, change.offset, records), events_in))

@@ -17,6 +17,10 @@ behind) just resumes from the log. Only **durable** records are shipped
 must not survive on a peer, or this node would reuse its seq for a different
 event after restart. At most ``peer_batches_in_flight_max`` batches are
 unacknowledged at once (flow control); acknowledgements are cumulative.
+
+A peer too far behind, or needing records the log no longer holds, gets a
+full sync of the state first (:mod:`bolt.cluster._fullsync_send`); the log
+is shipped from the offset the state covers.
 """
 
 from __future__ import annotations
@@ -30,12 +34,14 @@ import trio
 
 from bolt import limits
 from bolt.cluster._batches import build_batches
+from bolt.cluster._fullsync_send import FullSyncWindow, full_sync_reason, send_full_sync
 from bolt.cluster._handshake import ROLE_ANSWER, ROLE_DIAL, check_proof, proof
 from bolt.cluster._peer_state import PeerState
 from bolt.cluster._stream import PeerStream, sole_failure
 from bolt.errors import (
     BoltConnectionError,
     FeedDroppedError,
+    FullSyncError,
     LogTrimmedError,
     PeerAuthenticationError,
     PeerProtocolError,
@@ -46,6 +52,7 @@ from bolt.node import Change
 from bolt.wire import (
     PEER_PROTOCOL_VERSION,
     Ack,
+    FullSyncAck,
     Heartbeat,
     PeerChallenge,
     PeerHello,
@@ -64,6 +71,7 @@ LINK_ERRORS = (
     BoltConnectionError,
     ProtocolError,
     PeerAuthenticationError,
+    FullSyncError,
     trio.TooSlowError,
 )
 
@@ -169,13 +177,16 @@ async def ship(service: ClusterService, stream: PeerStream, peer: PeerState) -> 
     """Ship the log to ``peer`` until the connection fails (raises then)."""
     window = trio.Semaphore(limits.peer_batches_in_flight_max)
     in_flight: list[int] = []
+    syncs = FullSyncWindow()
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_read_acks, service, stream, peer, window, in_flight)
+            nursery.start_soon(_read_acks, service, stream, peer, window, in_flight, syncs)
             nursery.start_soon(_send_heartbeats, service, stream, peer)
-            await _ship_log(service, stream, peer, window, in_flight)
+            await _ship_log(service, stream, peer, window, in_flight, syncs)
     except BaseExceptionGroup as group:
         raise sole_failure(group) from None
+    finally:
+        peer.sync_hold = None  # a full sync cut here is restarted by the next link
 
 
 async def _read_acks(
@@ -184,6 +195,7 @@ async def _read_acks(
     peer: PeerState,
     window: trio.Semaphore,
     in_flight: list[int],
+    syncs: FullSyncWindow,
 ) -> None:
     while True:
         message = await stream.receive_live()
@@ -198,8 +210,11 @@ async def _read_acks(
             service.ack_changed()
         elif type(message) is Heartbeat:
             peer.clock_offset_ms = service.engine.clock.offset_ms(message.hlc)
+            service.heard_stability(peer, message.stability)
         elif type(message) is PeerRefusal:
             raise PeerRefusedError(f"peer closed the link: {message.name}: {message.message}")
+        elif type(message) is FullSyncAck:
+            syncs.acked(message)
         else:
             raise PeerProtocolError(f"unexpected {type(message).__name__} on a shipping link")
 
@@ -207,7 +222,11 @@ async def _read_acks(
 async def _send_heartbeats(service: ClusterService, stream: PeerStream, peer: PeerState) -> None:
     engine = service.engine
     while True:
-        await stream.send(Heartbeat(service.now_hlc(), engine.last_offset, peer.acked_offset))
+        await stream.send(
+            Heartbeat(
+                service.now_hlc(), engine.last_offset, peer.acked_offset, service.stability_report()
+            )
+        )
         await trio.sleep(limits.peer_heartbeat_interval_ms / 1000)
 
 
@@ -217,9 +236,13 @@ async def _ship_log(
     peer: PeerState,
     window: trio.Semaphore,
     in_flight: list[int],
+    syncs: FullSyncWindow,
 ) -> None:
     engine = service.engine
     next_offset = peer.acked_offset + 1
+    reason = _full_sync_reason(service, peer, next_offset)
+    if reason is not None:
+        next_offset = await send_full_sync(service, stream, peer, syncs, reason) + 1
     while True:
         with engine.feed.subscribe(limits.feed_subscriber_records_max, name=peer.node_id) as sub:
             start = sub.start_offset
@@ -230,15 +253,8 @@ async def _ship_log(
                         engine.read_changes, next_offset, limits.peer_batch_records_max
                     )
                 except LogTrimmedError as exc:
-                    logger.warning(
-                        "peer %s needs offset %d, which is not in the log (%s); shipping from "
-                        "%d on (a full sync is not available)",
-                        peer.node_id,
-                        next_offset,
-                        exc,
-                        start,
-                    )
-                    next_offset = start
+                    reason = f"it needs offset {next_offset}, which is not in the log ({exc})"
+                    next_offset = await send_full_sync(service, stream, peer, syncs, reason) + 1
                     break
                 changes = [change for change in changes if change.offset < start]
                 if not changes:
@@ -253,6 +269,21 @@ async def _ship_log(
                         next_offset = await _send(service, stream, peer, changes, window, in_flight)
             except FeedDroppedError:
                 pass  # fell behind: read the gap from the log, then follow again
+
+
+def _full_sync_reason(service: ClusterService, peer: PeerState, next_offset: int) -> str | None:
+    engine = service.engine
+    log = engine._log
+    last = engine.last_offset
+    return full_sync_reason(
+        own_vector=engine.version_vector(),
+        remote_vector=peer.remote_vector,
+        threshold=service.settings.full_sync_threshold,
+        next_offset=next_offset,
+        first_offset=log.first_offset if log is not None else last + 1,
+        last_offset=last,
+        marked=peer.needs_full_sync,
+    )
 
 
 async def _send(

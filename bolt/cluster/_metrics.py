@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 
 from bolt.cluster._peer_state import HEALTHY, SUSPECT, PeerStatistics
 from bolt.cluster._service import ClusterService
+from bolt.crdt import hlc_ms
 
 _STATE_VALUES = {HEALTHY: 2, SUSPECT: 1}
 
@@ -73,8 +74,38 @@ class ClusterCollector(Collector):
             for stats in peers:
                 family.add_metric([stats.node_id], _value(stats, field))
             yield family
+        syncs = CounterMetricFamily(
+            "bolt_full_syncs",
+            "Full state syncs completed with the peer, by direction (sent, received)",
+            labels=["peer", "direction"],
+        )
+        for stats in peers:
+            syncs.add_metric([stats.node_id, "sent"], stats.full_syncs_sent)
+            syncs.add_metric([stats.node_id, "received"], stats.full_syncs_received)
+        yield syncs
         yield CounterMetricFamily(
             "bolt_cluster_refused_connections",
             "Connections to the cluster port refused (bad secret, id, version or bytes)",
             value=cluster.refused_connections,
+        )
+        tombstones = cluster.tombstones.statistics()
+        yield GaugeMetricFamily(
+            "bolt_tombstones",
+            "Tombstones kept (deleted keys, reset floors, removed elements) at the last round",
+            value=tombstones.live,
+        )
+        yield CounterMetricFamily(
+            "bolt_tombstones_collected",
+            "Tombstones collected once causally stable",
+            value=tombstones.collected_total,
+        )
+        yield CounterMetricFamily(
+            "bolt_tombstone_bytes_collected",
+            "Estimated bytes of memory given back by tombstone collection",
+            value=tombstones.bytes_collected_total,
+        )
+        yield GaugeMetricFamily(
+            "bolt_stable_hlc_ms",
+            "Wall-clock ms of the stable HLC (every node holds every event up to it)",
+            value=hlc_ms(tombstones.stable_hlc),
         )

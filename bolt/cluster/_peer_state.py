@@ -49,6 +49,10 @@ class PeerStatistics:
     held_events: int
     full_syncs: int
     client_port: int
+    full_syncs_sent: int = 0
+    full_syncs_received: int = 0
+    needs_full_sync: bool = False
+    full_sync: str | None = None  # what a full sync with the peer is doing now
 
 
 class PeerState:
@@ -76,6 +80,12 @@ class PeerState:
         self.client_port = -1
         self.remote_vector: dict[str, int] = {}
         self.remote_last_offset = -1
+        # Full sync (bolt.cluster._fullsync_send / _fullsync_receive) and retention.
+        self.full_syncs_sent = 0
+        self.full_syncs_received = 0
+        self.needs_full_sync = False  # gone past the log retention bound
+        self.full_sync: str | None = None
+        self.sync_hold: int | None = None  # log kept after this offset for a full sync
 
     def heard(self, now: float) -> None:
         """Something arrived from the peer at ``now`` (seconds)."""
@@ -95,6 +105,10 @@ class PeerState:
     def acknowledged(self, offset: int, now: float, last_offset: int) -> None:
         """The peer made this node's log durable up to ``offset``."""
         self.acked_offset = max(self.acked_offset, offset)
+        if self.sync_hold is not None and self.acked_offset >= self.sync_hold:
+            self.sync_hold = None  # the full sync is merged: the usual hold takes over
+        if self.needs_full_sync and self.acked_offset >= last_offset:
+            self.needs_full_sync = False  # it caught up live after all: it has everything
         self.acked_at = now
         self.unacked_since = now if self.acked_offset < last_offset else None
 
@@ -134,6 +148,10 @@ class PeerState:
             reconnects=self.reconnects,
             refused_events=self.refused_events,
             held_events=self.held_events,
-            full_syncs=0,
+            full_syncs=self.full_syncs_sent + self.full_syncs_received,
             client_port=self.client_port,
+            full_syncs_sent=self.full_syncs_sent,
+            full_syncs_received=self.full_syncs_received,
+            needs_full_sync=self.needs_full_sync,
+            full_sync=self.full_sync,
         )

@@ -31,12 +31,16 @@ from bolt import limits
 from bolt.cluster._acks import AckStore
 from bolt.cluster._answer import answer
 from bolt.cluster._dial import run_link
+from bolt.cluster._fullsync_retention import log_hold
 from bolt.cluster._peer_state import HEALTHY, PeerState, PeerStatistics
 from bolt.cluster._settings import ClusterSettings
+from bolt.cluster._stability import Stability, StabilityReport
 from bolt.cluster._stream import PeerStream
 from bolt.cluster._tasks import TaskLinks
+from bolt.cluster._tombstones import TombstoneCollector
 from bolt.crdt import hlc_from_ms, hlc_ms
 from bolt.node import Engine, wall_clock_ms
+from bolt.wire import format_address
 
 logger = logging.getLogger("bolt.cluster")
 
@@ -44,8 +48,7 @@ _TLS_HANDSHAKE_SECONDS = 5.0
 
 
 def _address(sockaddr: Any) -> str:
-    host, port = sockaddr[0], sockaddr[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return format_address(sockaddr[0], sockaddr[1])
 
 
 class ClusterService:
@@ -89,6 +92,9 @@ class ClusterService:
         self._inbound: dict[str, trio.CancelScope] = {}
         self._scope: trio.CancelScope | None = None
         self.task_links = TaskLinks(self)  # task commands forwarded to their deciding node
+        self._started_at = 0.0
+        self.stability = Stability(self.node_id, self.peers)
+        self.tombstones = TombstoneCollector(engine, self.stable_hlc)
 
     # --- running -------------------------------------------------------------------
 
@@ -106,6 +112,11 @@ class ClusterService:
 
         listeners = await open_listeners(host, self.settings.port, "BOLT_CLUSTER_PORT")
         self.port = listeners[0].socket.getsockname()[1]
+        self._started_at = trio.current_time()
+        # Peers hold the log after what they acknowledged (bolt.cluster._fullsync_retention).
+        writer = self.engine._snapshots
+        if writer is not None:
+            writer.retention_holds.append(self.log_hold)
         with trio.CancelScope() as scope:
             self._scope = scope
             async with trio.open_nursery() as nursery:
@@ -116,12 +127,15 @@ class ClusterService:
                     nursery.start_soon(run_link, self, peer)
                 nursery.start_soon(self._persist_acks)
                 nursery.start_soon(self.task_links.run)
+                nursery.start_soon(self.tombstones.run)
                 logger.info(
                     "cluster port %s:%d: node %s with peers %s%s",
                     host,
                     self.port,
                     self.node_id,
-                    ", ".join(f"{p.node_id}@{p.host}:{p.port}" for p in self.peers.values()),
+                    ", ".join(
+                        f"{p.node_id}@{format_address(p.host, p.port)}" for p in self.peers.values()
+                    ),
                     " (TLS)" if self.server_ssl is not None else "",
                 )
                 task_status.started(self.port)
@@ -139,7 +153,7 @@ class ClusterService:
             OSError: the peer cannot be reached.
         """
         tcp = await trio.open_tcp_stream(peer.host, peer.port)
-        address = f"{peer.host}:{peer.port}"
+        address = format_address(peer.host, peer.port)
         if self.client_ssl is None:
             return PeerStream(tcp, address)
         tls = trio.SSLStream(tcp, self.client_ssl, server_hostname=peer.host)
@@ -203,6 +217,7 @@ class ClusterService:
             "hlc": self.now_hlc(),
             "last_offset": engine.last_offset,
             "client_port": self.client_port,
+            "stability": self.stability_report(),
         }
 
     def now_hlc(self) -> int:
@@ -227,6 +242,26 @@ class ClusterService:
             )
             peer.acked_offset = -1
         peer.clock_offset_ms = self.engine.clock.offset_ms(status["hlc"]) if status["hlc"] else 0
+        self.heard_stability(peer, status.get("stability"))
+
+    # --- causal stability (bolt.cluster._stability) ------------------------------------
+
+    def stability_report(self) -> dict[str, Any]:
+        """This node's stability report, for heartbeats and the handshake."""
+        engine = self.engine
+        # The vector and the clock are read with no await between: the pair is one instant.
+        own_seq = engine.keyspace.dots.highest(self.node_id)
+        return self.stability.report(engine.version_vector(), engine.clock.last, own_seq).to_wire()
+
+    def heard_stability(self, peer: PeerState, report: dict[str, Any] | None) -> None:
+        """Record a peer's stability report (checked by the peer codec), if it sent one."""
+        if report is not None:
+            self.stability.learn(peer.node_id, StabilityReport.from_wire(report))
+
+    def stable_hlc(self) -> int:
+        """Every configured node holds every event at or below this HLC."""
+        self.stability.advance(self.engine.version_vector())
+        return self.stability.stable_hlc()
 
     # --- acknowledged offsets --------------------------------------------------------
 
@@ -252,6 +287,23 @@ class ClusterService:
                 self._saved = current
             except OSError as exc:
                 logger.warning("could not save acknowledged offsets: %s", exc)
+
+    def log_hold(self) -> int | None:
+        """The highest log offset no peer needs any more (None: no hold); marks
+        peers gone past the retention bound for a full sync."""
+        log = self.engine._log
+        if log is None:
+            return None
+        settings = self.settings
+        return log_hold(
+            self.peers.values(),
+            now=trio.current_time(),
+            started_at=self._started_at,
+            bytes_from=log.bytes_from,
+            last_offset=self.engine.last_offset,
+            retention_bytes=settings.peer_log_retention_bytes,
+            retention_ms=settings.peer_log_retention_ms,
+        )
 
     # --- reports ------------------------------------------------------------------
 
@@ -288,6 +340,10 @@ class ClusterService:
                     "last_heartbeat_seconds_ago": stats.last_heartbeat_seconds_ago,
                     "clock_offset_ms": stats.clock_offset_ms,
                     "full_syncs": stats.full_syncs,
+                    "full_syncs_sent": stats.full_syncs_sent,
+                    "full_syncs_received": stats.full_syncs_received,
+                    "needs_full_sync": stats.needs_full_sync,
+                    "full_sync": stats.full_sync,
                 }
             )
         return {
@@ -303,4 +359,16 @@ class ClusterService:
             "healthy_peers": sum(1 for p in peers if p["state"] == HEALTHY),
             "pending_replication": sum(p["pending"] for p in peers),
             "refused_connections": self.refused_connections,
+            "stable_vector": self.stability.stable_vector(engine.version_vector()),
+            "stable_hlc": self.stable_hlc(),
+            "tombstones": self._tombstone_status(),
+        }
+
+    def _tombstone_status(self) -> dict[str, int]:
+        stats = self.tombstones.statistics()
+        return {
+            "live": stats.live,
+            "collected": stats.collected_total,
+            "bytes_collected": stats.bytes_collected_total,
+            "rounds": stats.rounds_total,
         }

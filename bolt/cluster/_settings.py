@@ -14,8 +14,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bolt import limits
 from bolt.config import Config
 from bolt.errors import ConfigError
+from bolt.wire import format_address
 
 TESTING_CLOCK_OFFSET_VARIABLE = "BOLT_TESTING_CLOCK_OFFSET_MS"
 """Testing only: milliseconds added to this node's wall clock (clock-skew tests).
@@ -34,8 +36,7 @@ class PeerAddress:
 
     def text(self) -> str:
         """``host:port`` (IPv6 hosts in brackets)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return format_address(self.host, self.port)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class ClusterSettings:
     secret: bytes
     port: int
     max_clock_offset_ms: int
+    full_sync_threshold: int = limits.full_sync_threshold_events_default
+    peer_log_retention_bytes: int = limits.peer_log_retention_bytes_default
+    peer_log_retention_ms: int = limits.peer_log_retention_ms_default
 
 
 def _is_loopback(host: str) -> bool:
@@ -89,7 +93,15 @@ def cluster_settings(config: Config, node_id: str | None = None) -> ClusterSetti
                 "cluster port could join; set BOLT_CLUSTER_SECRET to the same value on every node"
             )
     secret = (config.cluster_secret or "").encode()
-    return ClusterSettings(peers, secret, config.cluster_port, config.max_clock_offset_ms)
+    return ClusterSettings(
+        peers,
+        secret,
+        config.cluster_port,
+        config.max_clock_offset_ms,
+        full_sync_threshold=config.full_sync_threshold,
+        peer_log_retention_bytes=config.peer_log_retention_bytes,
+        peer_log_retention_ms=config.peer_log_retention_ms,
+    )
 
 
 def testing_clock_offset_ms(environ: Mapping[str, str] | None = None) -> int:

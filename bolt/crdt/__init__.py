@@ -6,7 +6,8 @@ docstring for its merge rules and DESIGN §4 for the contract they implement.
 
 from bolt.crdt._dots import Dot, DotSet, VersionVector
 from bolt.crdt._hlc import HybridClock, hlc_from_ms, hlc_logical, hlc_ms
-from bolt.crdt._lww import ZERO_STAMP, Stamp, newer
+from bolt.crdt._lww import ZERO_STAMP, Stamp, later, newer
+from bolt.crdt._ormap import ORMap
 from bolt.crdt._orset import ORSet, Tag
 from bolt.crdt._pncounter import PNCounter
 from bolt.crdt._sequence import Position, Sequence, position_hlc
@@ -16,6 +17,7 @@ __all__ = [
     "Dot",
     "DotSet",
     "HybridClock",
+    "ORMap",
     "ORSet",
     "PNCounter",
     "Position",
@@ -26,6 +28,7 @@ __all__ = [
     "hlc_from_ms",
     "hlc_logical",
     "hlc_ms",
+    "later",
     "newer",
     "position_hlc",
 ]

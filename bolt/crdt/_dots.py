@@ -134,6 +134,18 @@ class DotSet:
         """Dots held above the contiguous prefix, sorted."""
         return sorted((o, s) for o, seqs in self._exceptions.items() for s in seqs)
 
+    def merge(self, other: DotSet) -> None:
+        """Add every dot of ``other`` (a union), in place; ``other`` is not changed.
+
+        Exceptions that the merged vector now covers are dropped and those
+        that became contiguous are folded into it, as :meth:`add` does.
+        """
+        exceptions = sorted(self.exceptions() + other.exceptions())
+        self.vector.merge(other.vector)
+        self._exceptions = {}
+        for dot in exceptions:
+            self.add(dot)
+
     def copy(self) -> DotSet:
         return DotSet(VersionVector(self.vector.to_dict()), self.exceptions())
 

@@ -123,6 +123,29 @@ class ORSet:
     def __iter__(self) -> Iterator[MemberValue]:
         return iter(self.members)
 
+    def merge(self, other: ORSet) -> None:
+        """Join ``other``'s whole state into this set, in place (a full sync).
+
+        The state of an OR-set is the set of adds it saw and the set of
+        removes (tombstones), cut by the newest reset: live tags are the adds
+        of either side that neither side removed and that are newer than the
+        higher ``floor``; tombstones are the union, cut the same way. Union
+        and cut are commutative, associative and idempotent, and give what
+        applying both sides' events would (``tests/crdt/test_merge.py``).
+        ``other`` is not changed.
+        """
+        floor = max(self.floor, other.floor)
+        tombstones = self.pending_removals | other.pending_removals
+        live: dict[MemberValue, set[Tag]] = {}
+        for source in (self, other):
+            for member in source.members:
+                for tag in source.tags(member):
+                    if tag[0] > floor and (member, tag) not in tombstones:
+                        live.setdefault(member, set()).add(tag)
+        self.floor = floor
+        self.members = {m: next(iter(t)) if len(t) == 1 else t for m, t in live.items()}
+        self.pending_removals = {p for p in tombstones if p[1][0] > floor}
+
     def newest_live_hlc(self) -> int:
         """The largest live tag HLC (0 if empty)."""
         return max((t[0] for m in self.members for t in self.tags(m)), default=0)

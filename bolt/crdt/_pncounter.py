@@ -45,6 +45,17 @@ class PNCounter:
             old = self.base.get(origin, (0, 0))
             self.base[origin] = (max(old[0], positive), max(old[1], negative))
 
+    def merge(self, other: PNCounter) -> None:
+        """Join ``other``'s whole state into this counter, in place (a full sync).
+
+        Per-node maximum of the totals (and their HLC) and of the reset
+        base: the same rule as :meth:`update` and :meth:`reset`, for every
+        node at once. ``other`` is not changed.
+        """
+        for origin, (positive, negative, hlc) in other.nodes.items():
+            self.update(origin, positive, negative, hlc)
+        self.reset(other.base)
+
     def totals(self, origin: str) -> tuple[int, int]:
         """``origin``'s current ``(P, N)`` totals (0, 0 if none)."""
         entry = self.nodes.get(origin)

@@ -132,6 +132,28 @@ class Sequence:
         values = self.values
         return ((p, values[p]) for p in self.order)
 
+    def merge(self, other: Sequence) -> None:
+        """Join ``other``'s whole state into this list, in place (a full sync).
+
+        Like :meth:`ORSet.merge`: the elements are those inserted on either
+        side, removed on neither and newer than the higher ``floor``, in
+        position order; the tombstones are the union, cut by that floor.
+        A position names one push everywhere, so both sides hold the same
+        value under it. ``other`` is not changed.
+        """
+        floor = max(self.floor, other.floor)
+        tombstones = self.pending_removals | other.pending_removals
+        values = {
+            p: v
+            for source in (self, other)
+            for p, v in source.values.items()
+            if position_hlc(p) > floor and p not in tombstones
+        }
+        self.floor = floor
+        self.values = values
+        self.order = deque(sorted(values))
+        self.pending_removals = {p for p in tombstones if position_hlc(p) > floor}
+
     def newest_live_hlc(self) -> int:
         return max((position_hlc(p) for p in self.order), default=0)
 

@@ -679,6 +679,17 @@ class Log:
         """
         return self._writer.drop_before(offset)
 
+    def bytes_from(self, offset: int) -> int:
+        """Bytes of the segment files holding records at or after ``offset``
+        (what the log keeps for a reader that still needs ``offset``)."""
+        segments = self._writer.snapshot()
+        total = 0
+        for index, segment in enumerate(segments):
+            following = segments[index + 1].first_offset if index + 1 < len(segments) else None
+            if following is None or following > offset:
+                total += segment.size
+        return total
+
     # --- statistics -------------------------------------------------------------
 
     def statistics(self) -> LogStatistics:

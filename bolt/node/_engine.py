@@ -438,9 +438,11 @@ class Engine:
         nothing was applied or announced.
         """
         log = self._log
+        payload = b""
         if log is not None:
+            payload = encode_record(events)
             try:
-                offset = log.append(encode_record(events))
+                offset = log.append(payload)
             except DiskError as exc:
                 self._failed = exc
                 raise
@@ -458,7 +460,7 @@ class Engine:
             self._memory_warning()
         feed = self.feed
         if feed.subscribers:
-            feed.publish(offset, events)
+            feed.publish(offset, events, payload)
         return offset
 
     # --- events from elsewhere, and the change feed ------------------------------------
@@ -541,7 +543,7 @@ class Engine:
         changes: list[Change] = []
         try:
             for offset, payload in log.read(from_offset):
-                changes.append(Change(offset, tuple(decode_record(payload))))
+                changes.append(Change(offset, tuple(decode_record(payload)), payload))
                 if len(changes) >= max_records:
                     break
         except ValueError as exc:

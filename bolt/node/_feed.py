@@ -38,10 +38,16 @@ from bolt.events import Event
 
 
 class Change(NamedTuple):
-    """One committed record: its log offset and its events, in order."""
+    """One committed record: its log offset and its events, in order.
+
+    ``payload`` is the record's encoded bytes as written to the log (empty
+    when the engine has no log), so a shipper that forwards the whole record
+    sends them as they are instead of encoding the events again.
+    """
 
     offset: int
     events: tuple[Event, ...]
+    payload: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -184,10 +190,10 @@ class ChangeFeed:
         self.subscribers.append(subscription)
         return subscription
 
-    def publish(self, offset: int, events: Sequence[Event]) -> None:
+    def publish(self, offset: int, events: Sequence[Event], payload: bytes = b"") -> None:
         """Announce the record at ``offset`` (the engine calls this after apply)."""
         self.published_total += 1
-        change = Change(offset, tuple(events))
+        change = Change(offset, tuple(events), payload)
         for subscription in tuple(self.subscribers):
             subscription._push(change)
 

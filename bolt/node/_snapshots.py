@@ -16,9 +16,11 @@ offset moved forward. The first round after a change of ``shard_count``
 instead writes every shard of the new layout, and drops the old layout's
 extra shards, in one transaction (recovery maps keys to shards by the
 count, so the two layouts must never be mixed). After a round, log segments
-wholly below the smallest covered offset are deleted (``retention_floor``
-is the hook where replication will also hold segments until every peer has
-them).
+are deleted that are wholly below the smallest covered offset **and**
+below every retention hold (``retention_holds``: the cluster service holds
+the log after the offset each peer acknowledged, except for peers gone past
+the retention bound, and after a full sync's covered offset until it is
+acknowledged; see :meth:`SnapshotWriter.retention_floor`).
 
 A round that fails (a disk error, LMDB refusing a commit such as
 ``mdb_txn_commit: Input/output error``, the map at its maximum) is logged
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import lmdb
@@ -78,6 +81,9 @@ class SnapshotWriter:
         self.last_error: str | None = None
         self._retry_at = 0.0  # time.monotonic() before which no round starts
         self._retry_delay = limits.snapshot_retry_delay_ms_initial / 1000
+        self.retention_holds: list[Callable[[], int | None]] = []
+        """Each returns the highest offset it no longer needs (None: no hold)."""
+        self._rewrite_pending = False
 
     async def run(self) -> None:
         """Snapshot every N events or T milliseconds (if anything changed)."""
@@ -131,16 +137,37 @@ class SnapshotWriter:
         """Events committed since the last round began."""
         return self.engine.events_total - self._events_at_round
 
-    def retention_floor(self) -> int:
-        """The lowest log offset still needed (replication will lower this)."""
+    def snapshot_floor(self) -> int:
+        """The offset every shard's snapshot covers (-1 if a shard has none)."""
         shard_count = self.engine.keyspace.shard_count
         if len(self.covered) < shard_count:
             return -1
         return min(self.covered.values())
 
+    def retention_floor(self) -> int:
+        """The highest offset no longer needed: log segments wholly at or below it
+        may be deleted. Covered by the snapshot *and* released by every hold."""
+        floor = self.snapshot_floor()
+        for hold in self.retention_holds:
+            needed = hold()
+            if needed is not None:
+                floor = min(floor, needed)
+        return floor
+
+    def rewrite_all(self) -> None:
+        """Make the next round write every shard, changed or not (after a full
+        sync merged state that is in no log record here). The round that
+        begins next does it: one already running may have taken some shards
+        before the merge."""
+        self._rewrite_pending = True
+
     async def snapshot(self) -> None:
         """Write every shard that changed; then drop log segments no longer needed."""
         async with self._lock:
+            if self._rewrite_pending:
+                self._rewrite_pending = False
+                if not self._relayout:
+                    self.covered = {}  # every shard is written: see rewrite_all
             started = time.perf_counter()
             self._events_at_round = self.engine.events_total
             self._last_round = time.monotonic()
@@ -211,7 +238,7 @@ class SnapshotWriter:
             snapshots_total=self.snapshots_total,
             last_at=self.last_at,
             last_seconds=self.last_seconds,
-            covered_offset=self.retention_floor(),
+            covered_offset=self.snapshot_floor(),
             bytes_on_disk=self.store.size_bytes(),
             failures_total=self.failures_total,
             last_error=self.last_error,

@@ -19,6 +19,14 @@ TTL is visible on both sides or on neither.
 3. **The last event on each side** that touched each differing key, found by
    a second streaming pass over each log restricted to those keys — usually
    the event one node has and the other lacks.
+4. **The first event the two logs disagree on.** Two nodes' logs hold their
+   events in different orders (each appends what it receives when it
+   arrives), so they are compared by dot, not by position: in the same
+   second pass, every event of one log whose dot the other node has not
+   applied (its rebuilt state's dot set, which also counts what its snapshot
+   covers) is counted, and the earliest of them by HLC, over both sides, is
+   named with its offset in the log that has it. On two converged nodes
+   there is none; after a partition it is where they started to diverge.
 
 Users (replicated like data) are compared too, by name, role and password hash
 (the hash itself is never printed).
@@ -35,6 +43,7 @@ from typing import Any
 import msgpack
 
 from bolt import limits
+from bolt.crdt import DotSet
 from bolt.errors import BadRequestError
 from bolt.events import Event, UserDeleted, UserPut
 from bolt.state import Keyspace, key_name, split_name
@@ -75,6 +84,19 @@ class KeyDifference:
     last_b: LastEvent | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class LogDisagreement:
+    """The first event (by HLC) that one node's log holds and the other node lacks.
+
+    Attributes:
+        side: ``"a"`` or ``"b"``, the log that holds the event.
+        found: the event and its place in that log.
+    """
+
+    side: str
+    found: LastEvent
+
+
 @dataclass
 class DiffResult:
     """What ``replay diff`` found."""
@@ -91,11 +113,21 @@ class DiffResult:
     differences: list[KeyDifference]
     total_differences: int
     users_differing: list[str] = field(default_factory=list)
+    first_disagreement: LogDisagreement | None = None
+    only_in_a: int = 0
+    """Events of A's log whose dot B has not applied."""
+    only_in_b: int = 0
+    """Events of B's log whose dot A has not applied."""
 
     @property
     def same(self) -> bool:
-        """True when both nodes hold the same visible keys and users."""
-        return not self.differing_shards and not self.users_differing
+        """True when both nodes hold the same visible keys and users, and neither
+        log holds an event the other node lacks."""
+        return (
+            not self.differing_shards
+            and not self.users_differing
+            and self.first_disagreement is None
+        )
 
 
 def canonical(view: KeyView) -> bytes:
@@ -183,8 +215,8 @@ def diff(
                 if len(differences) < limit:
                     differences.append(KeyDifference(db, key, view_a, view_b))
     differences.sort(key=lambda d: (d.db, d.key))
-    _find_last_events(dir_a, differences, "a")
-    _find_last_events(dir_b, differences, "b")
+    first_a, only_a = _scan_log(dir_a, differences, "a", state_b.keyspace.dots)
+    first_b, only_b = _scan_log(dir_b, differences, "b", state_a.keyspace.dots)
     return DiffResult(
         state_a=state_a,
         state_b=state_b,
@@ -198,6 +230,9 @@ def diff(
         differences=differences,
         total_differences=total,
         users_differing=_user_differences(state_a.keyspace, state_b.keyspace),
+        first_disagreement=_earliest(first_a, first_b),
+        only_in_a=only_a,
+        only_in_b=only_b,
     )
 
 
@@ -208,14 +243,25 @@ def _counting_on(progress: Progress | None, base: int) -> Progress | None:
     return lambda done: progress(base + done)
 
 
-def _find_last_events(data_dir: DataDir, differences: list[KeyDifference], side: str) -> None:
-    """Fill ``last_a``/``last_b`` with the last event of each differing key in one log."""
-    if not differences:
-        return
+def _scan_log(
+    data_dir: DataDir, differences: list[KeyDifference], side: str, other: DotSet
+) -> tuple[LastEvent | None, int]:
+    """One pass over a log: fill ``last_a``/``last_b`` of each differing key, and
+    find the events whose dot the ``other`` node has not applied.
+
+    Returns:
+        The earliest such event by HLC (None: none), and how many there are.
+    """
     wanted: dict[str, KeyDifference] = {key_name(d.db, d.key): d for d in differences}
     keys = {d.key for d in differences}
     last: dict[str, LastEvent] = {}
+    first: LastEvent | None = None
+    missing = 0
     for offset, index, event in RecordStream(data_dir).events():
+        if (event.origin, event.seq) not in other:
+            missing += 1
+            if first is None or _order(event) < _order(first.event):
+                first = LastEvent(offset, index, event)
         if event.key in keys and not isinstance(event, _USER_EVENTS):
             name = key_name(event.db, event.key)
             if name in wanted:
@@ -225,6 +271,21 @@ def _find_last_events(data_dir: DataDir, differences: list[KeyDifference], side:
             wanted[name].last_a = found
         else:
             wanted[name].last_b = found
+    return first, missing
+
+
+def _order(event: Event) -> tuple[int, str, int]:
+    """Events in time order: HLC, then the dot (HLC readings of two nodes can tie)."""
+    return (event.hlc, event.origin, event.seq)
+
+
+def _earliest(first_a: LastEvent | None, first_b: LastEvent | None) -> LogDisagreement | None:
+    if first_a is None and first_b is None:
+        return None
+    if first_b is None or (first_a is not None and _order(first_a.event) <= _order(first_b.event)):
+        assert first_a is not None
+        return LogDisagreement("a", first_a)
+    return LogDisagreement("b", first_b)
 
 
 def _user_differences(a: Keyspace, b: Keyspace) -> list[str]:

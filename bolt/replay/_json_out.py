@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import IO, Any
 
-from ._diff import DiffResult, LastEvent
+from ._diff import DiffResult, LastEvent, LogDisagreement
 from ._history import KeyHistory
 from ._points import format_ms
 from ._render import dumps, event_json, write_json_line
@@ -98,4 +98,14 @@ def diff_json(result: DiffResult) -> dict[str, Any]:
             for found in result.differences
         ],
         "users_differing": result.users_differing,
+        "first_disagreement": None
+        if result.first_disagreement is None
+        else {"side": result.first_disagreement.side, **_last_json(result.first_disagreement)},
+        "events_only_in_a": result.only_in_a,
+        "events_only_in_b": result.only_in_b,
     }
+
+
+def _last_json(disagreement: LogDisagreement) -> dict[str, Any]:
+    found = disagreement.found
+    return event_json(found.offset, found.index, found.event)

@@ -31,6 +31,8 @@ from bolt.events import (
     CounterSet,
     CrdtCounterChanged,
     Event,
+    HashFieldsDeleted,
+    HashFieldsSet,
     KeyDeleted,
     KeyPut,
     ListPopped,
@@ -107,6 +109,12 @@ def event_details(event: Event) -> str:
         return "+ " + show_value(list(event.members))
     if isinstance(event, SetRemoved):
         return "- " + show_value([member for member, _tags in event.removed])
+    if isinstance(event, HashFieldsSet):
+        return "HSET " + ", ".join(
+            f"{show_value(field)}={show_value(value)}" for field, value, _tags in event.fields
+        )
+    if isinstance(event, HashFieldsDeleted):
+        return "HDEL " + show_value([field for field, _tags in event.removed])
     if isinstance(event, UserPut):
         return f"user role={event.role}"
     if isinstance(event, UserDeleted):

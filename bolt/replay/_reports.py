@@ -244,10 +244,36 @@ def print_diff(console: Console, result: DiffResult) -> None:
         console.print(text(f"{hidden} more differing keys not shown (raise --limit)"))
     for name in result.users_differing:
         console.print(text(f"user {name!r} differs (existence, role or password)", "yellow"))
+    _print_first_disagreement(console, result)
     console.print(
         text("same", "bold green")
         if result.same
-        else text(f"DIFFERENT: {result.total_differences} keys", "bold red")
+        else text(
+            f"DIFFERENT: {result.total_differences} keys, "
+            f"{result.only_in_a + result.only_in_b} events",
+            "bold red",
+        )
+    )
+
+
+def _print_first_disagreement(console: Console, result: DiffResult) -> None:
+    """The first event (by HLC) one log holds and the other node lacks, if any."""
+    first = result.first_disagreement
+    if first is None:
+        console.print(text("the logs agree: each node has applied every event of the other"))
+        return
+    holder, other = ("A", "B") if first.side == "a" else ("B", "A")
+    event = first.found.event
+    console.print(
+        text(
+            f"first event the logs disagree on: {_last(first.found)} db {event.db!r} "
+            f"key {event.key!r} (index {first.found.index} of the record) is in {holder}'s "
+            f"log and {other} lacks it",
+            "bold yellow",
+        )
+    )
+    console.print(
+        text(f"events only in A: {result.only_in_a}   events only in B: {result.only_in_b}")
     )
 
 

@@ -73,7 +73,8 @@ class KeyView:
     """One visible key as a client would read it.
 
     ``value`` is a str/bytes for a string, an int for a counter or CRDT
-    counter, the elements in order for a list and the sorted members for a set.
+    counter, the elements in order for a list, the sorted members for a set
+    and a field → value dict (fields sorted) for a hash.
     ``expires_at_ms`` is 0 and ``ttl_seconds`` -1 without an expiry.
     """
 
@@ -114,6 +115,9 @@ def read_key(keyspace: Keyspace, db: str, key: str, now_ms: int) -> KeyView | No
         value = _run("LRANGE", keyspace, db, [key, 0, -1], now_ms)
     elif kind == "set":
         value = sorted(_run("SMEMBERS", keyspace, db, [key], now_ms), key=_member_order)
+    elif kind == "hash":
+        fields = _run("HGETALL", keyspace, db, [key], now_ms)
+        value = dict(sorted(fields.items(), key=lambda item: _member_order(item[0])))
     else:
         value = _run("CGET", keyspace, db, [key], now_ms)
     ttl = _run("TTL", keyspace, db, [key], now_ms)

@@ -197,23 +197,39 @@ def verify_password(password: str, stored: str) -> bool:
     A malformed stored hash, or one whose parameters need more than 64 MiB,
     never matches.
     """
+    parsed = parse_hash(stored)
+    if parsed is None:
+        return False
+    salt, n, r, p, expected = parsed
     try:
-        scheme, n, r, p, salt_hex, hash_hex = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        expected = bytes.fromhex(hash_hex)
         digest = hashlib.scrypt(
             password.encode("utf-8", "surrogatepass"),
-            salt=bytes.fromhex(salt_hex),
-            n=int(n),
-            r=int(r),
-            p=int(p),
+            salt=salt,
+            n=n,
+            r=r,
+            p=p,
             dklen=len(expected),
             maxmem=_SCRYPT_MEMORY_MAX,
         )
     except (ValueError, TypeError, MemoryError):
         return False
     return hmac.compare_digest(digest, expected)
+
+
+def parse_hash(stored: str) -> tuple[bytes, int, int, int, bytes] | None:
+    """``(salt, n, r, p, key)`` of a stored ``scrypt$...`` hash, or None if malformed
+    (or if its parameters would need more than 64 MiB to check)."""
+    try:
+        scheme, n, r, p, salt_hex, hash_hex = stored.split("$")
+        parsed = (bytes.fromhex(salt_hex), int(n), int(r), int(p), bytes.fromhex(hash_hex))
+    except (ValueError, TypeError, AttributeError):
+        return None
+    _, n_, r_, p_, key = parsed
+    if scheme != "scrypt" or min(n_, r_, p_) < 1 or not key:
+        return None
+    if 128 * n_ * r_ * p_ > _SCRYPT_MEMORY_MAX:
+        return None
+    return parsed
 
 
 def _cache_key(stored: str, password: str) -> tuple[str, bytes]:

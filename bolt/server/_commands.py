@@ -21,7 +21,7 @@ checked inside ``PASSWD``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import trio
 
@@ -42,11 +42,12 @@ from bolt.server._auth import (
     LEVELS,
     MODE_REQUIRED,
     ROLE_OF_LEVEL,
-    auth_failed,
     check_password,
     check_role,
     check_user_name,
 )
+from bolt.server._blocking import BLOCKING_SERVER_COMMANDS
+from bolt.server._login import LOGIN_COMMANDS, begin_challenge, log_in_by
 from bolt.server._pushes import Outbox, change_matcher, watch
 from bolt.server._session import Session
 from bolt.server._tasks import TASK_SERVER_COMMANDS
@@ -71,7 +72,11 @@ def _arity(command: str, args: list[Any], count: int, names: str) -> None:
 
 
 async def cmd_hello(server: Server, session: Session, args: list[Any]) -> Result:
-    """``HELLO [protocol_version, {user, password, client_name}]`` → server info."""
+    """``HELLO [protocol_version, {user, password | client_nonce, client_name}]`` → server info.
+
+    With ``client_nonce`` instead of ``password`` the reply holds a
+    ``challenge`` and the login finishes with ``LOGIN`` (``bolt.server._login``).
+    """
     if not args or len(args) > 2:
         raise BadRequestError("'HELLO' takes [protocol_version, options]")
     version = args[0]
@@ -93,11 +98,14 @@ async def cmd_hello(server: Server, session: Session, args: list[Any]) -> Result
     if client_name is not None:
         session.client_name = client_name[:256]
     user, password = options.get("user"), options.get("password")
-    if server.mode == MODE_REQUIRED:
-        if user is not None or password is not None:
-            await _log_in(server, session, user, password)
-    else:
+    if server.mode != MODE_REQUIRED:
         session.logged_in = True  # no login without auth: the HELLO ends the pre-login limits
+    elif password is None and "client_nonce" in options:
+        info = server.hello_info(session)
+        info["challenge"] = begin_challenge(server, session, user, options["client_nonce"])
+        return info, -1  # LOGIN [proof] follows (bolt.server._login)
+    elif user is not None or password is not None:
+        await _log_in(server, session, user, password)
     return server.hello_info(session), -1
 
 
@@ -112,31 +120,16 @@ async def cmd_auth(server: Server, session: Session, args: list[Any]) -> Result:
 
 
 async def _log_in(server: Server, session: Session, user: Any, password: Any) -> None:
-    """Verify credentials and log ``session`` in, or back off and raise."""
-    wait = server.backoff.admit(session.host)
-    if wait is None:
-        raise auth_failed(
-            f"too many failed logins from {session.host}: wait a few seconds and try again"
-        )
-    try:
-        if wait:
-            await trio.sleep(wait)
+    """Verify a user name and password and log ``session`` in, or back off and raise."""
+
+    async def check() -> str | None:
         if type(user) is not str or type(password) is not str or not user:
-            _refuse(server, session)
+            return None
         record = server.engine.user(user)
         ok = await server.checker.verify(password, record.password_hash if record else None)
-        record = server.engine.user(user)  # it may have changed while we hashed
-        if not ok or record is None:
-            _refuse(server, session)
-    finally:
-        server.backoff.finished(session.host)
-    server.backoff.succeeded(session.host)
-    session.log_in(user, LEVELS.get(record.role, LEVEL_NONE))
+        return user if ok else None  # log_in_by checks the user still exists
 
-
-def _refuse(server: Server, session: Session) -> NoReturn:
-    server.backoff.failed(session.host)
-    raise auth_failed()
+    await log_in_by(server, session, check)
 
 
 def cmd_ping(server: Server, session: Session, args: list[Any]) -> Result:
@@ -344,6 +337,10 @@ SERVER_COMMANDS: dict[str, ServerCommand] = {
 }
 """Every command the server answers itself (the rest go to the engine)."""
 SERVER_COMMANDS.update({name: ServerCommand(*spec) for name, spec in TASK_SERVER_COMMANDS.items()})
+SERVER_COMMANDS.update({name: ServerCommand(*spec) for name, spec in LOGIN_COMMANDS.items()})
+SERVER_COMMANDS.update(
+    {name: ServerCommand(*spec) for name, spec in BLOCKING_SERVER_COMMANDS.items()}
+)
 
 
 def refusal(command: str, session: Session, required_level: int) -> AccessError:

@@ -10,13 +10,20 @@ GET and SET take its fast paths), server commands with their handlers.
 Each reply is encoded at once and the largest write offset is remembered.
 Then the batch awaits durability once (``engine.wait_durable(max_offset)``)
 and sends every reply with one ``send_all``, in request order. Per request
-there is one dict lookup (the command's :class:`CommandCounters`), one
-integer comparison (permission), the engine call and the encoding; per
-batch two clock reads (bytes in, replies sent), one histogram update per
-run of the same command, and one update of the key hit/miss totals.
+there is one dict lookup (the command's :class:`~bolt.server._dispatch.Route`),
+one integer comparison (permission), the engine call and the encoding;
+what the server counts comes from the route's table flags (which keys a
+command reads, whether its reply tells hits from misses, whether a long one
+is chunked), never from comparing command names. Per batch there are two
+clock reads (bytes in, replies sent), one histogram update per run of the
+same command (:func:`~bolt.server._latency.record_batch`), and one update of
+the key hit/miss totals.
 Nothing is logged per request, and no cancel scope is entered per receive
 (one costs several microseconds): the session's single scope is cancelled
-by a shutdown only while the session is idle.
+by a shutdown only while the session is idle. On a plain TCP connection the
+receive and the send are system calls on the socket itself
+(:mod:`bolt.server._rawio`), not trio's stream wrappers: a reply that fits
+in the socket buffer is one ``write`` with no schedule point.
 
 **Errors**. A refused request (bad arguments, wrong type, permission, disk)
 gets a typed error reply with its id and the connection carries on; an
@@ -65,9 +72,13 @@ from bolt.errors import (
     WrongProtocolError,
 )
 from bolt.node import Engine
+from bolt.server import _admission as admission
 from bolt.server._commands import refusal
+from bolt.server._dispatch import Route
 from bolt.server._latency import CommandCounters, record_batch
+from bolt.server._rawio import receiver, send_now
 from bolt.server._session import Session
+from bolt.state import READS_ONE
 from bolt.wire import Codec, Request, encode_error, encode_response, wrong_port_line
 
 logger = logging.getLogger("bolt.server")
@@ -80,6 +91,10 @@ _GOODBYE_SECONDS = 1.0  # time allowed to send a final error and drain the peer
 _GOODBYE_DRAIN_BYTES = 4 * limits.MIB  # most unread peer bytes discarded before closing
 
 
+def _not_a_request(message: Any) -> ProtocolError:
+    return ProtocolError(f"a client may only send requests, not a {type(message).__name__}")
+
+
 class ConnectionLoop:
     """The connection-serving half of :class:`~bolt.server.Server` (see the module docstring).
 
@@ -87,8 +102,8 @@ class ConnectionLoop:
     """
 
     engine: Engine
-    table: dict[str, CommandCounters]
-    unknown: CommandCounters
+    routes: dict[str, Route]
+    unknown_route: Route
     errors: dict[tuple[int, str], int]
     keys_read_total: int
     keys_hit_total: int
@@ -111,7 +126,7 @@ class ConnectionLoop:
         codec = Codec(
             limits.frame_bytes_max if full else limits.prelogin_frame_bytes_max, server_side=True
         )
-        receive = stream.receive_some
+        receive = receiver(stream)
         clock = time.perf_counter
         # One cancel scope for the whole session, not one per receive (entering a
         # scope costs microseconds): shutdown cancels it only while the session
@@ -164,16 +179,10 @@ class ConnectionLoop:
 
     def _buffer_admitted(self, session: Session, buffered: int) -> bool:
         """Move ``session``'s partial-frame bytes in the budget; False: over it."""
-        grew = buffered > session.buffered
-        self.partial_bytes += buffered - session.buffered
-        session.buffered = buffered
-        return not grew or self.partial_bytes <= limits.partial_frames_bytes_max
+        return admission.admit_buffered(self, session, buffered)
 
     def _over_budget(self) -> InputBudgetError:
-        return InputBudgetError(
-            f"the server holds {self.partial_bytes} bytes of partially received requests, over "
-            f"its budget of {limits.partial_frames_bytes_max}; send smaller requests or retry"
-        )
+        return admission.over_budget(self)
 
     def _explain(self, session: Session, error: ProtocolError) -> ProtocolError:
         """Add the pre-login frame limit to a protocol error of a session not logged in."""
@@ -198,87 +207,70 @@ class ConnectionLoop:
         self, stream: trio.abc.Stream, session: Session, messages: list[Any], started: float
     ) -> bool:
         """Run, make durable and answer one receive's requests; False: close now."""
-        submit = self.engine.submit
-        flush_bytes = limits.reply_flush_bytes
-        table = self.table
-        unknown = self.unknown
-        level = session.level
+        submit, level = self.engine.submit, session.level
+        routes, unknown = self.routes, self.unknown_route
         out: list[bytes] = []
-        pending = 0  # bytes in out
         batch: list[CommandCounters] = []
         writes: list[tuple[int, int, CommandCounters]] = []
-        max_offset = -1
+        pending, max_offset, command = 0, -1, ""  # pending: bytes in out
         violation: ProtocolError | None = None
-        command = ""
         keys_read = keys_looked_up = keys_missed = 0  # added to the server's totals once
         session.requests += len(messages)
         for message in messages:
             if type(message) is not Request:
-                violation = ProtocolError(
-                    f"a client may only send requests, not a {type(message).__name__}"
-                )
+                violation = _not_a_request(message)
                 break
             request_id, command, args, db = message
-            counters = table.get(command, unknown)
-            batch.append(counters)
-            if counters.required_level > level:
-                error = refusal(command, session, counters.required_level)
-                out.append(encode_error(request_id, self._count_error(counters, error)))
-                continue
-            handler = counters.handler
+            route = routes.get(command, unknown)
+            batch.append(route.counters)
             try:
-                if handler is None:
-                    if type(args) is list and len(args) > _LARGE_ARGS:
-                        # A long MSET/MDEL/MGET: in chunks, other clients between them.
-                        reply, offset = await self.engine.submit_large(command, args, db)
-                    else:
-                        reply, offset = submit(command, args, db)
-                    key_reads = counters.key_reads
-                    if key_reads:
-                        if key_reads == 1:
-                            keys_read += 1
-                            if command == "GET":
-                                keys_looked_up += 1
-                                keys_missed += reply is None
-                        else:
-                            keys_read += len(args)
-                            if command == "MGET":
-                                keys_looked_up += len(reply)
-                                keys_missed += reply.count(None)
-                elif counters.is_async:
-                    session.current_command = command
-                    reply, offset = await handler(self, session, args)
+                if route.required_level > level:
+                    raise refusal(command, session, route.required_level)
+                if route.handler is not None:
+                    reply, offset = await self._server_command(route, session, args)
                     level = session.level
+                elif route.chunked and type(args) is list and len(args) > _LARGE_ARGS:
+                    # A long MSET/MDEL/MGET: in chunks, other clients between them.
+                    reply, offset = await self.engine.submit_large(command, args, db)
                 else:
-                    reply, offset = handler(self, session, args)
-                    level = session.level
+                    reply, offset = submit(command, args, db)
+                reads = route.key_reads  # the route's flags, summed per batch
+                if reads:
+                    if reads == READS_ONE:
+                        keys_read += 1
+                        if route.hits:
+                            keys_looked_up += 1
+                            keys_missed += reply is None
+                    else:
+                        keys_read += len(args)
+                        if route.hits:
+                            keys_looked_up += len(reply)
+                            keys_missed += reply.count(None)
                 encoded = encode_response(request_id, reply)
-                out.append(encoded)
-                pending += len(encoded)
-            except BoltError as exc:
-                out.append(encode_error(request_id, self._count_error(counters, exc)))
+            except Exception as exc:
+                out.append(self._error_reply(route, command, request_id, exc))
                 if session.close_after_reply:
                     break
                 continue
-            except Exception as exc:
-                internal = self._internal_error(command, exc)
-                out.append(encode_error(request_id, self._count_error(counters, internal)))
-                continue
+            out.append(encoded)
+            pending += len(encoded)
             if offset >= 0:
-                writes.append((len(out) - 1, request_id, counters))
+                writes.append((len(out) - 1, request_id, route.counters))
                 max_offset = offset  # the engine appends in order: the last is the largest
-            if pending > flush_bytes:
+            if pending > limits.reply_flush_bytes:
                 await self._send_replies(stream, session, out, writes, max_offset)
                 out, writes, pending, max_offset = [], [], 0, -1
         if keys_read:
-            self.keys_read_total += keys_read
-            self.keys_missed_total += keys_missed
-            self.keys_hit_total += keys_looked_up - keys_missed
-        session.current_command = command
-        if out:
-            await self._send_replies(stream, session, out, writes, max_offset)
-        session.current_command = None
-        record_batch(batch, time.perf_counter() - started)
+            self._count_keys(keys_read, keys_looked_up, keys_missed)
+        await self._finish_batch(stream, session, command, out, writes, max_offset, batch, started)
+        if violation is None and not session.close_after_reply:
+            return True
+        return await self._carry_on(stream, session, violation)
+
+    async def _carry_on(
+        self, stream: trio.abc.Stream, session: Session, violation: ProtocolError | None
+    ) -> bool:
+        """After a batch: close for a protocol ``violation`` or a request that said so."""
         if violation is not None:
             await self._protocol_error(stream, session, violation)
             return False
@@ -286,6 +278,45 @@ class ConnectionLoop:
             await self._goodbye(stream, None, session)
             return False
         return True
+
+    def _count_keys(self, read: int, looked_up: int, missed: int) -> None:
+        """Add one batch's key reads, hits and misses to the server's totals."""
+        self.keys_read_total += read
+        self.keys_missed_total += missed
+        self.keys_hit_total += looked_up - missed
+
+    async def _server_command(self, route: Route, session: Session, args: Any) -> tuple[Any, int]:
+        """Run a server-level command's handler (awaited if it is a coroutine)."""
+        handler = route.handler
+        assert handler is not None
+        if route.is_async:
+            session.current_command = route.name
+            return await handler(self, session, args)
+        return handler(self, session, args)
+
+    def _error_reply(self, route: Route, command: str, request_id: int, exc: Exception) -> bytes:
+        """The encoded error reply of a refused request (counted); internal errors logged."""
+        if not isinstance(exc, BoltError):
+            exc = self._internal_error(command, exc)
+        return encode_error(request_id, self._count_error(route.counters, exc))
+
+    async def _finish_batch(
+        self,
+        stream: trio.abc.Stream,
+        session: Session,
+        command: str,
+        out: list[bytes],
+        writes: list[tuple[int, int, CommandCounters]],
+        max_offset: int,
+        batch: list[CommandCounters],
+        started: float,
+    ) -> None:
+        """Send what is left of the batch's replies, then count the batch."""
+        session.current_command = command
+        if out:
+            await self._send_replies(stream, session, out, writes, max_offset)
+        session.current_command = None
+        record_batch(batch, time.perf_counter() - started)
 
     async def _send_replies(
         self,
@@ -308,9 +339,11 @@ class ConnectionLoop:
         data = out[0] if len(out) == 1 else b"".join(out)
         outbox = session.outbox
         if outbox is None:
-            session.sending_since = time.perf_counter()
-            await stream.send_all(data)
-            session.sending_since = 0.0
+            sent = send_now(stream, data)  # nearly always all of it, with no schedule point
+            if sent < len(data):
+                session.sending_since = time.perf_counter()
+                await stream.send_all(memoryview(data)[sent:])
+                session.sending_since = 0.0
         else:  # pushes are on: the sender task owns the socket
             outbox.put(data)
             await outbox.wait_below(limits.reply_flush_bytes)
@@ -318,15 +351,10 @@ class ConnectionLoop:
     # --- errors and closing --------------------------------------------------------------
 
     def _count_error(self, counters: CommandCounters | None, error: BoltError) -> BoltError:
-        if counters is not None:
-            counters.errors += 1
-        key = (error.code, error.name)
-        self.errors[key] = self.errors.get(key, 0) + 1
-        return error
+        return admission.count_error(self, counters, error)
 
     def _internal_error(self, command: str, exc: Exception) -> ServerError:
-        logger.error("internal error while running %r", command, exc_info=exc)
-        return ServerError(f"internal error while running '{command}': {type(exc).__name__}")
+        return admission.internal_error(command, exc)
 
     async def _protocol_error(
         self, stream: trio.abc.Stream, session: Session, error: ProtocolError

@@ -60,6 +60,7 @@ from bolt.server._auth import (
     is_loopback,
     resolve_security,
 )
+from bolt.server._blocking import run_blocking_service
 from bolt.server._metrics import Metrics, NodeStatus
 from bolt.server._resp_server import RespListener
 from bolt.server._server import Server
@@ -214,8 +215,9 @@ def _announce_mode(mode: str, host: str, config: Config) -> None:
         else:
             logger.info("authentication is required: listening on %s", host)
         logger.info(
-            "logins send their password in plain text inside HELLO: use TLS "
-            "(BOLT_TLS_CERT/BOLT_TLS_KEY) when clients connect over a network"
+            "the SDK logs in by challenge (no password on the wire); a password sent "
+            "in plain text inside HELLO or AUTH needs TLS (BOLT_TLS_CERT/BOLT_TLS_KEY) "
+            "on a network"
         )
 
 
@@ -366,6 +368,7 @@ class Daemon:
             port = await serving.start(server.serve, host, config.port)
             await self._start_cluster(engine, host, port, ssl_context, serving)
             serving.start_soon(run_task_service, server, config)  # ends when the server closes
+            serving.start_soon(run_blocking_service, server)  # BLPOP/BRPOP wake-ups; the same
             if config.resp_port is not None:
                 self.resp = RespListener(server)
                 resp_port = await serving.start(self.resp.serve, host, config.resp_port)
@@ -443,4 +446,5 @@ def engine_config(config: Config) -> EngineConfig:
         snapshot_interval_ms=config.snapshot_interval_ms,
         max_clock_offset_ms=config.max_clock_offset_ms,
         keep_tombstones=bool(config.cluster_peers),
+        segment_bytes_max=max(config.wal_segment_bytes, limits.segment_bytes_min),
     )

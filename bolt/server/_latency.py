@@ -3,11 +3,18 @@
 Theory of operation
 -------------------
 The hot path must not build dicts or take locks per request, so every
-command the server knows owns one :class:`CommandCounters` object, found by
-one dict lookup on the command name and kept in a per-batch list. When a
-batch's replies have been sent, the batch's latency (receive → send done,
-which is what each client in the batch waited) is placed in a bucket *once*
-(one ``bisect``) and each command of the batch bumps three integers.
+command the server knows owns one :class:`CommandCounters` object, reached
+from its dispatch route (one dict lookup on the command name) and kept in a
+per-batch list. When a batch's replies have been sent, the batch's latency
+(receive → send done, which is what each client in the batch waited) is
+placed in a bucket *once* (one ``bisect``) and each run of one command in
+the batch bumps four numbers.
+
+Latency is measured per batch, not sampled: every request of a batch is
+counted, with the batch's latency, which is exactly what each of its
+clients waited (the replies of one receive are sent together). So the
+histogram's count equals ``calls`` and no request goes unrecorded, at the
+cost of two clock reads per batch rather than per request.
 
 Each command keeps two histograms over the same fixed bucket bounds:
 
@@ -17,16 +24,18 @@ Each command keeps two histograms over the same fixed bucket bounds:
   every :data:`WINDOW_SECONDS`, so ``p50``/``p99`` in ``STATS`` describe the
   last 10 to 20 seconds rather than the whole uptime.
 
-Percentiles are estimated from the buckets by linear interpolation inside
-the bucket that holds the rank; with these bounds the error is at most one
-bucket width (never an invented number: an empty window reports 0).
+Percentiles are estimated from the buckets by :func:`bolt.wire.estimate_quantile`
+(linear interpolation inside the bucket that holds the rank, the estimator
+the dashboard uses too); with these bounds the error is at most one bucket
+width (never an invented number: an empty window reports 0).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
+
+from bolt.wire import estimate_quantile
 
 BUCKET_BOUNDS_SECONDS: tuple[float, ...] = (
     0.0001,
@@ -49,6 +58,7 @@ BUCKET_BOUNDS_SECONDS: tuple[float, ...] = (
 """Upper bounds of the latency buckets; one more bucket (+Inf) follows them."""
 
 BUCKET_COUNT = len(BUCKET_BOUNDS_SECONDS) + 1
+_BOUNDS_WITH_INF = (*BUCKET_BOUNDS_SECONDS, float("inf"))
 WINDOW_SECONDS = 10.0
 """How often the recent-latency window is rotated."""
 
@@ -61,6 +71,9 @@ def bucket_index(seconds: float) -> int:
 def percentile_seconds(counts: list[int], quantile: float) -> float:
     """Estimate a quantile from per-bucket (non-cumulative) ``counts``.
 
+    The estimator is :func:`bolt.wire.estimate_quantile` (the one the
+    dashboard uses on the ``STATS`` buckets too).
+
     Args:
         counts: ``BUCKET_COUNT`` integers.
         quantile: between 0 and 1.
@@ -69,33 +82,19 @@ def percentile_seconds(counts: list[int], quantile: float) -> float:
         Seconds, interpolated inside the bucket holding the rank; 0.0 when
         there are no samples; the last finite bound for the +Inf bucket.
     """
-    total = sum(counts)
-    if total == 0:
-        return 0.0
-    rank = quantile * total
-    seen = 0
-    for index, count in enumerate(counts):
-        if count and seen + count >= rank:
-            if index >= len(BUCKET_BOUNDS_SECONDS):
-                return BUCKET_BOUNDS_SECONDS[-1]
-            low = BUCKET_BOUNDS_SECONDS[index - 1] if index else 0.0
-            high = BUCKET_BOUNDS_SECONDS[index]
-            return low + (high - low) * max(rank - seen, 0.0) / count
-        seen += count
-    return BUCKET_BOUNDS_SECONDS[-1]  # pragma: no cover - rank <= total always lands
+    estimate = estimate_quantile(_BOUNDS_WITH_INF, counts, quantile)
+    return 0.0 if estimate is None else estimate
 
 
 class CommandCounters:
-    """Calls, errors and latency of one command (mutable; updated by the server).
+    """Calls, errors and latency of one command: metrics only (updated by the server).
+
+    How a command is dispatched (handler, level, table flags) is its
+    :class:`bolt.server._dispatch.Route`, which points here.
 
     Attributes:
         name: the command name (``"UNKNOWN"`` collects every unknown name).
-        required_level: the role level a session needs (see ``bolt.server._auth``).
         access: ``"read"``, ``"write"`` or ``"server"`` (for the ops totals).
-        key_reads: 0 (reads no key), 1 (reads one key) or 2 (reads every argument).
-        handler: a server-level command's handler, or None (data commands
-            go to ``engine.submit``).
-        is_async: whether ``handler`` must be awaited.
     """
 
     __slots__ = (
@@ -103,31 +102,15 @@ class CommandCounters:
         "buckets",
         "calls",
         "errors",
-        "handler",
-        "is_async",
-        "key_reads",
         "name",
-        "required_level",
         "seconds_total",
         "window",
         "window_previous",
     )
 
-    def __init__(
-        self,
-        name: str,
-        required_level: int,
-        access: str,
-        key_reads: int = 0,
-        handler: Callable[..., Any] | None = None,
-        is_async: bool = False,
-    ) -> None:
+    def __init__(self, name: str, access: str = "server") -> None:
         self.name = name
-        self.required_level = required_level
         self.access = access
-        self.key_reads = key_reads
-        self.handler = handler
-        self.is_async = is_async
         self.calls = 0
         self.errors = 0
         self.seconds_total = 0.0

@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import socket
-import ssl
 import time
 from typing import Any
 
@@ -44,109 +42,53 @@ from bolt.errors import (
     BadRequestError,
     BoltError,
     DiskError,
-    IntegerOverflowError,
-    KeyNotFoundError,
     NoPermissionError,
-    NotFloatError,
-    NotIntegerError,
-    OutOfMemoryError,
     ProtocolError,
+    ShuttingDownError,
     UnknownCommandError,
-    WrongTypeError,
 )
 from bolt.node import Engine, wall_clock_ms
+from bolt.server import _admission as admission
+from bolt.server._admission import over_budget
 from bolt.server._auth import LEVEL_ADMIN, LEVEL_NONE, MODE_REQUIRED
 from bolt.server._latency import CommandCounters, record_batch
 from bolt.server._resp_admin import SERVER_COMMAND_LEVELS, SERVER_COMMANDS
+from bolt.server._resp_blocking import BLOCKING_COMMANDS
 from bolt.server._resp_commands import DATA_COMMANDS, RespCommand
+from bolt.server._resp_hashes import HASH_COMMANDS
+from bolt.server._resp_multi import MULTI_COMMANDS, MULTI_LEVELS, in_transaction, queue
 from bolt.server._resp_pubsub import (
     ALLOWED_WHILE_SUBSCRIBED,
     PUBSUB_COMMANDS,
     PUBSUB_LEVELS,
     PubSub,
 )
+from bolt.server._resp_session import (
+    RespSession,
+    arity_ok,
+    prelogin_error,
+    resp_error_text,
+    subscribed_text,
+    unknown_command_text,
+)
 from bolt.server._server import Server, open_listeners
-from bolt.server._session import Session, format_address
-from bolt.server._tls import HANDSHAKE_TIMEOUT_SECONDS
 from bolt.wire import RespCodec, encode_error_line
 
 logger = logging.getLogger("bolt.server.resp")
 
 RECEIVE_BYTES = 256 * limits.KIB
 """Most bytes taken from a connection per ``receive_some``."""
-RESP_COMMANDS: dict[bytes, RespCommand] = {**DATA_COMMANDS, **SERVER_COMMANDS, **PUBSUB_COMMANDS}
+RESP_COMMANDS: dict[bytes, RespCommand] = {
+    **DATA_COMMANDS,
+    **SERVER_COMMANDS,
+    **PUBSUB_COMMANDS,
+    **HASH_COMMANDS,
+    **BLOCKING_COMMANDS,
+    **MULTI_COMMANDS,
+}
 """Every command the RESP port answers, by upper-case name."""
 
 _GOODBYE_SECONDS = 1.0
-
-# Redis's own texts for the errors whose wording clients and people know.
-_FIXED_TEXT: dict[type, str] = {
-    WrongTypeError: "WRONGTYPE Operation against a key holding the wrong kind of value",
-    NotIntegerError: "ERR value is not an integer or out of range",
-    IntegerOverflowError: "ERR increment or decrement would overflow",
-    NotFloatError: "ERR value is not a valid float",
-    OutOfMemoryError: "OOM command not allowed when used memory > 'maxmemory'.",
-    KeyNotFoundError: "ERR no such key",
-}
-_PREFIX: dict[type, str] = {NoPermissionError: "NOPERM", AuthenticationError: "WRONGPASS"}
-
-
-def resp_error_text(error: BoltError) -> str:
-    """The Redis error line (without ``-``) for a Bolt error, chosen by its class."""
-    for cls in type(error).__mro__:
-        text = _FIXED_TEXT.get(cls)
-        if text is not None:
-            return text
-        prefix = _PREFIX.get(cls)
-        if prefix is not None:
-            return f"{prefix} {error.message}"
-    return f"ERR {error.message}"
-
-
-def unknown_command_text(args: list[bytes]) -> str:
-    """Redis's ``unknown command 'x', with args beginning with: 'a' 'b' `` text."""
-    name = args[0][:128].decode("utf-8", "replace")
-    words = "".join(f"'{a[:128].decode('utf-8', 'replace')}' " for a in args[1:20])
-    return f"ERR unknown command '{name}', with args beginning with: {words}"
-
-
-def _subscribed_text(name: bytes) -> str:
-    return (
-        f"Can't execute '{name.decode('utf-8', 'replace').lower()}': only (P|S)SUBSCRIBE / "
-        "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
-    )
-
-
-def _arity_ok(arity: int, count: int) -> bool:
-    return count == arity if arity > 0 else count >= -arity
-
-
-class RespSession(Session):
-    """A Redis client's session: a Bolt session plus its RESP version and database."""
-
-    __slots__ = (
-        "channels",
-        "db",
-        "db_index",
-        "lib_name",
-        "lib_version",
-        "patterns",
-        "protocol",
-        "pubsub_outbox",
-        "stream",
-    )
-
-    def __init__(self, session_id: int, address: str, level: int = LEVEL_NONE) -> None:
-        super().__init__(session_id, address, level)
-        self.stream: trio.abc.Stream = None  # type: ignore[assignment]  # set on admission
-        self.pubsub_outbox: trio.MemorySendChannel[bytes] | None = None  # once it subscribes
-        self.channels: set[bytes] = set()
-        self.patterns: set[bytes] = set()
-        self.protocol = 2
-        self.db = ""
-        self.db_index = 0
-        self.lib_name = ""
-        self.lib_version = ""
 
 
 class RespListener:
@@ -160,15 +102,20 @@ class RespListener:
         self.host = ""
         self.closing = False
         self.pubsub = PubSub()
-        self.table: dict[bytes, tuple[RespCommand, CommandCounters]] = {}
-        levels = {**SERVER_COMMAND_LEVELS, **PUBSUB_LEVELS}
+        self.table: dict[bytes, tuple[RespCommand, CommandCounters, int]] = {}
+        levels = {**SERVER_COMMAND_LEVELS, **PUBSUB_LEVELS, **MULTI_LEVELS}
         for name, command in RESP_COMMANDS.items():
+            route = server.routes.get(command.bolt_command)
             counters = server.table.get(command.bolt_command)
             if counters is None:
-                level = levels.get(command.bolt_command, LEVEL_ADMIN)
-                counters = CommandCounters(command.bolt_command, level, "server")
+                counters = CommandCounters(command.bolt_command, "server")
                 server.table[command.bolt_command] = counters
-            self.table[name] = (command, counters)
+            level = (
+                route.required_level
+                if route is not None
+                else levels.get(command.bolt_command, LEVEL_ADMIN)
+            )
+            self.table[name] = (command, counters, level)
         self._accept_scope: trio.CancelScope | None = None
         self._connections: trio.Nursery | None = None
         self._running = 0
@@ -235,58 +182,39 @@ class RespListener:
 
     async def _connection(self, socket_stream: trio.SocketStream) -> None:
         server = self.server
-        try:
-            address = format_address(socket_stream.socket.getpeername())
-            socket_stream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
+        accepted = await admission.accept_stream(socket_stream, server.ssl_context)
+        if accepted is None:
             return
-        stream: trio.abc.Stream = socket_stream
-        if server.ssl_context is not None:
-            secured = await self._tls(socket_stream, server.ssl_context, address)
-            if secured is None:
-                return
-            stream = secured
-        if server.closing or len(server.sessions) >= server.max_connections:
+        stream, address = accepted
+        refused = admission.refusal(server, address)
+        if refused is not None:
             text = (
-                "ERR max number of clients reached" if not server.closing else "ERR shutting down"
+                "ERR shutting down"
+                if isinstance(refused, ShuttingDownError)
+                else "ERR max number of clients reached"
             )
             await self._goodbye(stream, encode_error_line(text))
             return
-        server._next_session_id += 1
-        level = LEVEL_NONE if server.mode == MODE_REQUIRED else LEVEL_ADMIN
-        session = RespSession(server._next_session_id, address, level)
-        session.stream = stream
-        server.sessions[session.id] = session
-        server.connections_total += 1
-        try:
-            await self._session_loop(stream, session)
-        finally:
-            del server.sessions[session.id]
-            self.pubsub.forget(session)
-            if session.pubsub_outbox is not None:
-                session.pubsub_outbox.close()
-
-    async def _tls(
-        self, socket_stream: trio.SocketStream, context: ssl.SSLContext, address: str
-    ) -> trio.abc.Stream | None:
-        ssl_stream = trio.SSLStream(socket_stream, context, server_side=True)
-        with trio.move_on_after(HANDSHAKE_TIMEOUT_SECONDS) as scope:
+        with admission.registered(server, address, RespSession) as session:
+            session.stream = stream
             try:
-                await ssl_stream.do_handshake()
-            except trio.BrokenResourceError as exc:
-                logger.info("TLS handshake with %s failed: %s", address, exc.__cause__ or exc)
-                return None
-        if scope.cancelled_caught:
-            logger.info("TLS handshake with %s timed out", address)
-            return None
-        return ssl_stream
+                await self._session_loop(stream, session)
+            finally:
+                self.pubsub.forget(session)
+                if session.pubsub_outbox is not None:
+                    session.pubsub_outbox.close()
 
     # --- one session ------------------------------------------------------------------
 
     async def _session_loop(self, stream: trio.abc.Stream, session: RespSession) -> None:
-        codec = RespCodec(limits.frame_bytes_max)
-        receive = stream.receive_some
+        """Serve one session (the limits before login: see :func:`_prelogin`)."""
         server = self.server
+        # Without authentication nothing needs a login: the full frame limit from
+        # the start; the first command ends the login timeout (as HELLO does on
+        # the Bolt port). With it, the small limit holds until AUTH succeeds.
+        full = server.mode != MODE_REQUIRED
+        codec = RespCodec(limits.frame_bytes_max if full else limits.prelogin_frame_bytes_max)
+        receive = stream.receive_some
         with trio.CancelScope() as scope:
             session.receive_scope = scope
             while not server.closing:
@@ -295,15 +223,23 @@ class RespListener:
                 session.idle = False
                 if not data:
                     return
-                started = time.perf_counter()
+                started = session.last_active = time.perf_counter()
                 try:
                     codec.receive_data(data)
                     commands = codec.next_commands()
                 except ProtocolError as exc:
-                    await self._protocol_error(stream, session, exc)
+                    await self._protocol_error(stream, session, prelogin_error(session, exc, full))
+                    return
+                buffered = codec.buffered_bytes
+                if buffered != session.buffered and not admission.admit_buffered(
+                    server, session, buffered
+                ):
+                    await self._closed_for(stream, session, "input_budget", over_budget(server))
                     return
                 if not commands:
                     continue
+                if full:
+                    session.logged_in = True
                 if scope.cancel_called:
                     with trio.CancelScope(shield=True) as shielded:
                         shielded.deadline = trio.current_time() + server.shutdown_grace_seconds
@@ -314,8 +250,22 @@ class RespListener:
                 if codec.failure is not None:
                     await self._protocol_error(stream, session, ProtocolError(codec.failure))
                     return
+                if not full and session.logged_in:
+                    codec.max_frame_bytes = limits.frame_bytes_max
+                    full = True
         session.receive_scope = None
-        await self._goodbye(stream, b"", session)
+        reason = session.close_reason  # set by the server's session watcher (a timeout)
+        await self._goodbye(
+            stream, encode_error_line(f"ERR {reason.message}") if reason else b"", session
+        )
+
+    async def _closed_for(
+        self, stream: trio.abc.Stream, session: RespSession, reason: str, error: BoltError
+    ) -> None:
+        """Close ``session`` for a hardening ``reason``: log, count, tell the client."""
+        logger.info("closing RESP connection from %s: %s", session.address, error.message)
+        admission.count_close(self.server, reason, error)
+        await self._goodbye(stream, encode_error_line(f"ERR {error.message}"), session)
 
     async def _run_batch(
         self,
@@ -336,12 +286,14 @@ class RespListener:
             name = args[0].upper()
             found = table.get(name)
             if found is None:
+                if in_transaction(session, name):
+                    session.multi_failed = True
                 error = UnknownCommandError(unknown_command_text(args)[4:])
-                server._count_error(server.unknown, error)
+                admission.count_error(server, server.unknown, error)
                 batch.append(server.unknown)
                 out.append(encode_error_line(f"ERR {error.message}"))
                 continue
-            command, counters = found
+            command, counters, level = found
             batch.append(counters)
             try:
                 if (
@@ -350,12 +302,16 @@ class RespListener:
                     and (session.channels or session.patterns)
                     and name not in ALLOWED_WHILE_SUBSCRIBED
                 ):
-                    raise BadRequestError(_subscribed_text(args[0]))
-                if not _arity_ok(command.arity, len(args)):
+                    raise BadRequestError(subscribed_text(args[0]))
+                if not arity_ok(command.arity, len(args)):
                     name_text = args[0].decode("utf-8", "replace").lower()
                     raise BadRequestError(f"wrong number of arguments for '{name_text}' command")
-                if counters.required_level > session.level:
+                if level > session.level:
+                    session.multi_failed = in_transaction(session, name) or session.multi_failed
                     out.append(self._refusal(name, session, counters))
+                    continue
+                if in_transaction(session, name):
+                    out.append(queue(session, name, command, args))
                     continue
                 session.current_command = counters.name
                 if command.is_async:
@@ -363,12 +319,14 @@ class RespListener:
                 else:
                     reply, offset = command.handler(self, session, args)
             except BoltError as exc:
-                server._count_error(counters, exc)
+                if in_transaction(session, name):
+                    session.multi_failed = True  # EXEC will answer EXECABORT
+                admission.count_error(server, counters, exc)
                 out.append(encode_error_line(resp_error_text(exc)))
                 continue
             except Exception as exc:
-                internal = server._internal_error(counters.name, exc)
-                server._count_error(counters, internal)
+                internal = admission.internal_error(counters.name, exc)
+                admission.count_error(server, counters, internal)
                 out.append(encode_error_line(f"ERR {internal.message}"))
                 continue
             out.append(reply)
@@ -399,7 +357,7 @@ class RespListener:
                 await self.engine.wait_durable(max_offset)
             except DiskError as exc:
                 for index, write_counters in writes:
-                    self.server._count_error(write_counters, exc)
+                    admission.count_error(self.server, write_counters, exc)
                     out[index] = encode_error_line(resp_error_text(exc))
         if out:
             data = out[0] if len(out) == 1 else b"".join(out)
@@ -412,7 +370,7 @@ class RespListener:
         self, stream: trio.abc.Stream, session: RespSession, error: ProtocolError
     ) -> None:
         logger.info("closing RESP connection from %s: %s", session.address, error.message)
-        self.server._count_error(None, error)
+        admission.count_error(self.server, None, error)
         await self._goodbye(stream, encode_error_line(f"ERR {error.message}"))
 
     def _refusal(self, name: bytes, session: RespSession, counters: CommandCounters) -> bytes:
@@ -425,7 +383,7 @@ class RespListener:
                 f"NOPERM this user has no permissions to run the "
                 f"'{name.decode(errors='replace').lower()}' command"
             )
-        self.server._count_error(counters, error)
+        admission.count_error(self.server, counters, error)
         return encode_error_line(server_text)
 
     async def _goodbye(

@@ -4,11 +4,13 @@ Theory of operation
 -------------------
 The per-connection loop (the hot path) is :mod:`bolt.server._connection`;
 this module accepts connections and owns what the sessions share: the
-command table with its counters, the error counts, the live sessions.
+dispatch routes (:mod:`bolt.server._dispatch`) and the command counters
+they point at, the error counts, the live sessions.
 
-**Admission**. Over ``BOLT_MAX_CONNECTIONS`` a new connection is still
-accepted, told ``TOO_MANY_CONNECTIONS`` (id 0) and closed, so the client
-sees a clear error rather than a silent drop.
+**Admission** (:mod:`bolt.server._admission`, shared with the RESP port).
+Over ``BOLT_MAX_CONNECTIONS`` a new connection is still accepted, told
+``TOO_MANY_CONNECTIONS`` (id 0) and closed, so the client sees a clear error
+rather than a silent drop.
 
 **Shutdown** (:meth:`Server.shutdown`): stop accepting; wake every session
 that is idle in ``receive_some`` (by cancelling the session's scope, which
@@ -31,7 +33,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -40,28 +41,22 @@ from typing import Any
 import trio
 
 from bolt import __version__, limits
-from bolt.errors import ShuttingDownError, TooManyConnectionsError
 from bolt.node import Engine
+from bolt.server import _admission as admission
 from bolt.server._auth import (
-    LEVEL_ADMIN,
     LEVEL_NONE,
-    LEVELS,
     MODE_REQUIRED,
     BackOff,
     PasswordChecker,
 )
-from bolt.server._commands import SERVER_COMMANDS
 from bolt.server._connection import ConnectionLoop
+from bolt.server._dispatch import build_routes, unknown_route
 from bolt.server._latency import WINDOW_SECONDS, CommandCounters
-from bolt.server._session import Session, Timeouts, format_address, timed_out
+from bolt.server._session import Session, Timeouts, timed_out
 from bolt.server._stats import build_stats
-from bolt.server._tls import HANDSHAKE_TIMEOUT_SECONDS
-from bolt.state import COMMANDS
 from bolt.wire import PROTOCOL_VERSION, StatsReply
 
 logger = logging.getLogger("bolt.server")
-
-_REFUSAL_LOG_INTERVAL_SECONDS = 10.0  # at most one "too many connections" warning per this
 
 
 async def open_listeners(host: str, port: int, variable: str) -> list[trio.SocketListener]:
@@ -86,19 +81,8 @@ async def open_listeners(host: str, port: int, variable: str) -> list[trio.Socke
 
 
 def build_command_table() -> dict[str, CommandCounters]:
-    """One :class:`CommandCounters` per known command, with the level it needs."""
-    table: dict[str, CommandCounters] = {}
-    for name, spec in COMMANDS.items():
-        if spec.access == "write":
-            table[name] = CommandCounters(name, LEVELS["readwrite"], "write")
-        else:
-            key_reads = 2 if name == "MGET" else 0 if name == "KEYS" else 1
-            table[name] = CommandCounters(name, LEVELS["readonly"], "read", key_reads)
-    for name, command in SERVER_COMMANDS.items():
-        table[name] = CommandCounters(
-            name, command.required_level, "server", 0, command.handler, command.is_async
-        )
-    return table
+    """One fresh :class:`CommandCounters` per known command (see :func:`build_routes`)."""
+    return {name: route.counters for name, route in build_routes().items()}
 
 
 class Server(ConnectionLoop):
@@ -143,8 +127,11 @@ class Server(ConnectionLoop):
         self.shutdown_grace_seconds = shutdown_grace_seconds
         self.checker = checker or PasswordChecker()
         self.backoff = BackOff()
-        self.table = build_command_table()
-        self.unknown = CommandCounters("UNKNOWN", LEVELS["readonly"], "read")
+        self.routes = build_routes()
+        self.unknown_route = unknown_route()
+        # The metrics by command name (the routes' counters; the RESP listener adds its own).
+        self.table = {name: route.counters for name, route in self.routes.items()}
+        self.unknown = self.unknown_route.counters
         self.sessions: dict[int, Session] = {}
         self.connections_total = 0
         self.connections_refused = 0
@@ -163,7 +150,7 @@ class Server(ConnectionLoop):
         self._all_handlers_done = trio.Event()  # set when the last one ends at shutdown
         self._accept_scope: trio.CancelScope | None = None
         self._connections: trio.Nursery | None = None
-        self._last_refusal_log = -_REFUSAL_LOG_INTERVAL_SECONDS
+        self._last_refusal_log = -admission.REFUSAL_LOG_INTERVAL_SECONDS
 
     # --- reports ----------------------------------------------------------------------
 
@@ -205,6 +192,7 @@ class Server(ConnectionLoop):
             "node_id": self.engine.origin,
             "mode": "standalone" if self.cluster is None else "cluster",
             "auth": self.mode,
+            "logins": ["password", "challenge"],
             "user": session.user,
             "role": session.role,
             "client_id": session.id,
@@ -336,60 +324,17 @@ class Server(ConnectionLoop):
                 self._all_handlers_done.set()
 
     async def _connection(self, socket_stream: trio.SocketStream) -> None:
-        try:
-            address = format_address(socket_stream.socket.getpeername())
-            # Replies are written whole, once per batch: never hold them back.
-            socket_stream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            return  # reset before we looked
-        stream: trio.abc.Stream = socket_stream
-        if self.ssl_context is not None:
-            ssl_stream = trio.SSLStream(socket_stream, self.ssl_context, server_side=True)
-            with trio.move_on_after(HANDSHAKE_TIMEOUT_SECONDS) as scope:
-                try:
-                    await ssl_stream.do_handshake()
-                except trio.BrokenResourceError as exc:
-                    logger.info("TLS handshake with %s failed: %s", address, exc.__cause__ or exc)
-                    return
-            if scope.cancelled_caught:
-                logger.info("TLS handshake with %s timed out", address)
-                return
-            stream = ssl_stream
-        if self.closing:
-            await self._goodbye(stream, ShuttingDownError("the server is shutting down"))
+        accepted = await admission.accept_stream(socket_stream, self.ssl_context)
+        if accepted is None:
             return
-        if len(self.sessions) >= self.max_connections:
-            await self._refuse_connection(stream, address)
+        stream, address = accepted
+        refused = admission.refusal(self, address)
+        if refused is not None:
+            await self._goodbye(stream, refused)
             return
-        self._next_session_id += 1
-        level = LEVEL_NONE if self.mode == MODE_REQUIRED else LEVEL_ADMIN
-        session = Session(self._next_session_id, address, level)
-        self.sessions[session.id] = session
-        self.connections_total += 1
-        try:
+        with admission.registered(self, address, Session) as session:
             async with trio.open_nursery() as tasks:  # the session's sender and watcher
                 session.tasks = tasks
                 session.stream = stream
                 await self._session_loop(stream, session)
                 tasks.cancel_scope.cancel()
-        finally:
-            del self.sessions[session.id]
-
-    async def _refuse_connection(self, stream: trio.abc.Stream, address: str) -> None:
-        self.connections_refused += 1
-        now = trio.current_time()
-        if now - self._last_refusal_log >= _REFUSAL_LOG_INTERVAL_SECONDS:
-            self._last_refusal_log = now
-            logger.warning(
-                "refusing connection from %s: at BOLT_MAX_CONNECTIONS=%d (%d refused so far)",
-                address,
-                self.max_connections,
-                self.connections_refused,
-            )
-        await self._goodbye(
-            stream,
-            TooManyConnectionsError(
-                f"too many connections: the server is at its limit of {self.max_connections} "
-                "(BOLT_MAX_CONNECTIONS); try again later"
-            ),
-        )

@@ -29,6 +29,7 @@ import trio
 
 from bolt.errors import BoltError, IdleTimeoutError, LoginTimeoutError, OutputLimitError
 from bolt.server._auth import LEVEL_NONE, ROLE_OF_LEVEL
+from bolt.wire import format_address as wire_address
 
 if TYPE_CHECKING:
     from bolt.server._pushes import Outbox
@@ -51,6 +52,7 @@ class Session:
         "level",
         "logged_in",
         "outbox",
+        "pending_login",
         "receive_scope",
         "requests",
         "sending_since",
@@ -73,6 +75,7 @@ class Session:
         self.receive_scope: trio.CancelScope | None = None
         self.idle = False
         self.logged_in = False
+        self.pending_login: Any = None  # a challenge awaiting LOGIN (bolt.server._login)
         self.last_active = time.perf_counter()
         self.sending_since = 0.0
         self.buffered = 0
@@ -163,6 +166,5 @@ def timed_out(
 def format_address(sockname: Any) -> str:
     """``host:port`` of a socket address tuple (``[v6]:port`` for IPv6)."""
     if isinstance(sockname, tuple) and len(sockname) >= 2:
-        host, port = sockname[0], sockname[1]
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+        return wire_address(sockname[0], sockname[1])
     return str(sockname)

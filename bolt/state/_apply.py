@@ -26,6 +26,8 @@ from bolt.events import (
     CounterSet,
     CrdtCounterChanged,
     Event,
+    HashFieldsDeleted,
+    HashFieldsSet,
     KeyDeleted,
     KeyPut,
     ListPopped,
@@ -39,12 +41,14 @@ from bolt.state._entry import (
     COUNTER,
     CRDT_COUNTER,
     ELEMENT_BYTES,
+    HASH,
     LIST,
     SET,
     STRING,
     TOMBSTONE,
     Entry,
     element_bytes,
+    field_bytes,
     name_bytes,
     value_bytes,
 )
@@ -103,6 +107,8 @@ def _reset(keyspace: Keyspace, event: Any, kind: int, value: Any, expires_at: in
         keyspace.resize(shard, entry, name_bytes(name) + value_bytes(value))
         return
     entry.prune(event.hlc)
+    if keyspace.keep_tombstones:  # a delete, or a reset of containers: a floor
+        keyspace.tombstoned.add(name)
     keyspace.settle(shard, name, entry)
 
 
@@ -181,6 +187,8 @@ def _list_popped(keyspace: Keyspace, event: ListPopped) -> None:
         if value is not None:
             removed += element_bytes(value)
     removed -= (len(sequence.pending_removals) - tombstones) * ELEMENT_BYTES
+    if keyspace.keep_tombstones:
+        keyspace.tombstoned.add(name)
     _settle_body(keyspace, shard, name, entry, entry.size - removed)
 
 
@@ -210,6 +218,49 @@ def _set_removed(keyspace: Keyspace, event: SetRemoved) -> None:
         if members.remove(member, [(t[0], t[1]) for t in tags], floor, keep):
             removed += element_bytes(member)
     removed -= (len(members.pending_removals) - tombstones) * ELEMENT_BYTES
+    if keyspace.keep_tombstones:
+        keyspace.tombstoned.add(name)
+    _settle_body(keyspace, shard, name, entry, entry.size - removed)
+
+
+def _hash_fields_set(keyspace: Keyspace, event: HashFieldsSet) -> None:
+    shard, name, entry = _locate(keyspace, event)
+    fields = entry.body(HASH)
+    tag = (event.hlc, event.origin)
+    floor = entry.hlc
+    keep = keyspace.keep_tombstones
+    tombstones = len(fields.pending_removals)
+    grown = 0
+    for field, value, observed in event.fields:
+        before = fields.get(field)
+        fields.put(field, value, tag, [(t[0], t[1]) for t in observed], floor, keep)
+        after = fields.get(field)
+        if before is not None:
+            grown -= field_bytes(field, before)
+        if after is not None:
+            grown += field_bytes(field, after)
+    grown += (len(fields.pending_removals) - tombstones) * ELEMENT_BYTES
+    _settle_body(keyspace, shard, name, entry, entry.size + grown)
+
+
+def _hash_fields_deleted(keyspace: Keyspace, event: HashFieldsDeleted) -> None:
+    shard, name, entry = _locate(keyspace, event)
+    fields = entry.body(HASH)
+    floor = entry.hlc
+    keep = keyspace.keep_tombstones
+    tombstones = len(fields.pending_removals)
+    removed = 0
+    for field, tags in event.removed:
+        before = fields.get(field)
+        fields.remove(field, [(t[0], t[1]) for t in tags], floor, keep)
+        after = fields.get(field)
+        if before is not None:
+            removed += field_bytes(field, before)
+        if after is not None:
+            removed -= field_bytes(field, after)
+    removed -= (len(fields.pending_removals) - tombstones) * ELEMENT_BYTES
+    if keep:
+        keyspace.tombstoned.add(name)
     _settle_body(keyspace, shard, name, entry, entry.size - removed)
 
 
@@ -248,6 +299,8 @@ _HANDLERS: dict[type, Callable[[Keyspace, Any], None]] = {
     SetRemoved: _set_removed,
     UserPut: _user_put,
     UserDeleted: _user_deleted,
+    HashFieldsSet: _hash_fields_set,
+    HashFieldsDeleted: _hash_fields_deleted,
 }
 
 # Task events apply to the task view, not to keys (bolt.state._tasks).

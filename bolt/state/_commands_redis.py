@@ -188,9 +188,9 @@ def cmd_incrbyfloat(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: i
     """``INCRBYFLOAT [key, delta_text]`` → the new value as text (TTL kept)."""
     check.arity("INCRBYFLOAT", args, 2)
     key = check.key(args[0])
-    delta = parse_float(args[1])
     entry, kind = _visible(ks, db, key, now)
-    _expect(kind, STRING, COUNTER)
+    _expect(kind, STRING, COUNTER)  # Redis checks the type before the increment
+    delta = parse_float(args[1])
     current = 0.0
     expires_at = 0
     if kind != TOMBSTONE:

@@ -11,9 +11,18 @@ import zlib
 from typing import Any
 
 from bolt.errors import BadRequestError, KeyNotFoundError, WrongTypeError
-from bolt.events import CounterSet, Event, ListPushed, SetAdded
+from bolt.events import CounterSet, Event, HashFieldsSet, ListPushed, SetAdded
 from bolt.state import _validate as check
-from bolt.state._entry import COUNTER, CRDT_COUNTER, LIST, SET, STRING, TOMBSTONE, TYPE_NAMES
+from bolt.state._entry import (
+    COUNTER,
+    CRDT_COUNTER,
+    HASH,
+    LIST,
+    SET,
+    STRING,
+    TOMBSTONE,
+    TYPE_NAMES,
+)
 from bolt.state._glob import compile_glob
 from bolt.state._handlers import Reply, Stamper, delete_event
 from bolt.state._handlers import visible as _visible
@@ -107,6 +116,9 @@ def cmd_rename(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -
         if kind == LIST:
             values = tuple(entry.bodies[LIST])
             events.append(ListPushed(ctx.origin, seq, hlc, db, destination, False, values))
+        elif kind == HASH:
+            fields = tuple((f, v, ()) for f, v in entry.bodies[HASH].items())
+            events.append(HashFieldsSet(ctx.origin, seq, hlc, db, destination, fields))
         else:
             members = tuple(entry.bodies[SET])
             events.append(SetAdded(ctx.origin, seq, hlc, db, destination, members))

@@ -29,7 +29,7 @@ from typing import Any
 
 import msgpack
 
-from bolt.state._entry import CRDT_COUNTER, LIST, SET, TOMBSTONE, TYPE_NAMES, Entry
+from bolt.state._entry import CRDT_COUNTER, HASH, LIST, SET, TOMBSTONE, TYPE_NAMES, Entry
 from bolt.state._keyspace import Keyspace, split_name
 
 _MODULUS = 1 << 128
@@ -52,6 +52,13 @@ def visible_value(entry: Entry, kind: int) -> Any:
         # The value and who contributed it: two nodes that each counted 40
         # on their own show 40, but do not hold the same state.
         return [counter.value(), sorted(counter.observed().items())]
+    if kind == HASH and bodies is not None:
+        # Each field's value and the stamps of its live writes: two nodes
+        # holding the same values from different writes are not one state.
+        fields = bodies[HASH]
+        return sorted(
+            ([f, v, fields.tags(f)] for f, v in fields.items()), key=lambda i: _member_order(i[0])
+        )
     # The winning write's stamp too: the same value written on two nodes
     # apart is not yet one state (the later one must win on both).
     return [entry.value, entry.hlc, entry.origin]

@@ -29,7 +29,7 @@ import sys
 from typing import Any
 
 from bolt import limits
-from bolt.crdt import ORSet, PNCounter, Sequence
+from bolt.crdt import ORMap, ORSet, PNCounter, Sequence
 
 TOMBSTONE = 0
 STRING = 1
@@ -37,6 +37,7 @@ COUNTER = 2
 LIST = 3
 SET = 4
 CRDT_COUNTER = 5
+HASH = 6
 
 TYPE_NAMES = {
     STRING: "string",
@@ -44,6 +45,7 @@ TYPE_NAMES = {
     LIST: "list",
     SET: "set",
     CRDT_COUNTER: "crdt_counter",
+    HASH: "hash",
 }
 
 _STR_HEADER = sys.getsizeof("")
@@ -176,7 +178,21 @@ def _body_bytes(kind: int, body: Any) -> int:
         return sum(element_bytes(v) for v in body) + ELEMENT_BYTES * len(body.pending_removals)
     if kind == SET:
         return sum(element_bytes(m) for m in body) + ELEMENT_BYTES * len(body.pending_removals)
+    if kind == HASH:
+        return hash_bytes(body)
     return ELEMENT_BYTES * (len(body.nodes) + len(body.base))
 
 
-_NEW_BODY: dict[int, Any] = {LIST: Sequence, SET: ORSet, CRDT_COUNTER: PNCounter}
+def field_bytes(field: Any, value: Any) -> int:
+    """Estimated memory of one hash field and its value."""
+    return ELEMENT_BYTES + value_bytes(field) + value_bytes(value)
+
+
+def hash_bytes(body: ORMap) -> int:
+    """Estimated memory of a hash body: its fields, values and tombstones."""
+    return sum(field_bytes(f, v) for f, v in body.items()) + ELEMENT_BYTES * len(
+        body.pending_removals
+    )
+
+
+_NEW_BODY: dict[int, Any] = {LIST: Sequence, SET: ORSet, CRDT_COUNTER: PNCounter, HASH: ORMap}

@@ -109,6 +109,7 @@ class Keyspace:
         self.applying_offset = -1  # log offset of the record being applied
         self.database_keys: dict[str, int] = {}  # entries per non-default database
         self.tasks = TaskView()  # tasks are not keys: see bolt.state._tasks
+        self.tombstoned: set[str] = set()  # names that may have got tombstones (bolt.state._gc)
 
     # --- locating ---------------------------------------------------------
 

@@ -54,16 +54,23 @@ import msgpack
 from crc32c import crc32c
 
 from bolt import limits
-from bolt.crdt import ORSet, PNCounter, Sequence
+from bolt.crdt import ORMap, ORSet, PNCounter, Sequence
 from bolt.errors import FormatVersionError, SnapshotCorruptionError, StorageError
-from bolt.state._entry import CRDT_COUNTER, LIST, SET, Entry
+from bolt.state._entry import CRDT_COUNTER, HASH, LIST, SET, Entry
 
 # 2: one LMDB database per shard (1 kept every shard in one "data" database),
 # and list/set bodies with (member, tag) tombstones and their own reset floor.
 # 3: a CRC32C in front of every entry and every shard's metadata.
 SNAPSHOT_FORMAT = 3
 _U32 = struct.Struct(">I")
-_BODY_CLASSES: dict[int, Any] = {LIST: Sequence, SET: ORSet, CRDT_COUNTER: PNCounter}
+# A hash body (HASH, an ORMap) is one more body kind: older snapshots simply
+# hold none, so they read unchanged.
+_BODY_CLASSES: dict[int, Any] = {
+    LIST: Sequence,
+    SET: ORSet,
+    CRDT_COUNTER: PNCounter,
+    HASH: ORMap,
+}
 
 
 def encode_entry(entry: Entry) -> bytes:

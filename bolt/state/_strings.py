@@ -77,7 +77,13 @@ def fast_put_events(ctx: Stamper, ks: Keyspace, key: Any, value: Any) -> list[Ev
     :func:`put_events`; otherwise None: run :func:`cmd_put`.
     """
     if check.plain_key(key) and check.plain_value(value):
-        return put_events(ctx, ks, "", key, value, 0)
+        # A plain key in the default database is its own internal name
+        # (key_name), so this is put_events without the name and the call.
+        entry = ks.shard_of(key).entries.get(key)
+        events = counter_reset(entry, ctx, "", key) if entry is not None and entry.bodies else []
+        seq, hlc = ctx.stamp()
+        events.append(new_tuple(KeyPut, (ctx.origin, seq, hlc, "", key, value, 0)))
+        return events
     return None
 
 

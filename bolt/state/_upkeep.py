@@ -49,6 +49,8 @@ def reclaim_expired(keyspace: Keyspace, now_ms: int, limit: int | None) -> int:
         entry.value = None
         keyspace.set_expiry(shard, name, entry, 0)
         keyspace.settle(shard, name, entry)
+        if keyspace.keep_tombstones:  # an expired value's stamp is a tombstone's
+            keyspace.tombstoned.add(name)
         keyspace.expired_total += 1
         reclaimed += 1
     return reclaimed
@@ -105,8 +107,14 @@ def write_growth(command: str, args: list[Any]) -> int:
     if command in _ELEMENTS and args:
         elements = args[1:]
         return ENTRY_BYTES + _sized(args[0]) + sum(_sized(v) + ELEMENT_BYTES for v in elements)
+    if command in _FIELDS and args:
+        fields = args[1:]
+        return (
+            ENTRY_BYTES + sum(_sized(arg) for arg in args) + ELEMENT_BYTES * (len(fields) // 2 + 1)
+        )
     return ENTRY_BYTES + sum(_sized(arg) for arg in args)
 
 
 _PAIRS = frozenset(("PUT", "SET", "MSET"))
 _ELEMENTS = frozenset(("LPUSH", "RPUSH", "SADD"))
+_FIELDS = frozenset(("HSET", "HINCRBY"))

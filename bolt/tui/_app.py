@@ -67,7 +67,8 @@ HELP_KEYS = (
 )
 """The keys shown by ``?``: (key, what it does)."""
 HELP_NOTES = (
-    "One STATS request per node per refresh (CLUSTER every few seconds).",
+    "One round trip per node per refresh: STATS, with CLUSTER on a cluster",
+    "node and the task statistics once the node has tasks.",
     "Rates come from the server's counters between two refreshes;",
     "a dash means not known yet (first refresh) or not reported.",
     "Small terminals show one panel at a time: tab moves between them.",
@@ -157,6 +158,7 @@ class TopApp(App[int]):
         Binding("right_square_bracket", "next_node", "Node", show=False),
         Binding("left_square_bracket", "previous_node", "Previous node", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("colon", "command_palette", "Palette"),
     ]
 
     def __init__(self, options: TopOptions, *, clock: Callable[[], float] = time.monotonic):
@@ -187,7 +189,9 @@ class TopApp(App[int]):
         yield Input(
             id="filter", placeholder="filter clients and commands (enter: keep, esc: clear)"
         )
-        yield Footer()
+        # textual's own palette hint is drawn after a thin-bar glyph at the right
+        # edge; the ":" key is listed as an ordinary binding instead.
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         """Lay out for the terminal size and start one poller per node."""
@@ -324,12 +328,18 @@ class TopApp(App[int]):
             self._set_state(command_reverse=not self.state.command_reverse)
 
     def action_next_panel(self) -> None:
-        """Move to the next panel."""
-        self.show_panel(PANELS[(PANELS.index(self.state.panel) + 1) % len(PANELS)])
+        """Move to the next panel this node has."""
+        self._step_panel(1)
 
     def action_previous_panel(self) -> None:
-        """Move to the previous panel."""
-        self.show_panel(PANELS[(PANELS.index(self.state.panel) - 1) % len(PANELS)])
+        """Move to the previous panel this node has."""
+        self._step_panel(-1)
+
+    def _step_panel(self, step: int) -> None:
+        view = self.current_view()
+        present = view.present_panels()
+        current = view.current_panel()
+        self.show_panel(present[(present.index(current) + step) % len(present)])
 
     def show_panel(self, name: str) -> None:
         """Make panel ``name`` current and focus it."""

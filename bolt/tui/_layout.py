@@ -7,7 +7,8 @@ full-screen terminal, so the layout degrades by priority instead of
 overflowing:
 
 * ``wide`` (at least :data:`WIDE_WIDTH_MIN` x :data:`WIDE_HEIGHT_MIN`): the
-  four panels (commands, clients, storage, replication) in a 2x2 grid;
+  panels (commands, clients, storage, and replication and tasks when the
+  node has them) in a grid two panels wide;
 * ``compact`` (anything smaller): one panel at a time, the others one
   ``tab`` away, so nothing is unreachable and nothing is cut in half;
 * below :data:`SPARKLINES_HEIGHT_MIN` rows the sparklines go too, leaving
@@ -29,13 +30,17 @@ WIDE_HEIGHT_MIN = 36
 SPARKLINES_HEIGHT_MIN = 18
 """Below this many rows the sparklines are hidden."""
 
-PANELS = ("commands", "clients", "storage", "replication")
+PANELS = ("commands", "clients", "storage", "replication", "tasks")
 """The panels, in ``tab`` order."""
+ALWAYS_PRESENT = ("commands", "clients", "storage")
+"""Panels every node has; replication (a cluster node) and tasks (a node that
+has seen a task) are shown only where they have something to show."""
 PANEL_TITLES = {
     "commands": "Commands",
     "clients": "Clients",
     "storage": "Storage",
     "replication": "Replication",
+    "tasks": "Tasks",
 }
 
 
@@ -44,7 +49,7 @@ class Layout:
     """The arrangement for one terminal size."""
 
     mode: str
-    """``"wide"`` (2x2 grid) or ``"compact"`` (one panel at a time)."""
+    """``"wide"`` (a grid two panels wide) or ``"compact"`` (one panel at a time)."""
     sparklines: bool
     """Whether the two sparklines are shown."""
 
@@ -93,15 +98,18 @@ COLUMN_GAP = 2
 """Cells a data table adds around each column (its padding)."""
 
 
-def choose_columns(columns: tuple[Column, ...], width: int) -> tuple[Column, ...]:
+def choose_columns(
+    columns: tuple[Column, ...], width: int, gap: int = COLUMN_GAP
+) -> tuple[Column, ...]:
     """The most important ``columns`` that fit in ``width`` cells, in display order.
 
-    The first-priority column is always kept, even if it alone is too wide.
+    Each column costs its width plus ``gap`` cells. The first-priority column
+    is always kept, even if it alone is too wide.
     """
     chosen: set[str] = set()
     used = 0
     for column in sorted(columns, key=lambda item: item.priority):
-        cost = column.width + COLUMN_GAP
+        cost = column.width + gap
         if chosen and used + cost > width:
             continue
         chosen.add(column.key)

@@ -30,20 +30,18 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from bolt.errors import ProtocolError
 from bolt.tui._views import (
     ClientRow,
     CommandRow,
     Frame,
     HeaderView,
-    PeerRow,
-    ReplicationView,
     ShardRow,
     StorageView,
 )
+from bolt.wire import StatsReply, as_stats_reply, bucket_counts, estimate_quantile
 
 HISTORY_POINTS_MAX = 600
 """Points kept per sparkline: ten minutes at the default 1 Hz."""
@@ -104,51 +102,6 @@ def _counter_rate(
 # --- latency histograms -----------------------------------------------------------------
 
 
-def bucket_counts(buckets: Any) -> tuple[tuple[float, ...], tuple[int, ...]] | None:
-    """Parse a ``STATS`` bucket list ``[[upper_ms | "+Inf", cumulative], ...]``.
-
-    Returns:
-        ``(upper bounds in ms, per-bucket counts)``, or ``None`` if malformed.
-    """
-    bounds: list[float] = []
-    counts: list[int] = []
-    previous = 0
-    for item in _list(buckets):
-        if not isinstance(item, list | tuple) or len(item) != 2:
-            return None
-        bound = math.inf if item[0] == "+Inf" else _number(item[0])
-        cumulative = _int(item[1])
-        if bound is None or cumulative is None or cumulative < previous:
-            return None
-        bounds.append(float(bound))
-        counts.append(cumulative - previous)
-        previous = cumulative
-    return (tuple(bounds), tuple(counts)) if bounds else None
-
-
-def percentile_ms(bounds: Sequence[float], counts: Sequence[int], quantile: float) -> float | None:
-    """Estimate a quantile from per-bucket counts, as the server does.
-
-    Linear interpolation inside the bucket holding the rank; the +Inf bucket
-    reports the last finite bound. ``None`` when there are no samples.
-    """
-    total = sum(counts)
-    if total <= 0:
-        return None
-    rank = quantile * total
-    seen = 0
-    finite = [bound for bound in bounds if math.isfinite(bound)]
-    for index, count in enumerate(counts):
-        if count and seen + count >= rank:
-            high = bounds[index]
-            if not math.isfinite(high):
-                return finite[-1] if finite else None
-            low = bounds[index - 1] if index else 0.0
-            return low + (high - low) * max(rank - seen, 0.0) / count
-        seen += count
-    return finite[-1] if finite else None
-
-
 def _interval_p99(new: Mapping[str, Any], old: Mapping[str, Any]) -> float | None:
     """p99 over every request answered between two replies (``None`` if none)."""
     bounds: tuple[float, ...] | None = None
@@ -165,7 +118,7 @@ def _interval_p99(new: Mapping[str, Any], old: Mapping[str, Any]) -> float | Non
         previous = before[1] if before is not None and before[0] == bounds else (0,) * len(bounds)
         for index, (count, earlier) in enumerate(zip(parsed[1], previous, strict=True)):
             total[index] += max(count - earlier, 0)
-    return None if bounds is None else percentile_ms(bounds, total, 0.99)
+    return None if bounds is None else estimate_quantile(bounds, total, 0.99)
 
 
 # --- the model --------------------------------------------------------------------------
@@ -184,27 +137,26 @@ class StatsModel:
     def __init__(self, history_points: int = HISTORY_POINTS_MAX) -> None:
         if history_points < 1:
             raise ValueError("history_points must be at least 1")
-        self._previous: Mapping[str, Any] | None = None
+        self._previous: StatsReply | None = None
         self._previous_now = 0.0
         self.ops_history: deque[float | None] = deque(maxlen=history_points)
         self.p99_history: deque[float | None] = deque(maxlen=history_points)
         self.samples = 0
 
-    def update(self, stats: Any, now: float) -> Frame:
+    def update(self, stats: object, now: float) -> Frame:
         """Take the next reply and compute what to show.
 
         Args:
-            stats: the ``STATS`` reply (a map).
+            stats: the ``STATS`` reply (checked as a :class:`bolt.wire.StatsReply`).
             now: a monotonic time in seconds (used only if the reply has no uptime).
 
         Returns:
             The frame for this refresh.
 
         Raises:
-            ProtocolError: ``stats`` is not a map; the model is unchanged.
+            ProtocolError: ``stats`` is not a ``STATS`` map; the model is unchanged.
         """
-        if not isinstance(stats, Mapping):
-            raise ProtocolError(f"STATS reply is not a map: {type(stats).__name__}")
+        stats = as_stats_reply(stats)  # the typed schema shared with the server
         previous, restarted = self._previous, False
         seconds: float | None = None
         if previous is not None:
@@ -214,7 +166,7 @@ class StatsModel:
                 seconds = self._seconds_between(previous, stats, now)
                 if seconds is None:
                     previous = None
-        old = previous or {}
+        old: Mapping[str, Any] = previous or {}
         commands = _map(stats.get("commands"))
         header = _header(stats, old, seconds)
         p99 = _interval_p99(commands, _map(old.get("commands"))) if previous else None
@@ -256,7 +208,7 @@ class StatsModel:
         return seconds if seconds > 0 else None
 
 
-def _header(stats: Mapping[str, Any], old: Mapping[str, Any], seconds: float | None) -> HeaderView:
+def _header(stats: StatsReply, old: Mapping[str, Any], seconds: float | None) -> HeaderView:
     ops, old_ops = _map(stats.get("ops")), _map(old.get("ops"))
     memory, wal = _map(stats.get("memory")), _map(stats.get("wal"))
     connections = _map(stats.get("connections"))
@@ -355,9 +307,7 @@ def _client_rows(clients: Any, old: Any, seconds: float | None) -> tuple[ClientR
     return tuple(rows)
 
 
-def _storage(
-    stats: Mapping[str, Any], old: Mapping[str, Any], seconds: float | None
-) -> StorageView:
+def _storage(stats: StatsReply, old: Mapping[str, Any], seconds: float | None) -> StorageView:
     wal, old_wal = _map(stats.get("wal")), _map(old.get("wal"))
     snapshot = _map(stats.get("snapshot"))
     memory, old_memory = _map(stats.get("memory")), _map(old.get("memory"))
@@ -399,41 +349,3 @@ def _shard_rows(shards: Any) -> tuple[ShardRow, ...]:
             )
         )
     return tuple(rows)
-
-
-def replication_view(cluster: Any) -> ReplicationView:
-    """The replication panel's content from a ``CLUSTER`` reply.
-
-    A standalone server answers ``{"mode": "standalone", "peers": []}``; peer
-    fields the server does not report yet stay ``None`` (shown as a dash).
-
-    Raises:
-        ProtocolError: ``cluster`` is not a map.
-    """
-    if not isinstance(cluster, Mapping):
-        raise ProtocolError(f"CLUSTER reply is not a map: {type(cluster).__name__}")
-    peers = []
-    for item in _list(cluster.get("peers")):
-        if not isinstance(item, Mapping):
-            continue
-        host, port = _text(item.get("host")), _int(item.get("port"))
-        lag = item.get("lag_events", item.get("pending"))
-        peers.append(
-            PeerRow(
-                id=str(item.get("id", "?")),
-                address=None if host is None else f"{host}:{port}" if port else host,
-                state=_text(item.get("state")),
-                lag_events=_int(lag),
-                lag_seconds=_number(item.get("lag_seconds")),
-                hlc_offset_ms=_number(item.get("hlc_offset_ms")),
-                full_syncs=_int(item.get("full_syncs")),
-                partial_syncs=_int(item.get("partial_syncs")),
-            )
-        )
-    mode = _text(cluster.get("mode")) or ("cluster" if peers else "standalone")
-    return ReplicationView(
-        mode=mode,
-        node_id=_text(cluster.get("node_id")),
-        peers=tuple(peers),
-        pending=_int(cluster.get("pending_replication")),
-    )

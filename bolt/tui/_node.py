@@ -2,14 +2,16 @@
 
 Theory of operation
 -------------------
-A :class:`NodeView` owns a :class:`~bolt.tui._client.NodeLink` and a
-:class:`~bolt.tui._model.StatsModel`. Each :meth:`NodeView.poll_once`
-sends exactly one ``STATS`` request and, at most every
-``cluster_interval`` seconds, one ``CLUSTER`` request (the replication
-panel changes slowly; this keeps the dashboard at one request per refresh
-almost always). The reply becomes a frame, and the frame is drawn with the
-app's :class:`ViewState` (sort order, filter, current panel, layout).
-Changing the view state redraws the last frame without asking the server.
+A :class:`NodeView` owns a :class:`~bolt.tui._poll.NodePoller` (the
+requests of each refresh, one round trip, and the models they feed). The
+replies become a frame and panel views, drawn with the app's
+:class:`ViewState` (sort order, filter, current panel, layout). Changing
+the view state redraws the last frame without asking the server.
+
+The Replication and Tasks panels exist only on a node that has something
+to show (:meth:`NodeView.present_panels`): a standalone node has no
+replication panel, a node that never saw a task no Tasks panel, and ``tab``
+skips what is absent.
 
 When a request fails the last frame stays on screen, marked by the banner
 (what failed, when the next reconnect attempt is due, how old the figures
@@ -35,6 +37,7 @@ from bolt.errors import AuthenticationError, BoltError
 from bolt.tui._client import NodeLink
 from bolt.tui._format import fmt_duration, fmt_ms, fmt_rate
 from bolt.tui._layout import (
+    ALWAYS_PRESENT,
     CLIENT_COLUMNS,
     COMMAND_COLUMNS,
     PANEL_TITLES,
@@ -42,8 +45,10 @@ from bolt.tui._layout import (
     Layout,
     choose_columns,
 )
-from bolt.tui._model import StatsModel, replication_view
-from bolt.tui._views import Frame, ReplicationView, filter_rows, sort_rows
+from bolt.tui._model import StatsModel
+from bolt.tui._panels import replication_text, tasks_text
+from bolt.tui._poll import NodePoller
+from bolt.tui._views import Frame, ReplicationView, TasksView, filter_rows, sort_rows
 from bolt.tui._widgets import (
     Banner,
     HeaderBar,
@@ -53,7 +58,6 @@ from bolt.tui._widgets import (
     client_cells,
     command_cells,
     header_text,
-    replication_text,
     storage_text,
 )
 
@@ -96,9 +100,10 @@ class NodeView(Vertical):
     DEFAULT_CSS = """
     NodeView { height: 1fr; }
     NodeView > #panels { height: 1fr; }
-    NodeView.-wide > #panels { layout: grid; grid-size: 2 2; }
+    NodeView.-wide > #panels { layout: grid; grid-size: 2; }
     NodeView.-compact > #panels > Panel { display: none; }
     NodeView.-compact > #panels > Panel.-current { display: block; }
+    NodeView > #panels > Panel.-absent { display: none; }
     NodeView.-no-sparks > SparkRow { display: none; }
     """
 
@@ -127,15 +132,14 @@ class NodeView(Vertical):
         self.model = StatsModel(max(points, 1))
         self.cluster_interval = cluster_interval
         self._clock = clock
-        self._cluster_due = 0.0
+        self.poller = NodePoller(link, self.model, cluster_interval, clock)
         self.frame: Frame | None = None
-        self.replication: ReplicationView | None = None
         self.last_update_at: float | None = None
         self.refreshes = 0
         self.state = ViewState()
 
     def compose(self) -> ComposeResult:
-        """Banner, header, two sparklines and the four panels."""
+        """Banner, header, two sparklines and the panels."""
         yield Banner()
         yield HeaderBar(f"connecting to {self.link.address}…")
         yield SparkRow(id="ops-spark")
@@ -152,7 +156,8 @@ class NodeView(Vertical):
     # --- polling -------------------------------------------------------------------------
 
     async def poll_once(self) -> bool:
-        """Ask the node once and redraw.
+        """Ask the node once (one round trip, see :class:`~bolt.tui._poll.NodePoller`)
+        and redraw.
 
         Returns:
             Whether fresh statistics arrived.
@@ -161,28 +166,41 @@ class NodeView(Vertical):
             AuthenticationError: the node refused the credentials.
         """
         try:
-            stats = await self.link.request("STATS")
-            frame = self.model.update(stats, self._clock())
+            frame = await self.poller.poll()
         except AuthenticationError:
             raise
         except BoltError as exc:
             if self._drawable():
                 self._show_trouble(exc)
             return False
-        now = self._clock()
-        if now >= self._cluster_due:
-            self._cluster_due = now + self.cluster_interval
-            try:
-                self.replication = replication_view(await self.link.request("CLUSTER"))
-            except AuthenticationError:
-                raise
-            except BoltError:
-                pass  # the panel keeps its last content; the next STATS shows any trouble
-        self.frame, self.last_update_at = frame, now
+        self.frame, self.last_update_at = frame, self._clock()
         self.refreshes += 1
         if self._drawable():
             self.redraw()
         return True
+
+    @property
+    def replication(self) -> ReplicationView | None:
+        """The node's last replication view (None before the first ``CLUSTER``)."""
+        return self.poller.replication
+
+    @property
+    def tasks(self) -> TasksView | None:
+        """The node's last tasks view (None before the first reading)."""
+        return self.poller.tasks
+
+    def present_panels(self) -> tuple[str, ...]:
+        """The panels this node has, in ``tab`` order (see :data:`ALWAYS_PRESENT`)."""
+        extra = {
+            "replication": self.replication is not None and self.replication.present,
+            "tasks": self.tasks is not None and self.tasks.present,
+        }
+        return tuple(name for name in PANELS if name in ALWAYS_PRESENT or extra.get(name))
+
+    def current_panel(self) -> str:
+        """The panel shown: the app's current one, or the first if this node lacks it."""
+        present = self.present_panels()
+        return self.state.panel if self.state.panel in present else present[0]
 
     def _drawable(self) -> bool:
         """Whether the widgets can be drawn: not while the app shuts down.
@@ -216,13 +234,19 @@ class NodeView(Vertical):
         self.set_class(state.layout.mode == "wide", "-wide")
         self.set_class(state.layout.mode != "wide", "-compact")
         self.set_class(not state.layout.sparklines, "-no-sparks")
-        for name in PANELS:
-            self.query_one(f"#panel-{name}").set_class(name == state.panel, "-current")
         self.redraw()
+
+    def _mark_panels(self) -> None:
+        present, current = self.present_panels(), self.current_panel()
+        for name in PANELS:
+            panel = self.query_one(f"#panel-{name}")
+            panel.set_class(name == current, "-current")
+            panel.set_class(name not in present, "-absent")
 
     def redraw(self) -> None:
         """Draw the last frame (if any) with the current view state."""
         frame = self.frame
+        self._mark_panels()
         if frame is None:
             self._draw_titles()
             return
@@ -237,7 +261,14 @@ class NodeView(Vertical):
         self._draw_titles()
         storage = self.query_one("#storage", PanelText)
         storage.show(storage_text(frame.storage, max(storage.size.width, 40)))
-        self.query_one("#replication", PanelText).show(replication_text(self.replication))
+        replication = self.query_one("#replication", PanelText)
+        replication.show(replication_text(self.replication, self._text_width(replication)))
+        tasks = self.query_one("#tasks", PanelText)
+        tasks.show(tasks_text(self.tasks, self._text_width(tasks)))
+
+    def _text_width(self, panel: Widget) -> int:
+        width = panel.content_size.width
+        return width if width > 0 else max(self.app.size.width - 4, 20)
 
     def _draw_sparklines(self, frame: Frame) -> None:
         span = fmt_duration(self.spark_span_seconds)
@@ -282,7 +313,7 @@ class NodeView(Vertical):
         width = table.size.width
         if width <= 0:  # not laid out yet: assume the whole screen
             width = self.app.size.width - 2
-        return width - 1  # room for a vertical scrollbar
+        return width  # PanelTable draws no scrollbar
 
     def _draw_titles(self) -> None:
         state = self.state
@@ -300,15 +331,19 @@ class NodeView(Vertical):
             f"{arrow[state.client_reverse]}{filtered}",
             "storage": "Storage",
             "replication": "Replication",
+            "tasks": "Tasks",
         }
         compact = state.layout.mode != "wide"
-        for index, name in enumerate(PANELS):
+        present = self.present_panels()
+        for name in PANELS:
             panel = self.query_one(f"#panel-{name}")
             panel.border_title = titles[name]
-            following = PANEL_TITLES[PANELS[(index + 1) % len(PANELS)]]
-            panel.border_subtitle = (
-                f"{index + 1}/{len(PANELS)} · tab ▸ {following}" if compact else ""
-            )
+            if name not in present or not compact:
+                panel.border_subtitle = ""
+                continue
+            index = present.index(name)
+            following = PANEL_TITLES[present[(index + 1) % len(present)]]
+            panel.border_subtitle = f"{index + 1}/{len(present)} · tab ▸ {following}"
 
     def _row_count(self, name: str) -> int:
         return len(self.query_one(f"#{name}", PanelTable).row_keys)
@@ -317,11 +352,15 @@ class NodeView(Vertical):
         """The header's current text (for tests and captures)."""
         if self.frame is None:
             return ""
+        header = self.query_one(HeaderBar)
+        if header.plain:
+            return header.plain
         return header_text(self.frame, self.link.address, self.state.paused).plain
 
     def focus_panel(self, name: str) -> None:
-        """Give the keyboard focus to the widget inside panel ``name``."""
-        self.query_one(f"#{name}").focus()
+        """Give the keyboard focus to the widget inside panel ``name`` (or the
+        first panel, if this node does not have that one)."""
+        self.query_one(f"#{name if name in self.present_panels() else PANELS[0]}").focus()
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
         """Tell the app which panel now has the focus."""

@@ -115,16 +115,23 @@ class StorageView:
 
 @dataclass(frozen=True)
 class PeerRow:
-    """One replication peer (filled once the server reports peers)."""
+    """One replication peer, as this node's ``CLUSTER`` reply describes it."""
 
     id: str
     address: str | None
     state: str | None
+    link: str | None
     lag_events: int | None
     lag_seconds: float | None
-    hlc_offset_ms: float | None
+    acked_offset: int | None
+    bytes_in: int | None
+    bytes_out: int | None
+    bytes_in_per_second: float | None
+    bytes_out_per_second: float | None
+    heartbeat_seconds_ago: float | None
+    clock_offset_ms: float | None
     full_syncs: int | None
-    partial_syncs: int | None
+    held_events: int | None
 
 
 @dataclass(frozen=True)
@@ -135,6 +142,56 @@ class ReplicationView:
     node_id: str | None
     peers: tuple[PeerRow, ...]
     pending: int | None
+    last_offset: int | None = None
+    healthy_peers: int | None = None
+
+    @property
+    def present(self) -> bool:
+        """Whether the node replicates at all (a standalone node has no panel)."""
+        return self.mode == "cluster" or bool(self.peers)
+
+
+@dataclass(frozen=True)
+class TaskTypeRow:
+    """Queue depth of one task type, by status (every database)."""
+
+    task_type: str
+    pending: int
+    claimed: int
+    completed: int
+    failed: int
+    dead: int
+    cancelled: int
+
+
+@dataclass(frozen=True)
+class TasksView:
+    """The task coordinator's figures (``METRICS`` and ``TASK.STATS``).
+
+    Attributes:
+        types: one row per task type, most pending first.
+        claims_per_second: claims between the last two refreshes (None: first one).
+        dispatch_p99_ms: p99 wait from create to claim over the last interval,
+            or since start when ``dispatch_p99_since_start``.
+        leases_active: claimed tasks holding a lease.
+        next_lease_expiry_seconds: seconds until the earliest lease expires.
+        dead_letters_total: tasks that ran out of attempts, since start.
+    """
+
+    types: tuple[TaskTypeRow, ...]
+    claims_per_second: float | None
+    completions_per_second: float | None
+    dispatch_p99_ms: float | None
+    dispatch_p99_since_start: bool
+    leases_active: int | None
+    next_lease_expiry_seconds: float | None
+    dead_letters_total: int | None
+    claims_total: int | None
+
+    @property
+    def present(self) -> bool:
+        """Whether the node has seen any task (else the panel is hidden)."""
+        return bool(self.types) or bool(self.claims_total)
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from rich.console import Console, Group, RenderableType
-from rich.table import Table
+from rich.console import Console, RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -43,7 +42,6 @@ from bolt.tui._views import (
     ClientRow,
     CommandRow,
     Frame,
-    ReplicationView,
     StorageView,
     shard_heat,
     spark_text,
@@ -68,37 +66,95 @@ def _line(*parts: tuple[str, str] | str) -> Text:
     return text
 
 
-def header_text(frame: Frame, address: str, paused: bool) -> Text:
-    """The three header lines for one node."""
+HEADER_PAUSED = "PAUSED"
+"""The header's pause marker: plain text (a pause glyph is two cells wide in
+some terminals and one in others, and then drew a stray cell at the edge)."""
+
+Part = tuple[str | None, str, int]
+"""One field of a header line: its label (``""``: none; ``None``: it continues
+the previous field after a space), its value, and its priority (0: the most
+important, always kept)."""
+
+
+def _fields(parts: Sequence[Part]) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for index, (label, value, _priority) in enumerate(parts):
+        if label is None:
+            text.append(f" {value}")
+            continue
+        if index:
+            text.append(*_SEPARATOR)
+        if label:
+            text.append(f"{label} ", style=_LABEL)
+        text.append(value)
+    return text
+
+
+def fit_line(parts: Sequence[Part], width: int, marker: str | None = None) -> Text:
+    """One header line of ``parts`` that fits ``width`` cells without wrapping.
+
+    While the line is too wide, the least important field (highest priority
+    number, the later one on ties) is left out; the others keep their order.
+    Only when the most important field alone is wider than ``width`` is it
+    cut (with an ellipsis). ``marker`` (reverse video, at the end) is always kept.
+    """
+    kept = list(parts)
+    while True:
+        line = _fields(kept)
+        if marker:
+            line.append("  ")
+            line.append(marker, style="bold reverse")
+        if line.cell_len <= width or len(kept) <= 1:
+            break
+        del kept[max(range(len(kept)), key=lambda index: (kept[index][2], index))]
+    line.truncate(max(width, 1), overflow="ellipsis")
+    return line
+
+
+def header_lines(frame: Frame, address: str, paused: bool, width: int) -> list[Text]:
+    """The three header lines for one node, each fitting ``width`` cells."""
     head = frame.header
     memory = f"{fmt_bytes(head.memory_used)} / {fmt_bytes(head.memory_limit)}"
     if head.memory_used is not None and head.memory_limit:
         memory += f" ({fmt_percent(head.memory_used / head.memory_limit)})"
-    first = _line(
-        ("node", fmt_text(head.node_id)),
-        address,
-        ("up", fmt_duration(head.uptime_seconds)),
-        ("offset", fmt_count(head.last_offset)),
-        ("v", fmt_text(head.version)),
-    )
-    if paused:
-        first.append("  ⏸ PAUSED", style="bold reverse")
+    ops = fmt_rate(head.ops_per_second)
     split = (
         f"r {fmt_rate(head.reads_per_second)} w {fmt_rate(head.writes_per_second)}"
         f" srv {fmt_rate(head.server_per_second)}"
     )
     conns = f"{fmt_count(head.connections)}/{fmt_count(head.connections_max)}"
-    second = _line(
-        ("ops/s", f"{fmt_rate(head.ops_per_second)} ({split})"),
-        ("hit", fmt_percent(head.hit_ratio)),
-        ("keys", fmt_count(head.keys)),
-        ("conns", conns),
+    first: list[Part] = [
+        ("node", fmt_text(head.node_id), 0),
+        ("", address, 1),
+        ("up", fmt_duration(head.uptime_seconds), 2),
+        ("offset", fmt_count(head.last_offset), 3),
+        ("v", fmt_text(head.version), 4),
+    ]
+    second: list[Part] = [
+        ("ops/s", ops, 0),
+        (None, f"({split})", 4),
+        ("hit", fmt_percent(head.hit_ratio), 2),
+        ("keys", fmt_count(head.keys), 1),
+        ("conns", conns, 3),
+    ]
+    third: list[Part] = [
+        ("mem", memory, 0),
+        (None, fmt_text(head.eviction_policy), 3),
+        ("wal", fmt_text(head.fsync_mode), 1),
+        (None, f"fsync p99 {fmt_ms(head.fsync_p99_ms)}", 2),
+    ]
+    return [
+        fit_line(first, width, HEADER_PAUSED if paused else None),
+        fit_line(second, width),
+        fit_line(third, width),
+    ]
+
+
+def header_text(frame: Frame, address: str, paused: bool, width: int = 200) -> Text:
+    """The three header lines for one node as one text (see :func:`header_lines`)."""
+    return Text("\n", no_wrap=True, overflow="crop").join(
+        header_lines(frame, address, paused, width)
     )
-    third = _line(
-        ("mem", f"{memory} {fmt_text(head.eviction_policy)}"),
-        ("wal", f"{fmt_text(head.fsync_mode)} fsync p99 {fmt_ms(head.fsync_p99_ms)}"),
-    )
-    return Text("\n", no_wrap=True).join([first, second, third])
 
 
 def storage_text(storage: StorageView, width: int) -> Text:
@@ -141,38 +197,6 @@ def storage_text(storage: StorageView, width: int) -> Text:
             )
         )
     return Text("\n", no_wrap=True).join(lines)
-
-
-def replication_text(view: ReplicationView | None) -> RenderableType:
-    """The replication panel: ``standalone``, or one row per peer."""
-    if view is None:
-        return Text("waiting for the first CLUSTER reply…", style="dim")
-    if not view.peers:
-        return Group(
-            Text(view.mode, style="bold"),
-            Text(
-                "no peers: this node replicates to nobody. Peers appear here with their "
-                "state, lag (events and seconds), HLC offset and full/partial syncs.",
-                style="dim",
-            ),
-        )
-    table = Table(box=None, expand=True, pad_edge=False)
-    for heading in ("peer", "address", "state", "lag ev", "lag s", "hlc Δ", "full", "part"):
-        table.add_column(heading, no_wrap=True, justify="left" if heading == "peer" else "right")
-    for peer in view.peers:
-        state_style = {"Healthy": "green", "Suspect": "yellow", "Dead": "red"}.get(peer.state or "")
-        table.add_row(
-            peer.id,
-            fmt_text(peer.address),
-            Text(fmt_text(peer.state), style=state_style or ""),
-            fmt_count(peer.lag_events),
-            DASH if peer.lag_seconds is None else f"{peer.lag_seconds:.1f}",
-            fmt_ms(peer.hlc_offset_ms),
-            fmt_count(peer.full_syncs),
-            fmt_count(peer.partial_syncs),
-        )
-    pending = f"pending replication {fmt_count(view.pending)}"
-    return Group(Text(f"{view.mode}  ·  {pending}", style="bold"), table)
 
 
 def command_cells(row: CommandRow) -> dict[str, Any]:
@@ -234,13 +258,16 @@ class Banner(Static):
 class HeaderBar(Static):
     """Three lines: identity, traffic, memory/log."""
 
-    DEFAULT_CSS = "HeaderBar { height: 3; padding: 0 1; background: $boost; }"
+    DEFAULT_CSS = """
+    HeaderBar { height: 3; padding: 0 1; background: $boost; text-wrap: nowrap; }
+    """
 
     plain = ""
 
     def show_frame(self, frame: Frame, address: str, paused: bool) -> None:
-        """Redraw from ``frame``."""
-        text = header_text(frame, address, paused)
+        """Redraw from ``frame``, each line fitted to the bar's width."""
+        width = self.content_size.width or max(self.app.size.width - 2, 1)
+        text = header_text(frame, address, paused, width)
         self.plain = text.plain
         self.update(text)
 
@@ -282,8 +309,16 @@ class SparkRow(Horizontal):
 
 
 class PanelTable(DataTable[Any]):
-    """A data table whose left/right keys move between panels, not columns."""
+    """A data table whose left/right keys move between panels, not columns.
 
+    It draws no scrollbars: their thumb ends are partial-block glyphs that
+    looked like stray characters at the table's edge (issue 10). The cursor
+    keys still scroll, and the panel title says how many rows there are.
+    """
+
+    DEFAULT_CSS = """
+    PanelTable { scrollbar-size-vertical: 0; scrollbar-size-horizontal: 0; }
+    """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("left", "app.previous_panel", "Previous panel", show=False),
         Binding("right", "app.next_panel", "Next panel", show=False),

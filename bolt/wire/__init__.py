@@ -5,9 +5,12 @@
 functions are the allocation-light paths the server uses to build one
 ``send`` per batch of replies. See :mod:`bolt.wire._codec` for the theory of
 operation and :mod:`bolt.wire._messages` for the message shapes;
-:mod:`bolt.wire._stats` is the schema of the ``STATS`` reply.
+:mod:`bolt.wire._stats` is the schema of the ``STATS`` reply;
+:mod:`bolt.wire._login` (``bolt.wire.login``) the proofs of the challenge login.
 """
 
+from bolt.wire import _login as login
+from bolt.wire._address import format_address
 from bolt.wire._codec import (
     HEADER_BYTES,
     Codec,
@@ -16,6 +19,8 @@ from bolt.wire._codec import (
     encode_request,
     encode_response,
 )
+from bolt.wire._codec import encode_requests as encode_requests
+from bolt.wire._histogram import bucket_counts, estimate_quantile
 from bolt.wire._messages import (
     CONNECTION_ERROR_ID,
     KIND_ERROR,
@@ -33,6 +38,10 @@ from bolt.wire._messages import (
 from bolt.wire._peer import PEER_PROTOCOL_VERSION as PEER_PROTOCOL_VERSION
 from bolt.wire._peer import Ack as Ack
 from bolt.wire._peer import Batch as Batch
+from bolt.wire._peer import FullSyncAck as FullSyncAck
+from bolt.wire._peer import FullSyncBegin as FullSyncBegin
+from bolt.wire._peer import FullSyncChunk as FullSyncChunk
+from bolt.wire._peer import FullSyncEnd as FullSyncEnd
 from bolt.wire._peer import Heartbeat as Heartbeat
 from bolt.wire._peer import PeerChallenge as PeerChallenge
 from bolt.wire._peer import PeerCodec as PeerCodec
@@ -97,8 +106,15 @@ __all__ = [
     "StatsReply",
     "WalStats",
     "as_stats_reply",
+    # latency histograms of the STATS reply (bolt.wire._histogram)
+    "bucket_counts",
     "encode_error",
     "encode_push",
     "encode_request",
+    "encode_requests",
     "encode_response",
+    "estimate_quantile",
+    # host:port (bolt.wire._address)
+    "format_address",
+    "login",
 ]

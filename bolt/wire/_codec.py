@@ -44,8 +44,8 @@ from __future__ import annotations
 
 import struct
 import threading
-from collections.abc import Iterable
-from typing import Any, NoReturn
+from collections.abc import Iterable, Sequence
+from typing import Any, NoReturn, Protocol
 
 import msgpack
 
@@ -73,6 +73,7 @@ HEADER_BYTES = 4
 """Size of the length prefix in front of every payload."""
 
 _HEADER = struct.Struct("<I")
+_HEADER_PLACEHOLDER = bytes(4)  # room for a length prefix, written in place once known
 _FRAME_BYTES_CEILING = 0xFFFF_FFFF  # what a u32 prefix can express
 _ZERO_COPY_BYTES = 64 * limits.KIB  # bigger payloads are decoded in place, not copied
 
@@ -347,6 +348,62 @@ def encode_request(
     if db is not None and type(db) is not str:
         raise BadRequestError(f"a request's database must be str or None, not {type(db).__name__}")
     return _encode_payload([KIND_REQUEST, request_id, command, args, db], max_frame_bytes)
+
+
+class RequestLike(Protocol):
+    """What :func:`encode_requests` reads of each request (a client's queued call)."""
+
+    @property
+    def command(self) -> str: ...
+    @property
+    def args(self) -> list[Any]: ...
+    @property
+    def db(self) -> str | None: ...
+
+
+def encode_requests(
+    first_id: int,
+    requests: Sequence[RequestLike],
+    *,
+    max_frame_bytes: int = limits.request_bytes_max,
+) -> bytes | bytearray:
+    """Frame ``requests`` with ids ``first_id``, ``first_id + 1``, ... into one buffer.
+
+    A client's pipeline (or any batch) is written with one ``send``: each
+    payload is packed once and appended, its length prefix written in place
+    in front of it, with no per-request frame built and joined afterwards.
+    One request is framed as :func:`encode_request` does.
+
+    Raises:
+        BadRequestError, TooLargeError: as :func:`encode_request`, for the
+            first request that cannot be framed (nothing is returned).
+    """
+    if len(requests) == 1:
+        only = requests[0]
+        return encode_request(first_id, only.command, only.args, only.db)
+    out = bytearray()
+    pack = _packer().pack
+    pack_header = _HEADER.pack_into
+    request_id = first_id
+    for request in requests:
+        db = request.db
+        if db is not None and type(db) is not str:
+            raise BadRequestError(
+                f"a request's database must be str or None, not {type(db).__name__}"
+            )
+        try:
+            payload = pack([KIND_REQUEST, request_id, request.command, request.args, db])
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise BadRequestError(f"cannot encode message: {exc}") from exc
+        size = len(payload)
+        if size > max_frame_bytes:
+            raise TooLargeError(f"message of {size} bytes is over the limit of {max_frame_bytes}")
+        at = len(out)
+        out += _HEADER_PLACEHOLDER
+        pack_header(out, at, size)
+        out += payload
+        request_id += 1
+    return out
 
 
 def encode_response(

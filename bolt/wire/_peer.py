@@ -17,22 +17,37 @@ kind      array                                               sent by
 11        ``[11, version, node_id, nonce, proof]``            the answering node
 12        ``[12, proof, status]``                             the dialing node
 13        ``[13, status]``                                    the answering node
-14        ``[14, hlc, last_offset, acked_offset]``            either (heartbeat)
+14        ``[14, hlc, last_offset, acked_offset, stability]`` either (heartbeat)
 15        ``[15, first_offset, last_offset, records]``        the dialing node
 16        ``[16, offset]``                                    the answering node
 17        ``[17, code, name, message]``                       either, then closes
-18        ``[18, request_id, command, args, db]``             a task link's dialer
-19        ``[19, request_id, ok, value]``                     a task link's answerer
+18        ``[18, sync_id, covered_offset, dots, users]``      the dialing node
+19        ``[19, sync_id, number, entries, tasks]``            the dialing node
+20        ``[20, sync_id, chunks, entries_total]``            the dialing node
+21        ``[21, sync_id, number]``                           the answering node
+22        ``[22, request_id, command, args, db]``             a task link's dialer
+23        ``[23, request_id, ok, value]``                     a task link's answerer
 ========  ==================================================  =====================
 
-Kinds 18 and 19 travel only on a **task link** (a connection whose
+Kinds 22 and 23 travel only on a **task link** (a connection whose
 ``PeerProof`` status says ``"purpose": "tasks"``): a node forwards a task
 command to the node that decides the task (``bolt.cluster._tasks``); the
 reply's ``value`` is the command's reply when ``ok``, else ``[code, name,
 message]`` of its error.
 
+Kinds 18-21 are a **full sync** (:mod:`bolt.cluster._fullsync_send`): the
+state of the sender as of ``covered_offset`` of its log (``dots`` is the
+dot set it covers, ``[vector, exceptions]``; ``users`` the user rows), in
+chunks of ``[name, encoded entry]`` pairs and task rows, each acknowledged
+by a kind 21 (flow control), closed by a kind 20 that says how many chunks
+and entries were sent. Its Ack (kind 16) for ``covered_offset`` comes once
+the receiver has merged and persisted it.
+
 ``status`` is a map ``{"version_vector": {origin: seq}, "hlc": int,
-"last_offset": int, "client_port": int}``. ``records`` is a list of record
+"last_offset": int, "client_port": int}``, optionally with ``"stability"``.
+``stability`` is a map ``{"vector": {origin: seq}, "seq": int, "seq_hlc":
+int, "stable_hlc": int}`` (:mod:`bolt.cluster._stability`); a heartbeat
+without it (three fields) is accepted too. ``records`` is a list of record
 payloads exactly as :func:`bolt.events.encode_record` writes them; the
 receiver decodes them with :func:`bolt.events.decode_record`, which has its
 own strict checks.
@@ -50,8 +65,10 @@ from bolt import limits
 from bolt.errors import ProtocolError
 from bolt.wire._codec import _ZERO_COPY_BYTES, Codec, _encode_payload, _unpack
 
-PEER_PROTOCOL_VERSION = 1
-"""Version of the peer protocol; peers with another version are refused."""
+PEER_PROTOCOL_VERSION = 2
+"""Version of the peer protocol; peers with another version are refused.
+
+2: the full sync messages (kinds 18-21)."""
 
 KIND_PEER_HELLO = 10
 KIND_PEER_CHALLENGE = 11
@@ -61,8 +78,12 @@ KIND_HEARTBEAT = 14
 KIND_BATCH = 15
 KIND_ACK = 16
 KIND_PEER_REFUSAL = 17
-KIND_TASK_REQUEST = 18
-KIND_TASK_REPLY = 19
+KIND_FULL_SYNC_BEGIN = 18
+KIND_FULL_SYNC_CHUNK = 19
+KIND_FULL_SYNC_END = 20
+KIND_FULL_SYNC_ACK = 21
+KIND_TASK_REQUEST = 22
+KIND_TASK_REPLY = 23
 
 
 class PeerHello(NamedTuple):
@@ -97,11 +118,13 @@ class PeerReady(NamedTuple):
 
 
 class Heartbeat(NamedTuple):
-    """Liveness, with the sender's HLC, last offset and the offset it acknowledged."""
+    """Liveness, with the sender's HLC, last offset and the offset it acknowledged,
+    and its stability report (see :mod:`bolt.cluster._stability`)."""
 
     hlc: int
     last_offset: int
     acked_offset: int
+    stability: dict[str, Any] | None = None
 
 
 class Batch(NamedTuple):
@@ -124,6 +147,39 @@ class PeerRefusal(NamedTuple):
     code: int
     name: str
     message: str
+
+
+class FullSyncBegin(NamedTuple):
+    """A full sync starts: the sender's state covers its log up to ``covered_offset``."""
+
+    sync_id: int
+    covered_offset: int
+    dots: list[Any]
+    users: list[list[Any]]
+
+
+class FullSyncChunk(NamedTuple):
+    """Chunk ``number`` of a full sync: ``[name, encoded entry]`` pairs and task rows."""
+
+    sync_id: int
+    number: int
+    entries: list[list[Any]]
+    tasks: list[list[Any]]
+
+
+class FullSyncEnd(NamedTuple):
+    """The last chunk was ``chunks - 1``; ``entries_total`` entries were sent."""
+
+    sync_id: int
+    chunks: int
+    entries_total: int
+
+
+class FullSyncAck(NamedTuple):
+    """The receiver staged chunk ``number`` of full sync ``sync_id``."""
+
+    sync_id: int
+    number: int
 
 
 class TaskRequest(NamedTuple):
@@ -152,6 +208,10 @@ PeerMessage = (
     | Batch
     | Ack
     | PeerRefusal
+    | FullSyncBegin
+    | FullSyncChunk
+    | FullSyncEnd
+    | FullSyncAck
     | TaskRequest
     | TaskReply
 )
@@ -165,6 +225,10 @@ _KINDS: dict[type, int] = {
     Batch: KIND_BATCH,
     Ack: KIND_ACK,
     PeerRefusal: KIND_PEER_REFUSAL,
+    FullSyncBegin: KIND_FULL_SYNC_BEGIN,
+    FullSyncChunk: KIND_FULL_SYNC_CHUNK,
+    FullSyncEnd: KIND_FULL_SYNC_END,
+    FullSyncAck: KIND_FULL_SYNC_ACK,
     TaskRequest: KIND_TASK_REQUEST,
     TaskReply: KIND_TASK_REPLY,
 }
@@ -191,7 +255,26 @@ def _check_status(kind: int, status: Any) -> dict[str, Any]:
         type(origin) is str and _is_int(seq) for origin, seq in vector.items()
     ):
         _bad(kind, "status version_vector must map node ids to seqs")
+    if "stability" in status:
+        _check_stability(kind, status["stability"])
     return status
+
+
+_STABILITY_INTS = ("seq", "seq_hlc", "stable_hlc")
+
+
+def _check_stability(kind: int, stability: Any) -> dict[str, Any]:
+    if type(stability) is not dict:
+        _bad(kind, "stability must be a map")
+    for name in _STABILITY_INTS:
+        if not _is_int(stability.get(name)):
+            _bad(kind, f"stability {name} must be a non-negative integer")
+    vector = stability.get("vector")
+    if type(vector) is not dict or not all(
+        type(origin) is str and _is_int(seq) for origin, seq in vector.items()
+    ):
+        _bad(kind, "stability vector must map node ids to seqs")
+    return stability
 
 
 def _check_id(kind: int, value: Any) -> str:
@@ -215,9 +298,23 @@ def to_peer_message(obj: Any) -> PeerMessage:
     if type(obj) is not list or not obj or type(obj[0]) is not int:
         raise ProtocolError("a message must be a msgpack array starting with its kind")
     kind, fields = obj[0], obj[1:]
-    arity = {10: 4, 11: 4, 12: 2, 13: 1, 14: 3, 15: 3, 16: 1, 17: 3, 18: 4, 19: 3}.get(kind)
+    arity = {
+        10: 4,
+        11: 4,
+        12: 2,
+        13: 1,
+        14: 3,
+        15: 3,
+        16: 1,
+        17: 3,
+        **_FULL_SYNC_ARITY,
+        KIND_TASK_REQUEST: 4,
+        KIND_TASK_REPLY: 3,
+    }.get(kind)
     if arity is None:
         raise ProtocolError(f"unknown peer message kind {kind}")
+    if kind == KIND_HEARTBEAT and len(fields) == 4:
+        arity = 4  # with the stability report
     if len(fields) != arity:
         _bad(kind, f"{len(fields)} fields, expected {arity}")
     if kind == KIND_PEER_HELLO:
@@ -239,8 +336,10 @@ def to_peer_message(obj: Any) -> PeerMessage:
     if kind == KIND_PEER_READY:
         return PeerReady(_check_status(kind, fields[0]))
     if kind == KIND_HEARTBEAT:
-        if not all(_is_int(value, -1) for value in fields):
+        if not all(_is_int(value, -1) for value in fields[:3]):
             _bad(kind, "hlc and offsets must be integers")
+        if len(fields) == 4 and fields[3] is not None:
+            _check_stability(kind, fields[3])
         return Heartbeat(*fields)
     if kind == KIND_BATCH:
         first, last, records = fields
@@ -253,12 +352,59 @@ def to_peer_message(obj: Any) -> PeerMessage:
         if not _is_int(fields[0], -1):
             _bad(kind, "offset must be an integer")
         return Ack(fields[0])
+    if kind in _FULL_SYNC_ARITY:
+        return _full_sync_message(kind, fields)
     if kind in (KIND_TASK_REQUEST, KIND_TASK_REPLY):
         return _task_message(kind, fields)
     code, name, message = fields
     if type(code) is not int or type(name) is not str or type(message) is not str:
         _bad(kind, "code must be an integer, name and message strings")
     return PeerRefusal(code, name, message)
+
+
+_FULL_SYNC_ARITY = {18: 4, 19: 4, 20: 3, 21: 2}
+
+
+def _check_dots(kind: int, dots: Any) -> list[Any]:
+    if type(dots) is not list or len(dots) != 2:
+        _bad(kind, "dots must be [vector, exceptions]")
+    vector, exceptions = dots
+    if type(vector) is not dict or not all(
+        type(o) is str and _is_int(s) for o, s in vector.items()
+    ):
+        _bad(kind, "the dots' vector must map node ids to seqs")
+    if type(exceptions) is not list or not all(
+        type(d) is list and len(d) == 2 and type(d[0]) is str and _is_int(d[1], 1)
+        for d in exceptions
+    ):
+        _bad(kind, "the dots' exceptions must be [node id, seq] pairs")
+    return dots
+
+
+def _full_sync_message(kind: int, fields: list[Any]) -> PeerMessage:
+    """Kinds 18-21 (see the module docstring); only their shape is checked here:
+    the entries and rows inside are checked when they are decoded."""
+    if not (_is_int(fields[0]) and _is_int(fields[1], -1)):
+        _bad(kind, "the sync id and the offset, index or count must be integers")
+    if kind == KIND_FULL_SYNC_BEGIN:
+        if type(fields[3]) is not list or not all(type(u) is list for u in fields[3]):
+            _bad(kind, "users must be a list of rows")
+        return FullSyncBegin(fields[0], fields[1], _check_dots(kind, fields[2]), fields[3])
+    if kind == KIND_FULL_SYNC_CHUNK:
+        entries, tasks = fields[2], fields[3]
+        if type(entries) is not list or not all(
+            type(e) is list and len(e) == 2 and type(e[0]) is str and type(e[1]) is bytes
+            for e in entries
+        ):
+            _bad(kind, "entries must be [name, bytes] pairs")
+        if type(tasks) is not list or not all(type(t) is list for t in tasks):
+            _bad(kind, "tasks must be a list of rows")
+        return FullSyncChunk(fields[0], fields[1], entries, tasks)
+    if kind == KIND_FULL_SYNC_END:
+        if not _is_int(fields[2]):
+            _bad(kind, "entries_total must be a non-negative integer")
+        return FullSyncEnd(*fields)
+    return FullSyncAck(*fields)
 
 
 def _task_message(kind: int, fields: list[Any]) -> PeerMessage:

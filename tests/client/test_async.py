@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import re
 import socket
 from typing import Any
 
@@ -36,8 +37,11 @@ async def test_basic_commands_and_handshake(server: ToyServer) -> None:
         assert await client.incr("n") == 1
         assert await client.ping() == "PONG"
     assert not client.connected
-    assert server.requests[0].args == [1, {"user": "admin", "password": "secret"}]
-    assert [request.db for request in server.requests[1:4]] == ["main", "main", "other"]
+    version, options = server.requests[0].args
+    assert (version, options.pop("user")) == (1, "admin")
+    assert re.fullmatch(r"[0-9a-f]{32}", options.pop("client_nonce")) and not options  # no password
+    assert server.requests[1].command == "LOGIN"
+    assert [request.db for request in server.requests[2:5]] == ["main", "main", "other"]
 
 
 @pytest.mark.trio

@@ -37,9 +37,11 @@ def test_hello_carries_credentials_and_client_name(server: ToyServer) -> None:
         client.close()
     assert not client.connected
     hello = server.requests[0]
+    nonce = hello.args[1].get("client_nonce", "")
     assert hello == Request(
-        1, "HELLO", [1, {"user": "admin", "password": "secret", "client_name": "t1"}], None
+        1, "HELLO", [1, {"user": "admin", "client_nonce": nonce, "client_name": "t1"}], None
     )
+    assert len(nonce) == 32  # the password never travels
 
 
 def test_hello_without_credentials_sends_empty_options(server: ToyServer) -> None:

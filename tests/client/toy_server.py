@@ -20,6 +20,7 @@ from bolt.wire import (
     encode_push,
     encode_response,
 )
+from bolt.wire import login as proofs
 
 
 @dataclass(eq=False)
@@ -28,6 +29,7 @@ class _ToyConnection:
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     send_lock: trio.Lock = field(default_factory=trio.Lock)
     greeted: bool = False
+    pending_login: tuple[str, bytes, bytes] | None = None  # user, auth message, scrypt key
 
 
 class ToyServer:
@@ -101,7 +103,8 @@ class ToyServer:
 
     def commands(self) -> list[str]:
         """Commands received so far, in order, without the handshakes."""
-        return [request.command for request in self.requests if request.command != "HELLO"]
+        handshake = ("HELLO", "LOGIN")
+        return [request.command for request in self.requests if request.command not in handshake]
 
     # --- the trio side ------------------------------------------------------------
 
@@ -185,6 +188,8 @@ class ToyServer:
             return self.canned[command]
         if command == "HELLO":
             return self._hello(connection, args)
+        if command == "LOGIN":
+            return self._login(connection, args)
         if not connection.greeted:
             raise errors.AuthenticationError("HELLO first")
         if args and isinstance(args[0], str):
@@ -214,8 +219,7 @@ class ToyServer:
         user, password = options.get("user"), options.get("password")
         if password is not None and password != self.password:
             raise errors.AuthenticationError("invalid username or password")
-        connection.greeted = True
-        return {
+        info = {
             "protocol": PROTOCOL_VERSION,
             "server": "toy",
             "node_id": self.node_id,
@@ -223,6 +227,25 @@ class ToyServer:
             "user": user,
             "role": "admin" if user else None,
         }
+        if "client_nonce" in options:  # the challenge login, with cheap scrypt parameters
+            salt, nonce = b"toy-salt", proofs.new_nonce()
+            key = proofs.derive_key(self.password, salt, 16, 1, 1, 32)
+            message = proofs.auth_message(user, options["client_nonce"], nonce)
+            connection.pending_login = (user, message, key)
+            params = {"salt": salt.hex(), "n": 16, "r": 1, "p": 1, "length": 32, "nonce": nonce}
+            return {**info, "challenge": params}
+        connection.greeted = True
+        return info
+
+    def _login(self, connection: _ToyConnection, args: list[Any]) -> dict[str, Any]:
+        assert connection.pending_login is not None, "LOGIN before a challenge"
+        user, message, key = connection.pending_login
+        stored = proofs.stored_key(key)
+        if not proofs.check_client_proof(stored, message, bytes.fromhex(args[0])):
+            raise errors.AuthenticationError("invalid username or password")
+        connection.greeted = True
+        answer = proofs.server_proof(proofs.server_key(key), message).hex()
+        return {"user": user, "role": "admin", "server_proof": answer}
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bolt.cluster._batches import build_batches
-from bolt.events import KeyPut, decode_record
+from bolt.events import KeyPut, decode_record, encode_record
 from bolt.node import Change
 
 
@@ -41,3 +41,18 @@ def test_events_the_receiver_has_are_left_out() -> None:
     kept = [e for r in batch.records for e in decode_record(r)]
     assert [(e.origin, e.seq) for e in kept] == [("c", 3), ("a", 4)]
     assert (batch.first_offset, batch.last_offset, count) == (0, 3, 2)
+
+
+def test_a_whole_record_is_shipped_as_logged_and_a_filtered_one_is_encoded_again() -> None:
+    events = (
+        KeyPut("a", 1, 1, "", "k1", "v", 0),
+        KeyPut("b", 1, 2, "", "k2", "v", 0),
+    )
+    logged = encode_record(events)
+    changes = [Change(0, events, logged)]
+    ((whole, _),) = build_batches(changes, "c", {})
+    assert whole.records[0] is logged  # the log's bytes, not a second encoding
+    ((filtered, count),) = build_batches(changes, "b", {})
+    assert count == 1
+    assert filtered.records[0] is not logged
+    assert decode_record(filtered.records[0]) == [events[0]]

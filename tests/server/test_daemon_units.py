@@ -57,8 +57,8 @@ def test_percentiles_from_buckets() -> None:
 
 
 def test_record_batch_counts_each_request_once() -> None:
-    get = CommandCounters("GET", 1, "read")
-    put = CommandCounters("PUT", 2, "write")
+    get = CommandCounters("GET", "read")
+    put = CommandCounters("PUT", "write")
     record_batch([get, put, get], 0.003)
     assert (get.calls, put.calls) == (2, 1)
     assert get.buckets[bucket_index(0.003)] == 2
@@ -68,8 +68,8 @@ def test_record_batch_counts_each_request_once() -> None:
 
 
 def test_record_batch_counts_runs_of_one_command_and_mixed_ones_alike() -> None:
-    get = CommandCounters("GET", 1, "read")
-    put = CommandCounters("PUT", 2, "write")
+    get = CommandCounters("GET", "read")
+    put = CommandCounters("PUT", "write")
     record_batch([get, get, put, put, put, get], 0.0004)
     record_batch([], 0.0004)
     assert (get.calls, put.calls) == (3, 3)

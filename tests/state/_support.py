@@ -80,6 +80,8 @@ WRITE_COMMANDS = (
     "RPOP",
     "SADD",
     "SREM",
+    "HSET",
+    "HDEL",
 )
 """The write commands of random histories: every event kind a key can get."""
 
@@ -109,6 +111,11 @@ def random_write(
         return command, [key, rnd.randint(-9, 9)]
     if command in ("LPUSH", "RPUSH"):
         return command, [key, *rnd.choices(values, k=rnd.randint(1, 3))]
+    if command == "HSET":
+        fields = rnd.sample(members, rnd.randint(1, min(2, len(members))))
+        return command, [key, *[x for f in fields for x in (f, rnd.choice(values))]]
+    if command == "HDEL":
+        return command, [key, *rnd.sample(members, rnd.randint(1, min(2, len(members))))]
     return command, [key, *rnd.sample(members, rnd.randint(1, min(3, len(members))))]
 
 
@@ -142,6 +149,7 @@ def view(keyspace: Keyspace, keys: Iterable[tuple[str, str]], now: int) -> dict[
             read(keyspace, "LRANGE", key, 0, -1, db=db, now=now),
             sorted(members, key=repr) if isinstance(members, list) else members,
             read(keyspace, "CGET", key, db=db, now=now),
+            read(keyspace, "HGETALL", key, db=db, now=now),
             "none" if ttl is None else ("forever" if ttl == -1 else "expiring"),
         )
     for db in {db for db, _ in keys}:

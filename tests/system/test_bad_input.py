@@ -35,50 +35,10 @@ from bolt.errors import (
     WrongTypeError,
 )
 from bolt.testing import BoltDaemon
-from bolt.wire import Codec, ErrorReply, Message, Response, encode_request
+from bolt.wire import ErrorReply, Response, encode_request
+from tests.system._support import RawConnection
 
 MAX_INT64 = 2**63 - 1
-
-
-class RawConnection:
-    """A blocking wire-level connection that can send anything."""
-
-    def __init__(self, daemon: BoltDaemon, hello: bool = True) -> None:
-        self.sock = socket.create_connection((daemon.host, daemon.port), timeout=10)
-        self.codec = Codec(limits.reply_bytes_max)
-        self.next_id = 1
-        if hello:
-            reply = self.call("HELLO", [1, {"client_name": "raw"}])
-            assert isinstance(reply, Response), reply
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def read(self) -> Message | None:
-        """The next message, or None at EOF (or a reset)."""
-        while True:
-            message = self.codec.next_message()
-            if message is not None:
-                return message
-            try:
-                data = self.sock.recv(1 << 20)
-            except ConnectionResetError:
-                return None
-            if not data:
-                return None
-            self.codec.receive_data(data)
-
-    def call(self, command: str, args: list[Any], db: str | None = None) -> Message | None:
-        request_id = self.next_id
-        self.next_id += 1
-        self.send(encode_request(request_id, command, args, db))
-        reply = self.read()
-        assert reply is not None, f"connection closed instead of answering {command}"
-        assert getattr(reply, "id", None) == request_id
-        return reply
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def frame(obj: Any) -> bytes:

@@ -16,6 +16,7 @@ from bolt.errors import PeerAuthenticationError, PeerProtocolError
 from bolt.events import KeyPut, encode_record
 from bolt.testing import BoltDaemon, LocalCluster
 from bolt.wire._peer import (
+    PEER_PROTOCOL_VERSION,
     Batch,
     PeerChallenge,
     PeerCodec,
@@ -95,7 +96,9 @@ def test_garbage_and_oversized_frames_are_refused(
     _still_serves(daemon)
 
 
-def _hello(node_id: str = "n2", version: int = 1, expected: str = "n1") -> tuple[bytes, bytes]:
+def _hello(
+    node_id: str = "n2", version: int = PEER_PROTOCOL_VERSION, expected: str = "n1"
+) -> tuple[bytes, bytes]:
     nonce = secrets.token_bytes(limits.peer_nonce_bytes)
     return nonce, encode_peer(PeerHello(version, node_id, expected, nonce))
 
@@ -103,9 +106,9 @@ def _hello(node_id: str = "n2", version: int = 1, expected: str = "n1") -> tuple
 @pytest.mark.parametrize(
     "node_id, version, expected, code",
     [
-        ("n2", 2, "n1", PeerProtocolError.code),  # another protocol version
-        ("stranger", 1, "n1", PeerAuthenticationError.code),  # not a configured peer
-        ("n2", 1, "n9", PeerAuthenticationError.code),  # dialed the wrong node
+        ("n2", PEER_PROTOCOL_VERSION + 1, "n1", PeerProtocolError.code),  # another version
+        ("stranger", PEER_PROTOCOL_VERSION, "n1", PeerAuthenticationError.code),  # not a peer
+        ("n2", PEER_PROTOCOL_VERSION, "n9", PeerAuthenticationError.code),  # the wrong node
     ],
 )
 def test_wrong_version_or_id_is_refused(

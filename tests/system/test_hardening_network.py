@@ -374,7 +374,7 @@ def test_metrics_port_stays_on_loopback_when_the_client_port_is_public(
     assert _listening_addresses(daemon.metrics_port) == {"0100007F"}  # 127.0.0.1
     assert "00000000" in _listening_addresses(daemon.port)
     daemon.wait_for_stderr(r"listening on 0\.0\.0\.0 \(every interface\)")
-    daemon.wait_for_stderr(r"plain text inside HELLO: use TLS")
+    daemon.wait_for_stderr(r"plain text inside HELLO or AUTH needs TLS")
 
 
 def test_help_says_a_password_binds_every_interface(tmp_path: Path) -> None:

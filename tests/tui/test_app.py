@@ -206,8 +206,8 @@ def test_keys_move_between_panels_sort_and_show_help(daemon: BoltDaemon) -> None
             assert app.focused is app.query_one("#clients")
             await pilot.press("s")
             assert app.state.client_sort == "requests"
-            await pilot.press("left", "left")
-            assert app.state.panel == "replication"
+            await pilot.press("left", "left")  # a standalone node without tasks: three panels
+            assert app.state.panel == "storage"
             await pilot.press("right", "s", "r")
             assert app.state.panel == "commands"
             assert (app.state.command_sort, app.state.command_reverse) == ("p99", True)

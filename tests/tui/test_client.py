@@ -1,4 +1,5 @@
-"""The dashboard's asyncio glue: real daemons, plus tiny asyncio servers for failures."""
+"""How the dashboard reaches a node (the SDK client off the loop): real daemons,
+plus tiny asyncio servers for failures."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from bolt.errors import (
     UnknownCommandError,
 )
 from bolt.testing import BoltDaemon
-from bolt.tui import AsyncioConnection, ConnectSettings, NodeLink, NotConnectedError
+from bolt.tui import ConnectSettings, NodeLink, NotConnectedError
 from bolt.wire import Codec, Request, encode_error, encode_response
 from tests.tui._support import closed_port, run
 
@@ -67,21 +69,44 @@ async def with_toy_server(handler: Handler, body: Callable[[int], Awaitable[None
 
 def test_stats_and_typed_errors_against_the_daemon(daemon: BoltDaemon) -> None:
     async def scenario() -> None:
-        connection = await AsyncioConnection.open(daemon.host, daemon.port, ConnectSettings())
+        link = NodeLink(daemon.host, daemon.port, ConnectSettings())
         try:
-            assert connection.server_info["node_id"] == daemon.node_id
-            stats = await connection.request("STATS")
-            assert stats["node_id"] == daemon.node_id
+            stats = await link.request("STATS")
+            assert link.server_info["node_id"] == daemon.node_id == stats["node_id"]
             names = [client["name"] for client in stats["clients"]]
             assert "boltctl-top" in names  # the client name announced in HELLO
             with pytest.raises(UnknownCommandError):
-                await connection.request("NO_SUCH_COMMAND")
-            assert (await connection.request("PING")) == "PONG"  # still usable
+                await link.request("NO_SUCH_COMMAND")
+            assert link.connected
+            assert (await link.request("PING")) == "PONG"  # still usable
         finally:
-            await connection.close()
-        assert connection.closed
-        with pytest.raises(BoltConnectionError):
-            await connection.request("PING")
+            await link.close()
+        assert not link.connected
+
+    run(scenario)
+
+
+def test_the_loop_never_waits_for_a_request(daemon: BoltDaemon) -> None:
+    # The SDK client blocks; the link runs it in a worker thread, so the event
+    # loop (textual's) keeps ticking while a request is in flight.
+    async def scenario() -> None:
+        link = NodeLink(daemon.host, daemon.port, ConnectSettings())
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        ticker = asyncio.get_running_loop().create_task(tick())
+        try:
+            for _ in range(20):
+                await link.request("STATS")
+        finally:
+            ticker.cancel()
+            await link.close()
+        assert ticks >= 20  # at least one tick per request: none blocked the loop
 
     run(scenario)
 
@@ -156,16 +181,32 @@ def test_the_servers_last_word_and_a_silent_server() -> None:
         return b""  # never answer
 
     async def body(port: int) -> None:
-        settings = ConnectSettings(timeout=0.3)
-        connection = await AsyncioConnection.open("127.0.0.1", port, settings)
+        link = NodeLink("127.0.0.1", port, ConnectSettings(timeout=0.3))
         try:
             with pytest.raises(BoltTimeoutError):
-                await connection.request("STATS", timeout=0.2)
-            with pytest.raises(BoltConnectionError, match="SHUTTING_DOWN"):
-                await connection.request("BYE", timeout=2)
-            assert connection.closed
+                await link.request("STATS")
+            assert not link.connected  # a timed-out connection is out of sync: dropped
+            with pytest.raises(BoltConnectionError, match="stopping"):
+                await link.request("BYE")
+            assert not link.connected
         finally:
-            await connection.close()
+            await link.close()
+
+    run(lambda: with_toy_server(handler, body))
+
+
+def test_closing_during_a_request_does_not_wait_for_it() -> None:
+    def handler(request: Request) -> bytes | None:
+        return b""  # never answer
+
+    async def body(port: int) -> None:
+        link = NodeLink("127.0.0.1", port, ConnectSettings(timeout=3))
+        pending = asyncio.get_running_loop().create_task(link.request("STATS"))
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        await link.close()
+        assert time.monotonic() - started < 0.5  # the worker thread closes the client later
+        pending.cancel()
 
     run(lambda: with_toy_server(handler, body))
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 import copy
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bolt.errors import ProtocolError
+from bolt.server import BUCKET_BOUNDS_SECONDS, percentile_seconds
 from bolt.tui._model import (
     HIT_COUNTER,
     MISS_COUNTER,
     StatsModel,
-    bucket_counts,
     hit_ratio,
-    percentile_ms,
-    replication_view,
 )
+from bolt.wire import bucket_counts, estimate_quantile
 from tests.tui.samples import buckets, stats
 
 
@@ -78,9 +79,31 @@ def test_percentile_and_bucket_parsing() -> None:
     assert parsed == ((0.1, 0.25, 0.5, 1.0, float("inf")), (1, 2, 3, 4, 0))
     assert bucket_counts([[1, 5], [2, 3]]) is None  # cumulative counts must not fall
     assert bucket_counts("nonsense") is None
-    assert percentile_ms((1.0, 2.0), (0, 0), 0.99) is None
-    assert percentile_ms((1.0, float("inf")), (0, 5), 0.5) == 1.0  # +Inf: last finite bound
-    assert percentile_ms((1.0, 2.0), (10, 0), 0.5) == pytest.approx(0.5)
+    assert estimate_quantile((1.0, 2.0), (0, 0), 0.99) is None
+    assert estimate_quantile((1.0, float("inf")), (0, 5), 0.5) == 1.0  # +Inf: last finite bound
+    assert estimate_quantile((1.0, 2.0), (10, 0), 0.5) == pytest.approx(0.5)
+
+
+@given(
+    st.lists(st.integers(0, 1000), min_size=17, max_size=17),
+    st.floats(0.0, 1.0, allow_nan=False),
+)
+def test_the_server_and_the_dashboard_share_one_estimator(counts: list[int], q: float) -> None:
+    # The server's p50/p99 (seconds) and the dashboard's interval p99 (ms, from
+    # the STATS buckets) are one estimator: same counts, same answer.
+    bounds_ms = (*(bound * 1000 for bound in BUCKET_BOUNDS_SECONDS), float("inf"))
+    by_dashboard = estimate_quantile(bounds_ms, counts, q)
+    by_server = percentile_seconds(counts, q)
+    if sum(counts) == 0:
+        assert by_dashboard is None and by_server == 0.0
+        return
+    assert by_dashboard == pytest.approx(by_server * 1000)
+    low = 0.0
+    for bound, count in zip(bounds_ms, counts, strict=True):  # the bucket holding the rank
+        if count and sum(counts[: bounds_ms.index(bound) + 1]) >= q * sum(counts):
+            assert low <= by_dashboard <= min(bound, bounds_ms[-2])
+            break
+        low = bound if bound != float("inf") else low
 
 
 def test_hit_ratio_needs_the_hit_and_miss_counters() -> None:
@@ -158,30 +181,3 @@ def test_history_is_bounded() -> None:
     assert len(frame.ops_history) == 3
     with pytest.raises(ValueError):
         StatsModel(history_points=0)
-
-
-def test_replication_standalone_and_with_peers() -> None:
-    view = replication_view({"mode": "standalone", "node_id": "n1", "peers": []})
-    assert view.mode == "standalone" and view.peers == ()
-    view = replication_view(
-        {
-            "node_id": "n1",
-            "peers": [
-                {"id": "n2", "host": "h2", "port": 8519, "state": "Healthy", "pending": 12},
-                {"id": "n3", "state": "Dead", "lag_events": 5, "lag_seconds": 1.5,
-                 "hlc_offset_ms": -3.0, "full_syncs": 1, "partial_syncs": 4},
-            ],
-            "pending_replication": 17,
-        }
-    )  # fmt: skip
-    assert view.mode == "cluster" and view.pending == 17
-    first, second = view.peers
-    assert (first.address, first.state, first.lag_events, first.lag_seconds) == (
-        "h2:8519",
-        "Healthy",
-        12,
-        None,
-    )
-    assert (second.hlc_offset_ms, second.full_syncs, second.partial_syncs) == (-3.0, 1, 4)
-    with pytest.raises(ProtocolError):
-        replication_view("standalone")

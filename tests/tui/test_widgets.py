@@ -5,13 +5,12 @@ from __future__ import annotations
 from rich.console import RenderableType
 
 from bolt.tui._format import DASH as D
-from bolt.tui._model import StatsModel, replication_view
+from bolt.tui._model import StatsModel
 from bolt.tui._widgets import (
     client_cells,
     command_cells,
     header_text,
     plain_text,
-    replication_text,
     storage_text,
 )
 from tests.tui.samples import stats
@@ -52,30 +51,6 @@ def test_storage_panel_text() -> None:
     assert "expired 0/s" in text and "totals 0 / 10" in text
     assert "hottest #1 30 keys 2.9 KiB (1.5x mean)" in text
     assert "memory/shard ▃█" in text
-
-
-def test_replication_panel_standalone_and_peers() -> None:
-    assert "waiting" in plain(replication_text(None))
-    standalone = plain(replication_text(replication_view({"mode": "standalone", "peers": []})))
-    assert "standalone" in standalone and "no peers" in standalone
-    view = replication_view(
-        {
-            "mode": "cluster",
-            "peers": [
-                {"id": "n2", "host": "h2", "port": 8519, "state": "Healthy", "lag_events": 3,
-                 "lag_seconds": 0.25, "hlc_offset_ms": 1.5, "full_syncs": 1, "partial_syncs": 2},
-                {"id": "n3", "host": "h3", "port": 8519, "state": "Dead"},
-            ],
-            "pending_replication": 3,
-        }
-    )  # fmt: skip
-    text = plain(replication_text(view))
-    assert "cluster" in text and "pending replication 3" in text
-    n2 = next(line for line in text.splitlines() if line.startswith("n2"))
-    for cell in ("h2:8519", "Healthy", "3", "0.2", "1.50ms", "1", "2"):
-        assert cell in n2, cell
-    n3 = next(line for line in text.splitlines() if line.startswith("n3"))
-    assert "Dead" in n3 and D in n3
 
 
 def test_table_cells() -> None:

@@ -37,6 +37,16 @@ statuses = st.fixed_dictionaries(
 )
 
 
+stabilities = st.fixed_dictionaries(
+    {
+        "vector": st.dictionaries(ids, st.integers(0, 2**40), max_size=3),
+        "seq": st.integers(0, 2**40),
+        "seq_hlc": st.integers(0, 2**62),
+        "stable_hlc": st.integers(0, 2**62),
+    }
+)
+
+
 @st.composite
 def batches(draw: st.DrawFn) -> Batch:
     first = draw(st.integers(0, 2**40))
@@ -50,7 +60,7 @@ messages = st.one_of(
     st.builds(PeerChallenge, st.integers(0, 9), ids, nonces, st.binary(max_size=40)),
     st.builds(PeerProof, st.binary(max_size=40), statuses),
     st.builds(PeerReady, statuses),
-    st.builds(Heartbeat, offsets, offsets, offsets),
+    st.builds(Heartbeat, offsets, offsets, offsets, stability=st.none() | stabilities),
     batches(),
     st.builds(Ack, offsets),
     st.builds(PeerRefusal, st.integers(0, 999), st.text(max_size=10), st.text(max_size=30)),

@@ -1,4 +1,4 @@
-"""The task link's peer messages (kinds 18, 19): round trips and refused shapes."""
+"""The task link's peer messages (kinds 22, 23): round trips and refused shapes."""
 
 from __future__ import annotations
 
@@ -46,13 +46,13 @@ def test_a_task_reply_round_trips(request_id: int, value: object) -> None:
 @pytest.mark.parametrize(
     "payload",
     [
-        [18, -1, "TASK.CLAIM", [], ""],  # negative id
-        [18, 1, 7, [], ""],  # command not a string
-        [18, 1, "TASK.CLAIM", {}, ""],  # args not a list
-        [18, 1, "TASK.CLAIM", []],  # missing db
-        [19, 1, 1, None],  # ok not a boolean
-        [19, 1, False, "boom"],  # an error must be [code, name, message]
-        [19, 1, False, [1, 2, 3]],
+        [22, -1, "TASK.CLAIM", [], ""],  # negative id
+        [22, 1, 7, [], ""],  # command not a string
+        [22, 1, "TASK.CLAIM", {}, ""],  # args not a list
+        [22, 1, "TASK.CLAIM", []],  # missing db
+        [23, 1, 1, None],  # ok not a boolean
+        [23, 1, False, "boom"],  # an error must be [code, name, message]
+        [23, 1, False, [1, 2, 3]],
     ],
 )
 def test_malformed_task_messages_are_refused(payload: list) -> None:
