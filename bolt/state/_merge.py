@@ -198,8 +198,9 @@ def merge_tasks(view: TaskView, tasks: Iterable[TaskRecord], keyspace: Any = Non
             view.memory -= current.size
             if keyspace is not None:
                 keyspace.memory_used -= current.size
-        task.size = 0
-        view._account(task, keyspace)
+        view.memory += task.size  # task_from_wire measured it
+        if keyspace is not None:
+            keyspace.memory_used += task.size
         if task.status in FINISHED:
             view._finished(task, task.updated_at_ms)
         view.tasks[key] = task
@@ -225,7 +226,9 @@ def task_from_wire(row: list[Any]) -> TaskRecord:
     values["version"] = tuple(values.get("version", (0, 0, 0, "")))
     values["holder_version"] = tuple(values.get("holder_version", (0, 0, 0, "")))
     values["size"] = 0
-    return TaskRecord(**values)
+    task = TaskRecord(**values)
+    task.size = task.measure()
+    return task
 
 
 def user_to_wire(user: UserRecord) -> list[Any]:
