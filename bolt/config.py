@@ -323,6 +323,27 @@ SETTINGS: tuple[Setting, ...] = (
         "close connections that leave their replies unread this long (ms)",
     ),
     Setting(
+        "task_failover_delay_ms",
+        "BOLT_TASK_FAILOVER_DELAY_MS",
+        str(limits.task_failover_delay_ms_default),
+        _int_range(0, 10**9),
+        "take over the tasks of a node silent this long (ms; leases: this long after expiry)",
+    ),
+    Setting(
+        "task_retention_ms",
+        "BOLT_TASK_RETENTION_MS",
+        str(limits.task_retention_ms_default),
+        _int_range(0, 10**12),
+        "remove completed and cancelled tasks this long after they finished (ms)",
+    ),
+    Setting(
+        "task_dead_retention_ms",
+        "BOLT_TASK_DEAD_RETENTION_MS",
+        str(limits.task_dead_retention_ms_default),
+        _int_range(0, 10**12),
+        "remove dead and failed tasks this long after they finished (ms)",
+    ),
+    Setting(
         "full_sync_threshold",
         "BOLT_FULL_SYNC_THRESHOLD",
         str(limits.full_sync_threshold_events_default),
@@ -389,6 +410,9 @@ class Config:
     login_timeout_ms: int = limits.login_timeout_ms_default
     idle_timeout_ms: int = limits.idle_timeout_ms_default
     output_stall_ms: int = limits.output_stall_ms_default
+    task_failover_delay_ms: int = limits.task_failover_delay_ms_default
+    task_retention_ms: int = limits.task_retention_ms_default
+    task_dead_retention_ms: int = limits.task_dead_retention_ms_default
     full_sync_threshold: int = limits.full_sync_threshold_events_default
     peer_log_retention_bytes: int = limits.peer_log_retention_bytes_default
     peer_log_retention_ms: int = limits.peer_log_retention_ms_default

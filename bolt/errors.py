@@ -433,6 +433,26 @@ class TaskTimeoutError(BoltError, builtins.TimeoutError):
     name = "TASK_TIMEOUT"
 
 
+class TaskNotHomeError(ClusterError):
+    """This node does not decide the task: its home node does (see DESIGN: tasks on
+    several nodes). ``TASK.HOME`` forwards it there; ``home`` names the node."""
+
+    code = 144
+    name = "TASK_NOT_HOME"
+
+    def __init__(self, message: str = "", home: str = "") -> None:
+        super().__init__(message)
+        self.home = home
+
+
+class TaskHomeUnavailableError(ClusterError):
+    """The task's home node cannot be reached and its tasks are not taken over yet
+    (``BOLT_TASK_FAILOVER_DELAY_MS``): nothing changed; try again later."""
+
+    code = 145
+    name = "TASK_HOME_UNAVAILABLE"
+
+
 # --- hashes (resp2) ----------------------------------------------------------
 
 

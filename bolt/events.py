@@ -266,6 +266,32 @@ class TaskCancelled(NamedTuple):
     at_ms: int
 
 
+class TaskAttemptCancelled(NamedTuple):
+    """The task was cancelled during attempt ``attempt`` (what nodes write now:
+    the attempt orders it against concurrent transitions, see bolt.state._tasks)."""
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    attempt: int
+    reason: str
+    at_ms: int
+
+
+class TaskRemoved(NamedTuple):
+    """A finished task (as of attempt ``attempt``) was removed after its retention."""
+
+    origin: str
+    seq: int
+    hlc: int
+    db: str
+    key: str
+    attempt: int
+    at_ms: int
+
+
 # --- hashes (bolt.crdt.ORMap) ------------------------------------------------
 
 
@@ -314,6 +340,8 @@ Event = (
     | TaskRetried
     | TaskDeadLettered
     | TaskCancelled
+    | TaskAttemptCancelled
+    | TaskRemoved
     | HashFieldsSet
     | HashFieldsDeleted
 )
@@ -338,6 +366,8 @@ EVENT_KINDS: dict[type, int] = {
     TaskRetried: 25,
     TaskDeadLettered: 26,
     TaskCancelled: 27,
+    TaskAttemptCancelled: 28,
+    TaskRemoved: 29,
     HashFieldsSet: 40,
     HashFieldsDeleted: 41,
 }

@@ -175,6 +175,23 @@ task_worker_backoff_ms_max = 2000
 task_feed_records_max = 10_000
 """Records the task waiters' feed subscription may fall behind before it is dropped
 (every waiter then re-reads the view)."""
+task_forward_timeout_ms = 10_000
+"""A task command forwarded to the node that decides the task gets its reply within
+this, or the caller gets ``TASK_HOME_UNAVAILABLE``."""
+task_failover_delay_ms_default = 10_000
+"""``BOLT_TASK_FAILOVER_DELAY_MS``: a node silent this long has its tasks taken over
+(claimed leases: this long after their expiry too)."""
+task_retention_ms_default = 3_600_000
+"""``BOLT_TASK_RETENTION_MS``: completed and cancelled tasks are removed this long
+after they finished."""
+task_dead_retention_ms_default = 7 * 24 * 3600 * 1000
+"""``BOLT_TASK_DEAD_RETENTION_MS``: dead and failed tasks (which need a person) are
+removed this long after they finished."""
+task_gc_interval_ms = 1000
+"""How often the node removes finished tasks past their retention."""
+task_remote_scan_max = 64
+"""Pending tasks of another home a blocking claim looks at for a ready one before
+forwarding the claim there."""
 
 # --- the change feed -------------------------------------------------------
 feed_subscriber_records_max = 10_000

@@ -28,6 +28,11 @@ Usage::
     python scripts/bench_tasks.py --agents 10 --tasks 2000 --json
     python scripts/bench_tasks.py --agents 10 --celery
     python scripts/bench_tasks.py --engine --tasks 20000
+    python scripts/bench_tasks.py --agents 10 --compare-next   # TASK.NEXT against two requests
+
+Agents complete a task and claim the next in one request (``TASK.NEXT``);
+``--compare-next`` first runs the same count the old way (``TASK.COMPLETE``,
+then ``TASK.CLAIMWAIT``) on its own fresh daemon, in the same run.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ from bolt.testing import BoltDaemon, clean_environment  # noqa: E402
 TASK_TYPE = "bench"
 
 
-def agent_process(host: str, port: int, agents: int, prefix: str) -> None:
+def agent_process(host: str, port: int, agents: int, prefix: str, combined: bool = True) -> None:
     """Run ``agents`` subscribed agents until SIGTERM; print dispatch latencies (JSON)."""
     latencies: list[float] = []
     lock = threading.Lock()
@@ -71,6 +76,7 @@ def agent_process(host: str, port: int, agents: int, prefix: str) -> None:
     ]
     coordinators = [TaskCoordinator(c) for c in clients]
     for index, coord in enumerate(coordinators):
+        coord.next_with_completion = combined  # TASK.NEXT, or COMPLETE then CLAIMWAIT
         coord.subscribe(TASK_TYPE, agent_id=f"{prefix}-{index}", callback=handle)
     print("ready", flush=True)
     stop = threading.Event()
@@ -90,14 +96,16 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def _start_agents(daemon: BoltDaemon, agents: int, procs: int) -> list[subprocess.Popen[str]]:
+def _start_agents(
+    daemon: BoltDaemon, agents: int, procs: int, combined: bool = True
+) -> list[subprocess.Popen[str]]:
     processes = []
     share = [agents // procs + (1 if i < agents % procs else 0) for i in range(procs)]
     for index, count in enumerate(c for c in share if c):
         processes.append(
             subprocess.Popen(
                 [sys.executable, __file__, "--agent-proc", daemon.host, str(daemon.port),
-                 str(count), f"p{index}"],
+                 str(count), f"p{index}", "1" if combined else "0"],
                 env=clean_environment({"PYTHONPATH": str(ROOT)}),
                 stdout=subprocess.PIPE,
                 text=True,
@@ -133,14 +141,21 @@ def _latency_phase(coord: TaskCoordinator, count: int, rate: float) -> Task:
     return last
 
 
-def run_one(agents: int, tasks: int, latency_tasks: int, rate: float, procs: int) -> dict[str, Any]:
-    """One agent count on a fresh daemon: throughput and dispatch latency."""
+def run_one(
+    agents: int, tasks: int, latency_tasks: int, rate: float, procs: int, combined: bool = True
+) -> dict[str, Any]:
+    """One agent count on a fresh daemon: throughput and dispatch latency.
+
+    ``combined``: agents complete and claim in one request (``TASK.NEXT``), else two."""
     with tempfile.TemporaryDirectory() as directory:
         daemon = BoltDaemon.start(Path(directory) / "data", env={"BOLT_ADMIN_PASSWORD": "secret"})
         with daemon:
-            processes = _start_agents(daemon, agents, min(procs, agents))
+            # Log in before the agents do: their burst of parallel logins is spaced out
+            # by the server's login back-off, and a login queued too far is refused.
+            creator = daemon.client(timeout=60)
+            processes = _start_agents(daemon, agents, min(procs, agents), combined)
             try:
-                with daemon.client(timeout=60) as client:
+                with creator as client:
                     coord = TaskCoordinator(client)
                     tasks_per_second = _throughput(coord, tasks)
                     last = _latency_phase(coord, latency_tasks, rate)
@@ -201,8 +216,8 @@ def engine_only(count: int) -> dict[str, int]:
 def main() -> None:
     """Parse the flags, run every agent count, print a table (or JSON)."""
     if len(sys.argv) > 1 and sys.argv[1] == "--agent-proc":
-        host, port, count, prefix = sys.argv[2:6]
-        agent_process(host, int(port), int(count), prefix)
+        host, port, count, prefix, combined = sys.argv[2:7]
+        agent_process(host, int(port), int(count), prefix, combined == "1")
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--agents", default="1,10,50", help="comma-separated agent counts")
@@ -212,6 +227,12 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=2, help="agent processes")
     parser.add_argument("--celery", action="store_true", help="also run it on Celery + Redis")
     parser.add_argument("--engine", action="store_true", help="the engine alone, in process")
+    parser.add_argument(
+        "--compare-next",
+        action="store_true",
+        help="also run each count with two requests per task (COMPLETE, then CLAIMWAIT) "
+        "right before, and print the ratio",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.engine:
@@ -219,7 +240,15 @@ def main() -> None:
         return
     results = []
     for n in args.agents.split(","):
+        before = None
+        if args.compare_next:
+            before = run_one(int(n), args.tasks, args.latency_tasks, args.rate, args.procs, False)
         result = run_one(int(n), args.tasks, args.latency_tasks, args.rate, args.procs)
+        if before is not None:
+            result["two_requests"] = before
+            result["ratio_vs_two_requests"] = round(
+                result["tasks_per_second"] / max(1, before["tasks_per_second"]), 2
+            )
         if args.celery:
             sys.path.insert(0, str(Path(__file__).resolve().parent))
             from bench_tasks_celery import run_celery
@@ -240,6 +269,13 @@ def main() -> None:
             f"{r['agents']:>6} {r['tasks']:>7} {r['tasks_per_second']:>9} "
             f"{r['dispatch_p50_ms']:>8} {r['dispatch_p99_ms']:>8}"
         )
+        before = r.get("two_requests")
+        if before:
+            print(
+                f"{'2 req':>6} {before['tasks']:>7} {before['tasks_per_second']:>9} "
+                f"{before['dispatch_p50_ms']:>8} {before['dispatch_p99_ms']:>8}"
+                f"  (one request / two requests per task: {r['ratio_vs_two_requests']}x)"
+            )
         celery = r.get("celery")
         if celery:
             print(

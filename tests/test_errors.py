@@ -63,6 +63,8 @@ EXPECTED: dict[str, tuple[int, str, tuple[type, ...]]] = {
     "TaskTimeoutError": (340, "TASK_TIMEOUT", (builtins.TimeoutError,)),
     "NotFloatError": (120, "NOT_FLOAT", (builtins.ValueError,)),
     "WrongProtocolError": (121, "WRONG_PROTOCOL", ()),
+    "TaskNotHomeError": (144, "TASK_NOT_HOME", ()),
+    "TaskHomeUnavailableError": (145, "TASK_HOME_UNAVAILABLE", ()),
     "FullSyncError": (360, "FULL_SYNC_FAILED", ()),
     "HashValueNotIntegerError": (122, "HASH_NOT_INTEGER", (builtins.ValueError,)),
 }

@@ -34,6 +34,7 @@ from bolt.events import (
     ListPushed,
     SetAdded,
     SetRemoved,
+    TaskAttemptCancelled,
     TaskCancelled,
     TaskClaimed,
     TaskCompleted,
@@ -41,6 +42,7 @@ from bolt.events import (
     TaskDeadLettered,
     TaskFailed,
     TaskLeaseRenewed,
+    TaskRemoved,
     TaskRetried,
     UserDeleted,
     UserPut,
@@ -123,6 +125,10 @@ EVENT_STRATEGIES.update(
             TaskDeadLettered, **_head(), attempt=u63, reason=text, at_ms=u63
         ),
         TaskCancelled: st.builds(TaskCancelled, **_head(), reason=text, at_ms=u63),
+        TaskAttemptCancelled: st.builds(
+            TaskAttemptCancelled, **_head(), attempt=u63, reason=text, at_ms=u63
+        ),
+        TaskRemoved: st.builds(TaskRemoved, **_head(), attempt=u63, at_ms=u63),
     }
 )
 # Hash events (bolt.crdt.ORMap): fields with values and the tags they observed.
@@ -169,6 +175,8 @@ def test_every_event_type_has_a_strategy_and_a_stable_kind() -> None:
         "TaskRetried": 25,
         "TaskDeadLettered": 26,
         "TaskCancelled": 27,
+        "TaskAttemptCancelled": 28,
+        "TaskRemoved": 29,
         "HashFieldsSet": 40,
         "HashFieldsDeleted": 41,
     }

@@ -21,7 +21,7 @@ from typing import Any
 import trio
 
 from bolt import limits
-from bolt.agents._requests import TaskRef, create_args
+from bolt.agents._requests import HOME_COMMANDS, TaskRef, create_args
 from bolt.agents._task import Task, TaskStatus
 from bolt.client import AsyncBoltClient
 from bolt.errors import BoltConnectionError, BoltError, BoltTimeoutError, TaskTimeoutError
@@ -55,9 +55,17 @@ class AsyncTaskCoordinator:
         self.database = database if database is not None else client.database
         self.lease_ms = lease_ms
         self._held: dict[str, int] = {}
+        self._homes: dict[str, str] = {}  # task id -> its home node (a hint for TASK.HOME)
 
     async def _call(self, command: str, *args: Any) -> Any:
-        return await self.client.execute_command(command, *args, database=self.database or "")
+        db = self.database or ""
+        if command in HOME_COMMANDS:  # run where the task is decided (any node accepts it)
+            home = self._homes.get(args[0]) if args else None
+            hint = [home] if home else []
+            return await self.client.execute_command(
+                "TASK.HOME", command, list(args), db, *hint, database=db
+            )
+        return await self.client.execute_command(command, *args, database=db)
 
     def _waiting_client(self) -> AsyncBoltClient:
         settings = self.client._settings
@@ -172,6 +180,8 @@ class AsyncTaskCoordinator:
             return None
         task = Task.from_reply(reply)
         self._held[task.id] = task.attempt
+        if task.home:
+            self._homes[task.id] = task.home
         return task
 
     async def renew_lease(self, task_id: str, lease_ms: int | None = None) -> float:

@@ -31,6 +31,7 @@ from typing import Any, Self
 from bolt import limits
 from bolt.agents._budget import Budget
 from bolt.agents._requests import (
+    HOME_COMMANDS,
     READ_COMMANDS,
     Callback,
     TaskRef,
@@ -64,6 +65,7 @@ class TaskCoordinator:
         self.database = database if database is not None else client.database
         self.lease_ms = lease_ms
         self._held: dict[str, int] = {}  # task id -> attempt this coordinator holds
+        self._homes: dict[str, str] = {}  # task id -> its home node (a hint for TASK.HOME)
         self._held_lock = threading.Lock()
         # Connections for blocking commands: every one made, and those free now.
         self._waiting_clients: list[BoltClient] = []
@@ -71,14 +73,22 @@ class TaskCoordinator:
         weakref.finalize(self, close_all, self._waiting_clients)
         self._workers: dict[str, Any] = {}
         self._stopping = threading.Event()
+        self.next_with_completion = True
+        """Subscribed workers (credit 1, no budget) complete a task and claim the next
+        in one request (``TASK.NEXT``); False: two requests (for comparison)."""
 
     # --- plumbing ------------------------------------------------------------------
 
     def _call(self, command: str, *args: Any) -> Any:
+        db = self.database or ""
+        if command in HOME_COMMANDS:  # run where the task is decided (any node accepts it)
+            home = self._homes.get(args[0]) if args else None
+            hint = [home] if home else []
+            return self.client.execute_command(
+                "TASK.HOME", command, list(args), db, *hint, database=db, retry_safe=False
+            )
         retry_safe = command in READ_COMMANDS  # a read may be re-sent after a reconnect
-        return self.client.execute_command(
-            command, *args, database=self.database or "", retry_safe=retry_safe
-        )
+        return self.client.execute_command(command, *args, database=db, retry_safe=retry_safe)
 
     def _wait_call(self, command: str, *args: Any) -> Any:
         """Send a blocking command on a connection of the pool (never the caller's)."""
@@ -105,6 +115,8 @@ class TaskCoordinator:
         """Remember a claim (its attempt is sent with the completion)."""
         with self._held_lock:
             self._held[task.id] = task.attempt
+            if task.home:
+                self._homes[task.id] = task.home
 
     def holds(self, task_id: str) -> bool:
         """Whether this coordinator holds a claim on ``task_id``."""
@@ -118,6 +130,7 @@ class TaskCoordinator:
     def _forget(self, task_id: str) -> None:
         with self._held_lock:
             self._held.pop(task_id, None)
+            self._homes.pop(task_id, None)
 
     # --- creating ----------------------------------------------------------------------
 
@@ -275,6 +288,37 @@ class TaskCoordinator:
         self.hold(task)
         return task
 
+    def complete_and_claim_next(
+        self,
+        task_id: str,
+        result: Any,
+        task_type: str,
+        agent_id: str,
+        wait: float = 0.0,
+        lease_ms: int | None = None,
+    ) -> Task | None:
+        """Complete a held task and claim the next of ``task_type`` in one round trip
+        (``TASK.NEXT``); the next task, or None if none came within ``wait`` seconds.
+
+        Raises:
+            StaleAttemptError: the claim on ``task_id`` is no longer current.
+        """
+        with self._held_lock:
+            attempt, home = self._held.get(task_id), self._homes.get(task_id)
+        lease = lease_ms or self.lease_ms
+        wait_ms = max(0, min(int(wait * 1000), limits.task_wait_ms_max))
+        try:
+            reply = self._wait_call(
+                "TASK.NEXT", task_id, attempt, result, home, task_type, agent_id, lease, wait_ms
+            )
+        finally:
+            self._forget(task_id)
+        if reply["next"] is None:
+            return None
+        task = Task.from_reply(reply["next"])
+        self.hold(task)
+        return task
+
     def renew_lease(self, task_id: str, lease_ms: int | None = None) -> float:
         """Extend the lease of a claim this coordinator holds; the new expiry (Unix s).
 
@@ -335,6 +379,7 @@ class TaskCoordinator:
         credit: int = limits.task_credit_default,
         lease_ms: int | None = None,
         budget: Budget | None = None,
+        keep_alive: bool | None = None,
     ) -> Any:
         """Run ``callback(task)`` for each task of ``task_type``, in background threads.
 
@@ -347,14 +392,24 @@ class TaskCoordinator:
         SIGTERM or Ctrl-C; then running callbacks finish (a second signal
         releases their tasks). With ``budget`` (:meth:`budget`,
         :meth:`rate_limit`) the agent claims only while the budget has units
-        left. Returns the :class:`~bolt.agents.Worker`.
+        left. ``keep_alive`` (default: yes, except under pytest) says whether
+        the subscription keeps the process alive after the main thread ends;
+        an uncaught exception stops every worker either way. Returns the
+        :class:`~bolt.agents.Worker`.
         """
         from bolt.agents._worker import Worker  # the worker imports this module
 
         if task_type in self._workers:
             raise ValueError(f"already subscribed to '{task_type}'")
         worker = Worker(
-            self, task_type, agent_id, callback, credit, lease_ms or self.lease_ms, budget
+            self,
+            task_type,
+            agent_id,
+            callback,
+            credit,
+            lease_ms or self.lease_ms,
+            budget,
+            keep_alive,
         )
         self._workers[task_type] = worker
         worker.start()

@@ -11,6 +11,12 @@ from bolt.agents._task import Task
 from bolt.client import BoltClient
 
 READ_COMMANDS = frozenset({"TASK.GET", "TASK.LIST", "TASK.STATS", "TASK.WAIT"})
+HOME_COMMANDS = frozenset(
+    {"TASK.CLAIMID", "TASK.RENEW", "TASK.COMPLETE", "TASK.FAIL", "TASK.RELEASE", "TASK.CANCEL"}
+    | {"TASK.RETRY"}
+)
+"""Task commands sent through ``TASK.HOME``: on a cluster, the node the agent is
+connected to runs them where the task is decided (its home node)."""
 """Task commands that change nothing: re-sent once after a lost connection."""
 
 Callback = Callable[[Task], Any]

@@ -37,7 +37,8 @@ class Task:
     """One task (a copy: re-read it with ``get_task`` to see later changes).
 
     ``attempt`` is the fencing token of the current claim; ``lease_expires_at``,
-    ``created_at`` and ``updated_at`` are Unix times in seconds.
+    ``created_at`` and ``updated_at`` are Unix times in seconds; ``home`` is
+    the node that created the task (on a cluster, it decides the claims).
     """
 
     id: str
@@ -57,6 +58,7 @@ class Task:
     parents: list[str] = field(default_factory=list)
     parent_results: dict[str, Any] = field(default_factory=dict)
     database: str = ""
+    home: str | None = None  # the node that created it (it decides its claims)
 
     @property
     def type(self) -> str:
@@ -84,4 +86,5 @@ class Task:
             parents=list(reply.get("parents") or []),
             parent_results=dict(reply.get("parent_results") or {}),
             database=reply.get("database", ""),
+            home=reply.get("home"),
         )

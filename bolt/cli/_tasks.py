@@ -81,7 +81,8 @@ def _one(client: Any, command: str, args: argparse.Namespace) -> Any:
         if reply is None:
             raise TaskNotFoundError(f"no task '{args.id}'")
         return reply
-    return client.execute_command(command, args.id)
+    db = getattr(client, "database", "") or ""
+    return client.execute_command("TASK.HOME", command, [args.id], db)  # on its deciding node
 
 
 def cmd_show(client: Any, args: argparse.Namespace) -> tuple[Any, Callable[[Any], None]]:

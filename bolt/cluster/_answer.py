@@ -36,6 +36,7 @@ from bolt.cluster._fullsync_receive import FULL_SYNC_MESSAGES, Staging, receive_
 from bolt.cluster._handshake import ROLE_ANSWER, ROLE_DIAL, check_proof, proof
 from bolt.cluster._peer_state import PeerState
 from bolt.cluster._stream import PeerStream, sole_failure
+from bolt.cluster._tasks import TASK_LINK, serve_task_link
 from bolt.errors import (
     BoltConnectionError,
     BoltError,
@@ -96,6 +97,9 @@ async def answer(service: ClusterService, stream: PeerStream) -> None:
         return
     except BoltConnectionError:
         await stream.aclose()
+        return
+    if stream.purpose == TASK_LINK:
+        await serve_task_link(service, stream)  # forwarded task commands, not replication
         return
     with service.inbound_slot(peer) as scope:
         if scope.cancel_called:
@@ -160,6 +164,7 @@ async def handshake(service: ClusterService, stream: PeerStream) -> PeerState:
     await stream.send(PeerReady(service.handshake_status()))
     stream.codec.authenticated()
     stream.peer = peer
+    stream.purpose = str(answer_message.status.get("purpose", ""))
     service.learned(peer, answer_message.status)
     return peer
 

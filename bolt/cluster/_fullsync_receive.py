@@ -183,7 +183,7 @@ async def merge_staged(service: ClusterService, peer: PeerState, staging: Stagin
         merge_entries(keyspace, items)
         await trio.lowlevel.checkpoint()  # let clients in between
     merge_users(keyspace, users)
-    merge_tasks(keyspace.tasks, tasks)
+    merge_tasks(keyspace.tasks, tasks, keyspace)  # tasks count in memory_used
     merge_dots(keyspace, dots)
     _advance_clock_and_seq(engine, newest)
     staging.entries = []  # free the encoded copies before the snapshot round

@@ -36,6 +36,7 @@ from bolt.cluster._peer_state import HEALTHY, PeerState, PeerStatistics
 from bolt.cluster._settings import ClusterSettings
 from bolt.cluster._stability import Stability, StabilityReport
 from bolt.cluster._stream import PeerStream
+from bolt.cluster._tasks import TaskLinks
 from bolt.cluster._tombstones import TombstoneCollector
 from bolt.crdt import hlc_from_ms, hlc_ms
 from bolt.node import Engine, wall_clock_ms
@@ -90,6 +91,7 @@ class ClusterService:
         self._saved: dict[str, int] = dict(stored)
         self._inbound: dict[str, trio.CancelScope] = {}
         self._scope: trio.CancelScope | None = None
+        self.task_links = TaskLinks(self)  # task commands forwarded to their deciding node
         self._started_at = 0.0
         self.stability = Stability(self.node_id, self.peers)
         self.tombstones = TombstoneCollector(engine, self.stable_hlc)
@@ -124,6 +126,7 @@ class ClusterService:
                 for peer in self.peers.values():
                     nursery.start_soon(run_link, self, peer)
                 nursery.start_soon(self._persist_acks)
+                nursery.start_soon(self.task_links.run)
                 nursery.start_soon(self.tombstones.run)
                 logger.info(
                     "cluster port %s:%d: node %s with peers %s%s",

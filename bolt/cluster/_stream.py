@@ -49,6 +49,7 @@ class PeerStream:
         self.address = address
         self.codec = PeerCodec()
         self.peer: PeerState | None = None
+        self.purpose = ""  # "tasks": a task link (bolt.cluster._tasks), else replication
         self._send_lock = trio.Lock()
         self.bytes_in = 0
         self.bytes_out = 0

@@ -152,6 +152,7 @@ def load_snapshot(keyspace: Keyspace, snapshot: LoadedSnapshot) -> tuple[dict[in
         for name, password_hash, role, hlc, origin, deleted in first.users:
             keyspace.users[name] = UserRecord(name, password_hash, role, hlc, origin, deleted)
         keyspace.tasks.load_wire(first.tasks)
+        keyspace.memory_used += keyspace.tasks.memory  # tasks count in memory_used
     for shard_snapshot in shards.values():
         for name, data in shard_snapshot.entries:
             entry = decode_entry(data)

@@ -367,7 +367,7 @@ class Daemon:
         async with trio.open_nursery() as serving:
             port = await serving.start(server.serve, host, config.port)
             await self._start_cluster(engine, host, port, ssl_context, serving)
-            serving.start_soon(run_task_service, server)  # ends when the server closes
+            serving.start_soon(run_task_service, server, config)  # ends when the server closes
             serving.start_soon(run_blocking_service, server)  # BLPOP/BRPOP wake-ups; the same
             if config.resp_port is not None:
                 self.resp = RespListener(server)

@@ -28,7 +28,19 @@ notice a server shutdown and delayed tasks (``run_at``) becoming due.
 The lease sweep (also in :func:`run_task_service`) is the node deciding expiry: when
 the earliest lease is due it submits ``TASK.EXPIRE``, whose events put the
 tasks back to pending with attempt + 1 (or dead). Being events, expiries
-are logged, replayed and (later) replicated like everything else.
+are logged, replayed and replicated like everything else. The same loop
+runs the retention sweep (``TASK.GC`` every ``limits.task_gc_interval_ms``,
+with ``BOLT_TASK_RETENTION_MS`` / ``BOLT_TASK_DEAD_RETENTION_MS``) and
+refreshes the takeover state (:mod:`bolt.server._task_router`).
+
+Several nodes: a blocking claim first claims among the tasks this node
+decides; if none is ready and the view shows ready tasks of another home,
+it forwards ``TASK.CLAIM [type, agent, lease, home]`` to the node deciding
+that home and returns its claim. ``TASK.HOME [command, args, db]`` runs any
+other task command (complete, fail, renew, release, claim by id, cancel,
+retry) here, or -- refused here with ``TASK_NOT_HOME`` -- on the node that
+decides the task; the agents send their task commands through it, so an
+agent connected to any node is served.
 """
 
 from __future__ import annotations
@@ -42,8 +54,15 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from bolt import limits
-from bolt.errors import BadRequestError, BoltError, FeedDroppedError, TaskNotFoundError
+from bolt.config import Config
+from bolt.errors import (
+    BadRequestError,
+    BoltError,
+    FeedDroppedError,
+    TaskNotFoundError,
+)
 from bolt.server._auth import LEVELS
+from bolt.server._task_router import TaskRouter, router_of
 from bolt.state import TASK_FINISHED, TASK_HANDLERS, TASK_PENDING, TaskRecord, validate_database
 
 if TYPE_CHECKING:
@@ -92,7 +111,7 @@ class TaskWaiters:
         elif task.status in TASK_FINISHED:
             self._wake_all(("id", task.db, task.id))
             if task.status == "completed" and (task.db, task.id) in self._view.parents:
-                for db, task_type in list(self._view.pending):
+                for db, task_type, _home in list(self._view.pending):
                     if db == task.db:
                         self._wake_all(("type", db, task_type))
 
@@ -198,22 +217,83 @@ async def cmd_task_claim_wait(server: Server, session: Session, args: list[Any])
     (task_type, agent_id, lease_ms), seconds, db = _wait_args("TASK.CLAIMWAIT", args, 5)
     engine = server.engine
     waiters = waiters_of(engine)
+    router = router_of(server)
     deadline = trio.current_time() + seconds
     while True:
         with waiters.waiter(("type", db, task_type if type(task_type) is str else "")) as event:
             reply, offset = engine.submit("TASK.CLAIM", [task_type, agent_id, lease_ms], db)
             if reply is not None:
                 return reply, offset
+            if router.clustered:
+                reply = await router.claim_elsewhere(db, task_type, [agent_id, lease_ms])
+                if reply is not None:
+                    return reply, -1  # durable on the node that decided it
             if trio.current_time() >= deadline or server.closing:
                 return None, offset
             await _sleep_until_woken(event, deadline)
 
 
-async def run_task_service(server: Server) -> None:
-    """Wake task waiters from the change feed and expire due leases, until shutdown."""
+_ROUTED = frozenset(
+    {
+        "TASK.CLAIMID",
+        "TASK.RENEW",
+        "TASK.COMPLETE",
+        "TASK.FAIL",
+        "TASK.RELEASE",
+        "TASK.CANCEL",
+        "TASK.RETRY",
+    }
+)
+
+
+async def cmd_task_home(server: Server, session: Session, args: list[Any]) -> tuple[Any, int]:
+    """``TASK.HOME [command, args, db, home]`` → the reply of a task command, run here
+    or, if the task is decided by another node, there (forwarded over a task link).
+    ``home`` (optional) is the task's home as the caller knows it, for a task this
+    node has not heard of yet (claimed elsewhere moments ago).
+
+    Raises:
+        TaskHomeUnavailableError: the deciding node is unreachable (nothing changed).
+    """
+    if len(args) not in (3, 4):
+        raise BadRequestError(f"'TASK.HOME' takes 3 or 4 arguments; got {len(args)}")
+    command, command_args, raw_db = args[:3]
+    hint = args[3] if len(args) > 3 and type(args[3]) is str else ""
+    if command not in _ROUTED:
+        raise BadRequestError(f"TASK.HOME runs one of {', '.join(sorted(_ROUTED))}")
+    if type(command_args) is not list:
+        raise BadRequestError("TASK.HOME's arguments must be a list")
+    return await router_of(server).run(command, command_args, validate_database(raw_db), hint)
+
+
+async def cmd_task_next(server: Server, session: Session, args: list[Any]) -> tuple[Any, int]:
+    """``TASK.NEXT [task_id, attempt, result, home, type, agent_id, lease_ms, wait_ms, db]`` →
+    ``{"next": task or None}``: complete a claimed task and wait for the agent's next
+    claim in one round trip (a subscribed agent's loop: half the requests per task).
+    The completion is durable when the reply is sent; if it is refused (a stale
+    attempt) its error is the reply and nothing is claimed. ``home`` is the task's
+    home as the agent knows it (or None), as for ``TASK.HOME``.
+    """
+    (task_id, attempt, result, home, task_type, agent_id, lease_ms), _, db = _wait_args(
+        "TASK.NEXT", args, 9
+    )
+    hint = home if type(home) is str else ""
+    router = router_of(server)
+    _, completed_at = await router.run("TASK.COMPLETE", [task_id, attempt, result], db, hint)
+    task, offset = await cmd_task_claim_wait(
+        server, session, [task_type, agent_id, lease_ms, args[-2], db]
+    )
+    return {"next": task}, max(offset, completed_at)
+
+
+async def run_task_service(server: Server, config: Config | None = None) -> None:
+    """Wake task waiters from the change feed, expire due leases, remove finished
+    tasks past their retention and follow the takeover rule, until shutdown."""
+    router = router_of(server, config)
+    router.refresh()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_follow_feed, server.engine)
-        await _sweep_leases(server)
+        await _sweep_leases(server, router, config or Config())
         nursery.cancel_scope.cancel()
 
 
@@ -230,24 +310,37 @@ async def _follow_feed(engine: Engine) -> None:
                 waiters.wake_everyone()  # they re-read the view: no record is needed
 
 
-async def _sweep_leases(server: Server) -> None:
+async def _sweep_leases(server: Server, router: TaskRouter, config: Config) -> None:
     engine = server.engine
     view = engine.keyspace.tasks
     interval = limits.task_sweep_interval_ms / 1000
+    retention = [config.task_retention_ms, config.task_dead_retention_ms]
+    next_gc = trio.current_time()
     while not server.closing:
         await trio.sleep(interval)
-        due = view.next_lease_expiry()
-        if due is None or due > engine._now_ms():
-            continue
+        if router.refresh():
+            logger.warning("taking over the tasks of %s", ", ".join(sorted(view.taken_over)))
+            waiters_of(engine).wake_everyone()  # their pending tasks are claimable here now
         try:
-            _, offset = engine.submit("TASK.EXPIRE", [limits.task_sweep_tasks_max])
-            await engine.wait_durable(offset)
+            if trio.current_time() >= next_gc:
+                next_gc = trio.current_time() + limits.task_gc_interval_ms / 1000
+                removed, offset = engine.submit("TASK.GC", retention)
+                if removed:
+                    await engine.wait_durable(offset)
+            due = view.next_lease_expiry()
+            if due is None or due > engine._now_ms():
+                continue
+            expired, offset = engine.submit("TASK.EXPIRE", [limits.task_sweep_tasks_max])
+            if expired:
+                await engine.wait_durable(offset)
         except BoltError as exc:  # a failed disk: the engine reports it elsewhere
-            logger.warning("the lease sweep could not expire tasks: %s", exc)
+            logger.warning("the task sweep could not expire or remove tasks: %s", exc)
 
 
 TASK_SERVER_COMMANDS: dict[str, tuple[Any, bool, int]] = {
     "TASK.WAIT": (cmd_task_wait, True, LEVELS["readonly"]),
     "TASK.CLAIMWAIT": (cmd_task_claim_wait, True, LEVELS["readwrite"]),
+    "TASK.HOME": (cmd_task_home, True, LEVELS["readwrite"]),
+    "TASK.NEXT": (cmd_task_next, True, LEVELS["readwrite"]),
 }
 """``(handler, is_async, required level)``, added to ``SERVER_COMMANDS``."""

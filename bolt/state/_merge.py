@@ -42,6 +42,7 @@ from bolt.state._tasks import (
     COMPLETED,
     DEAD,
     FAILED,
+    FINISHED,
     PENDING,
     TaskRecord,
     TaskView,
@@ -165,6 +166,8 @@ def task_rank(task: TaskRecord) -> tuple[Any, ...]:
     the order total, so the merge never depends on argument order.
     """
     return (
+        task.version,  # the transition register (bolt.state._tasks): the rule of apply
+        task.holder_version,
         task.attempt,
         _STAGES.get(task.status, 0),
         task.lease_expires_at_ms,
@@ -176,12 +179,13 @@ def task_rank(task: TaskRecord) -> tuple[Any, ...]:
     )
 
 
-def merge_tasks(view: TaskView, tasks: Iterable[TaskRecord]) -> None:
+def merge_tasks(view: TaskView, tasks: Iterable[TaskRecord], keyspace: Any = None) -> None:
     """Join task copies into ``view``: per task, the one further along wins.
 
-    The pending index, the lease heap and the parent set follow. Counters
-    of the view (claims, completions, ...) are this node's own statistics
-    and are not merged.
+    The pending index, the lease heap, the parent set, the retention queues and
+    the memory (``keyspace.memory_used`` when given) follow. Counters of the
+    view (claims, completions, ...) are this node's own statistics and are
+    not merged.
     """
     for task in tasks:
         key = (task.db, task.id)
@@ -191,6 +195,14 @@ def merge_tasks(view: TaskView, tasks: Iterable[TaskRecord]) -> None:
                 continue
             if current.status == PENDING:
                 view._unindex(current)
+            view.memory -= current.size
+            if keyspace is not None:
+                keyspace.memory_used -= current.size
+        view.memory += task.size  # task_from_wire measured it
+        if keyspace is not None:
+            keyspace.memory_used += task.size
+        if task.status in FINISHED:
+            view._finished(task, task.updated_at_ms)
         view.tasks[key] = task
         view.parents.update((task.db, parent) for parent in task.parents)
         if task.status == PENDING:
@@ -209,9 +221,14 @@ _TASK_FIELDS = tuple(TaskRecord.__dataclass_fields__)
 
 def task_from_wire(row: list[Any]) -> TaskRecord:
     """A task from a :meth:`TaskView.to_wire` row (a snapshot's or a full sync's)."""
-    values = dict(zip(_TASK_FIELDS, row, strict=True))
+    values = dict(zip(_TASK_FIELDS, row, strict=False))  # older rows lack the last fields
     values["parents"] = tuple(values["parents"])
-    return TaskRecord(**values)
+    values["version"] = tuple(values.get("version", (0, 0, 0, "")))
+    values["holder_version"] = tuple(values.get("holder_version", (0, 0, 0, "")))
+    values["size"] = 0
+    task = TaskRecord(**values)
+    task.size = task.measure()
+    return task
 
 
 def user_to_wire(user: UserRecord) -> list[Any]:

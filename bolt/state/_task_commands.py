@@ -18,7 +18,17 @@ pending or claimed task by hand.
 
 ``TASK.EXPIRE`` is the node's own sweep (the server calls it when a lease
 is due): each expired claim goes back to pending with attempt + 1, or to
-``dead`` once the attempt limit is reached.
+``dead`` once the attempt limit is reached. ``TASK.GC`` is the retention
+sweep: finished tasks past their retention are removed (``TaskRemoved``).
+
+Several nodes: a node makes the transitions only of the tasks it decides
+(:meth:`~bolt.state.TaskView.decides`: their home is this node, or a home it
+took over). A claim by type looks only at those; any other command on a task
+decided elsewhere is refused with :class:`~bolt.errors.TaskNotHomeError`
+(naming the home) before anything is stamped -- the server's ``TASK.HOME``
+and ``TASK.CLAIMWAIT`` forward it there (``bolt.server._tasks``). Expiry and
+retention also handle only the tasks this node decides, so two nodes never
+both expire one lease while they see each other.
 """
 
 from __future__ import annotations
@@ -33,18 +43,20 @@ from bolt.errors import (
     StaleAttemptError,
     TaskExistsError,
     TaskNotFoundError,
+    TaskNotHomeError,
     TaskStateError,
     TooLargeError,
 )
 from bolt.events import (
     Event,
-    TaskCancelled,
+    TaskAttemptCancelled,
     TaskClaimed,
     TaskCompleted,
     TaskCreated,
     TaskDeadLettered,
     TaskFailed,
     TaskLeaseRenewed,
+    TaskRemoved,
     TaskRetried,
 )
 from bolt.state import _validate as check
@@ -100,6 +112,18 @@ def _task(ks: Keyspace, db: str, raw_id: Any) -> TaskRecord:
     task = ks.tasks.get(db, task_id)
     if task is None:
         raise TaskNotFoundError(f"no task '{task_id}'")
+    return task
+
+
+def _decided(ks: Keyspace, ctx: Stamper, db: str, raw_id: Any) -> TaskRecord:
+    """The task, if this node decides it (else :class:`TaskNotHomeError`)."""
+    task = _task(ks, db, raw_id)
+    if not ks.tasks.decides(task, ctx.origin):
+        raise TaskNotHomeError(
+            f"task '{task.id}' is decided by its home node '{task.home}', not by "
+            f"'{ctx.origin}': send the command there, or through TASK.HOME",
+            home=task.home,
+        )
     return task
 
 
@@ -164,7 +188,7 @@ def _created_reply(event: TaskCreated) -> dict[str, Any]:
     task = TaskRecord(
         event.db, event.key, event.task_type, event.data, event.priority, event.max_attempts,
         event.run_at_ms, event.parents, event.at_ms, event.hlc,
-        attempt_limit=event.max_attempts, updated_at_ms=event.at_ms,
+        attempt_limit=event.max_attempts, updated_at_ms=event.at_ms, home=event.origin,
     )  # fmt: skip
     return task.to_reply()
 
@@ -184,13 +208,20 @@ def _claim(ks: Keyspace, ctx: Stamper, task: TaskRecord, agent: str, lease: int,
 
 
 def cmd_claim(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:
-    """``TASK.CLAIM [type, agent_id, lease_ms]`` → the claimed task, or None if none is ready."""
-    check.arity("TASK.CLAIM", args, 2, 3)
+    """``TASK.CLAIM [type, agent_id, lease_ms, home]`` → the claimed task, or None if
+    none is ready. Only tasks this node decides (of ``home`` only, if given)."""
+    check.arity("TASK.CLAIM", args, 2, 4)
     task_type = _text(args[0], "task type", limits.task_type_bytes_max)
     agent = _text(args[1], "agent id", limits.task_agent_id_bytes_max)
     lease = _lease(args[2] if len(args) > 2 else None)
     view = ks.tasks
-    for task in view.pending_of(db, task_type):
+    homes = view.deciding(ctx.origin)
+    if len(args) > 3 and args[3] is not None:
+        home = _text(args[3], "home", limits.task_agent_id_bytes_max)
+        if homes is not None and home not in homes:
+            raise TaskNotHomeError(f"node '{ctx.origin}' does not decide '{home}'", home=home)
+        homes = frozenset((home,))
+    for task in view.pending_of(db, task_type, homes):
         if view.ready(task, now):
             return _claim(ks, ctx, task, agent, lease, now)
     return None, None
@@ -199,7 +230,7 @@ def cmd_claim(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) ->
 def cmd_claim_id(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:
     """``TASK.CLAIMID [task_id, agent_id, lease_ms]`` → the task, now claimed."""
     check.arity("TASK.CLAIMID", args, 2, 3)
-    task = _task(ks, db, args[0])
+    task = _decided(ks, ctx, db, args[0])
     agent = _text(args[1], "agent id", limits.task_agent_id_bytes_max)
     lease = _lease(args[2] if len(args) > 2 else None)
     if task.status != PENDING:
@@ -210,7 +241,7 @@ def cmd_claim_id(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int)
 def cmd_renew(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:
     """``TASK.RENEW [task_id, attempt, lease_ms]`` → the new lease expiry (ms)."""
     check.arity("TASK.RENEW", args, 2, 3)
-    task = _task(ks, db, args[0])
+    task = _decided(ks, ctx, db, args[0])
     attempt = _fence(task, args[1], by_hand=False)
     lease = _lease(args[2] if len(args) > 2 else None)
     seq, hlc = ctx.stamp()
@@ -221,7 +252,7 @@ def cmd_renew(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) ->
 def cmd_complete(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:
     """``TASK.COMPLETE [task_id, attempt or None, result]`` → True."""
     check.arity("TASK.COMPLETE", args, 3)
-    task = _task(ks, db, args[0])
+    task = _decided(ks, ctx, db, args[0])
     attempt = _fence(task, args[1], by_hand=True)
     result = _blob(args[2], "task result", limits.task_result_bytes_max)
     seq, hlc = ctx.stamp()
@@ -244,7 +275,7 @@ def cmd_fail(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> 
     are left and is dead after the last; without, it stays ``failed``.
     """
     check.arity("TASK.FAIL", args, 3, 4)
-    task = _task(ks, db, args[0])
+    task = _decided(ks, ctx, db, args[0])
     attempt = _fence(task, args[1], by_hand=True)
     if type(args[2]) is not str:
         raise BadRequestError("error must be a string")
@@ -262,7 +293,7 @@ def cmd_release(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) 
     """``TASK.RELEASE [task_id, attempt]`` → None: give a claim back unused (a
     worker shutting down); it does not count against the task's attempts."""
     check.arity("TASK.RELEASE", args, 2)
-    task = _task(ks, db, args[0])
+    task = _decided(ks, ctx, db, args[0])
     _fence(task, args[1], by_hand=False)
     return None, [_next(ctx, task, "released by its agent", now, extra=1)]
 
@@ -271,7 +302,8 @@ def cmd_expire(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -
     """``TASK.EXPIRE [limit]`` → how many expired leases were handled (the node's sweep)."""
     check.arity("TASK.EXPIRE", args, 0, 1)
     limit = _bounded(args[0], "limit", 1, 1 << 30) if args else limits.task_sweep_tasks_max
-    due = ks.tasks.expired(now, limit)
+    view = ks.tasks
+    due = view.expired(now, limit, ctx.origin, view.takeover_delay_ms)
     if not due:
         return 0, None
     events = [
@@ -284,21 +316,38 @@ def cmd_expire(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -
 def cmd_cancel(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:
     """``TASK.CANCEL [task_id, reason]`` → True; a finished task is refused."""
     check.arity("TASK.CANCEL", args, 1, 2)
-    task = _task(ks, db, args[0])
+    task = _decided(ks, ctx, db, args[0])
     reason = args[1] if len(args) > 1 and type(args[1]) is str else "cancelled"
     if task.status not in (PENDING, CLAIMED):
         raise TaskStateError(f"task '{task.id}' is {task.status}: only a pending or claimed task")
     seq, hlc = ctx.stamp()
-    event = TaskCancelled(
-        ctx.origin, seq, hlc, db, task.id, reason[: limits.task_error_chars_max], now
+    event = TaskAttemptCancelled(
+        ctx.origin, seq, hlc, db, task.id, task.attempt, reason[: limits.task_error_chars_max], now
     )
     return True, [event]
+
+
+def cmd_gc(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:
+    """``TASK.GC [retention_ms, dead_retention_ms, limit]`` → how many finished tasks
+    were removed (the node's retention sweep; every database, tasks it decides)."""
+    check.arity("TASK.GC", args, 2, 3)
+    retention = _bounded(args[0], "retention_ms", 0, limits.int64_max)
+    kept = _bounded(args[1], "dead_retention_ms", 0, limits.int64_max)
+    limit = _bounded(args[2], "limit", 1, 1 << 30) if len(args) > 2 else limits.task_sweep_tasks_max
+    due = ks.tasks.removable(now, retention, kept, ctx.origin, limit)
+    if not due:
+        return 0, None
+    events: list[Event] = []
+    for task in due:
+        seq, hlc = ctx.stamp()
+        events.append(TaskRemoved(ctx.origin, seq, hlc, task.db, task.id, task.attempt, now))
+    return len(events), events
 
 
 def cmd_retry(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:
     """``TASK.RETRY [task_id]`` → the task, pending again with a fresh set of attempts."""
     check.arity("TASK.RETRY", args, 1)
-    task = _task(ks, db, args[0])
+    task = _decided(ks, ctx, db, args[0])
     if task.status not in (DEAD, FAILED, CANCELLED):
         raise TaskStateError(f"task '{task.id}' is {task.status}: only dead, failed or cancelled")
     seq, hlc = ctx.stamp()
@@ -371,6 +420,7 @@ TASK_COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("TASK.FAIL", cmd_fail, "write", False, "task"),
         CommandSpec("TASK.RELEASE", cmd_release, "write", False, "task"),
         CommandSpec("TASK.EXPIRE", cmd_expire, "write", False, "task"),
+        CommandSpec("TASK.GC", cmd_gc, "write", False, "task"),
         CommandSpec("TASK.CANCEL", cmd_cancel, "write", False, "task"),
         CommandSpec("TASK.RETRY", cmd_retry, "write", False, "task"),
         CommandSpec("TASK.GET", cmd_get, "read", False, "task"),

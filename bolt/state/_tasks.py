@@ -24,10 +24,44 @@ back to pending, so a holder whose lease expired carries a stale attempt and
 is refused.
 
 The view keeps, beside ``tasks`` (``(db, id)`` → :class:`TaskRecord`), a
-sorted pending index per ``(db, type)`` -- ``(-priority, created hlc, id)``,
-so a claim takes the first ready entry -- and a heap of lease expiries,
-checked lazily like the key expiry heap. The whole view is snapshotted with
-shard 0, as the users are (:meth:`TaskView.to_wire`).
+sorted pending index per ``(db, type, home)`` -- ``(-priority, created hlc,
+id)``, so a claim takes the first ready entry of the homes it decides -- a
+heap of lease expiries, checked lazily like the key expiry heap, and the
+finished tasks in the order they finished (for the retention sweep). The
+whole view is snapshotted with shard 0, as the users are
+(:meth:`TaskView.to_wire`). Its estimated size (``memory``) is part of the
+keyspace's ``memory_used`` (so the memory limit covers tasks too): the apply
+handlers carry every change into it, and recovery adds what a snapshot loaded.
+
+Several nodes: the home and the convergence rule
+------------------------------------------------
+A task's **home** is the node that created it (the origin of its
+``TaskCreated``). Only the node that *decides* a task makes its claims and
+its other transitions (:meth:`TaskView.decides`): its home, or the node that
+took the home over (``taken_over``, set by the server from peer health:
+see ``bolt.server._tasks``). So while the cluster is healthy every
+transition of a task is made by one node, in order, and claims are
+exactly-once without consensus.
+
+A takeover or a partition can still make two nodes transition one task
+concurrently. Every node then converges on the same task by one rule, a
+last-writer-wins register over the task's transitions: each transition
+event has the key ``(attempt, stage, hlc, origin)``, with the stages
+``retried`` 0 < ``claimed`` 1 < ``failed`` 2 < ``cancelled`` 3 < ``dead``
+4 < ``completed`` 5 (``created`` is ``(0, 0, hlc, origin)``), and an event
+is applied only if its key is greater than the task's ``version`` (the key
+of the last transition applied); a smaller one changes nothing. A later
+attempt beats everything of an earlier one (so a stale completion that
+arrives late is dropped like a fenced one), and of two concurrent claims of
+the same attempt the one with the greater ``(hlc, origin)`` holds the task
+on every node, whatever the order they arrive in. A lease renewal only
+lengthens the lease of the claim in place (``max``), so it commutes too.
+The holder (``agent_id``, ``claimed_at_ms``) is a register of its own over
+claims and retries by the same key -- the agent of the latest claim, cleared
+by a later retry -- so it converges even when a claim loses to a
+concurrent cancel. A retry clears the result. (``error`` and the counters
+of :meth:`TaskView.statistics` are informational: the last text applied
+here, what this node applied.)
 
 The server's blocking waits learn of changes from the engine's change feed
 (``bolt.server._tasks``); nothing here knows about them.
@@ -37,7 +71,8 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +91,14 @@ TASK_PENDING = PENDING  # the public names (bolt.state)
 TASK_FINISHED = FINISHED
 
 TaskKey = tuple[str, str]  # (db, task id)
+TaskVersion = tuple[int, int, int, str]  # (attempt, stage, hlc, origin): see the docstring
+PendingKey = tuple[str, str, str]  # (db, type, home)
+
+TASK_BYTES = 320
+"""Estimated fixed bytes of one task in memory (record, index entries), besides its strings."""
+RETAINED = frozenset({COMPLETED, CANCELLED})
+"""Finished statuses removed after ``task_retention_ms``; ``dead`` and ``failed``
+(which need a person) after the longer ``task_dead_retention_ms``."""
 
 DISPATCH_BOUNDS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 60_000)
 """Upper bounds of the dispatch latency histogram (pending → claimed), in ms."""
@@ -99,6 +142,10 @@ class TaskRecord:
     error: str = ""
     updated_at_ms: int = 0
     claimed_at_ms: int = 0
+    home: str = ""  # the node that created it ("" in data written before homes)
+    version: TaskVersion = (0, 0, 0, "")  # the key of the last transition applied
+    holder_version: TaskVersion = (0, 0, 0, "")  # the key that set agent_id (a claim, a retry)
+    size: int = 0  # estimated bytes, as counted in memory_used
 
     def order(self) -> tuple[int, int, str]:
         """Its place in the pending index: higher priority first, then oldest."""
@@ -125,7 +172,21 @@ class TaskRecord:
             "created_at_ms": self.created_at_ms,
             "updated_at_ms": self.updated_at_ms,
             "claimed_at_ms": self.claimed_at_ms or None,
+            "home": self.home or None,
         }
+
+    def measure(self) -> int:
+        """The task's estimated size in bytes (fixed part plus its strings)."""
+        return (
+            TASK_BYTES
+            + len(self.id)
+            + len(self.task_type)
+            + len(self.data)
+            + len(self.agent_id)
+            + len(self.error)
+            + (len(self.result) if self.result is not None else 0)
+            + 16 * len(self.parents)
+        )
 
 
 def _decode(blob: bytes) -> Any:
@@ -140,8 +201,14 @@ class TaskView:
     """Every task, the pending index and the lease heap (see the module docstring)."""
 
     tasks: dict[TaskKey, TaskRecord] = field(default_factory=dict)
-    pending: dict[tuple[str, str], list[tuple[int, int, str]]] = field(default_factory=dict)
+    pending: dict[PendingKey, list[tuple[int, int, str]]] = field(default_factory=dict)
     leases: list[tuple[int, str, str, int]] = field(default_factory=list)
+    finished: deque[tuple[int, str, str, TaskVersion]] = field(default_factory=deque)
+    kept: deque[tuple[int, str, str, TaskVersion]] = field(default_factory=deque)  # dead, failed
+    taken_over: frozenset[str] = frozenset()  # homes this node decides for (set by the server)
+    takeover_delay_ms: int = 0  # a taken-over home's leases expire this much later
+    standalone: bool = True  # no peers: this node decides every task (the server sets it)
+    memory: int = 0  # estimated bytes of every task (also in the keyspace's memory_used)
     parents: set[TaskKey] = field(default_factory=set)  # tasks some other task depends on
     claims_total: int = 0
     completions_total: int = 0
@@ -157,15 +224,39 @@ class TaskView:
         """The task ``task_id`` of ``db``, or None."""
         return self.tasks.get((db, task_id))
 
-    def pending_of(self, db: str, task_type: str) -> Iterator[TaskRecord]:
-        """Pending tasks of a type, in claim order (priority, then age).
+    def pending_of(
+        self, db: str, task_type: str, homes: Iterable[str] | None = None
+    ) -> Iterator[TaskRecord]:
+        """Pending tasks of a type (of ``homes`` only, if given), in claim order
+        (priority, then age).
 
         The index is read in place (no copy: a claim stops at the first ready
         task), so nothing may change the view while the iterator is in use.
         """
         tasks = self.tasks
-        for _, _, task_id in self.pending.get((db, task_type), ()):
+        pending = self.pending
+        if homes is None:
+            homes = self.homes_pending(db, task_type)
+        lists = [entries for home in homes if (entries := pending.get((db, task_type, home)))]
+        merged = lists[0] if len(lists) == 1 else heapq.merge(*lists)
+        for _, _, task_id in merged:
             yield tasks[(db, task_id)]
+
+    def homes_pending(self, db: str, task_type: str) -> list[str]:
+        """The homes with pending tasks of ``task_type`` in ``db``."""
+        return [home for (d, t, home) in self.pending if d == db and t == task_type]
+
+    def deciding(self, origin: str) -> frozenset[str] | None:
+        """The homes whose tasks node ``origin`` decides: its own, legacy ones, taken
+        over (None: every home, on a standalone node)."""
+        if self.standalone:
+            return None
+        return self.taken_over | {origin, ""}
+
+    def decides(self, task: TaskRecord, origin: str) -> bool:
+        """Whether node ``origin`` makes the transitions of ``task`` (see the docstring)."""
+        home = task.home
+        return self.standalone or home == origin or not home or home in self.taken_over
 
     def ready(self, task: TaskRecord, now_ms: int) -> bool:
         """Whether a pending task may be claimed now (due, and its parents completed)."""
@@ -193,11 +284,15 @@ class TaskView:
             heapq.heappop(heap)
         return None
 
-    def expired(self, now_ms: int, limit: int) -> list[TaskRecord]:
-        """Claimed tasks whose lease is due, earliest first (the heap is not changed)."""
+    def expired(
+        self, now_ms: int, limit: int, origin: str = "", takeover_delay_ms: int = 0
+    ) -> list[TaskRecord]:
+        """Claimed tasks node ``origin`` decides whose lease is due, earliest first
+        (the heap is not changed). A taken-over home's leases are due only
+        ``takeover_delay_ms`` after their expiry (a renewal may not have arrived)."""
         self.next_lease_expiry()
         due: list[TaskRecord] = []
-        for expires, db, task_id, attempt in sorted(self.leases)[: limit * 4]:
+        for expires, db, task_id, attempt in sorted(self.leases):
             if expires > now_ms or len(due) >= limit:
                 break
             task = self.tasks.get((db, task_id))
@@ -206,10 +301,62 @@ class TaskView:
                 and task.status == CLAIMED
                 and task.attempt == attempt
                 and task.lease_expires_at_ms == expires
+                and (not origin or self.decides(task, origin))
+                and (
+                    self.standalone
+                    or task.home in ("", origin)
+                    or expires + takeover_delay_ms <= now_ms
+                )
                 and task not in due
             ):
                 due.append(task)
         return due
+
+    def removable(
+        self, now_ms: int, retention_ms: int, kept_ms: int, origin: str, limit: int
+    ) -> list[TaskRecord]:
+        """Finished tasks node ``origin`` decides that passed their retention
+        (completed, cancelled: ``retention_ms``; dead, failed: ``kept_ms``),
+        oldest first. Queue entries of tasks changed since are dropped."""
+        due: list[TaskRecord] = []
+        for queue, bound in ((self.finished, retention_ms), (self.kept, kept_ms)):
+            while queue and len(due) < limit:
+                finished_at, db, task_id, version = queue[0]
+                task = self.tasks.get((db, task_id))
+                if task is None or task.version != version:
+                    queue.popleft()  # changed (retried) or removed since
+                    continue
+                if finished_at + bound > now_ms:
+                    break
+                queue.popleft()
+                if self.decides(task, origin):
+                    due.append(task)
+        return due
+
+    def _account(self, task: TaskRecord, keyspace: Any = None) -> None:
+        """Re-measure ``task``; carry the change into ``memory`` and, given the
+        keyspace, its ``memory_used`` (recovery adds ``memory`` after loading)."""
+        size = task.measure()
+        delta = size - task.size
+        if delta:
+            task.size = size
+            self.memory += delta
+            if keyspace is not None:
+                keyspace.memory_used += delta
+
+    def _forget(self, task: TaskRecord, keyspace: Any) -> None:
+        """Drop ``task`` from the view (its retention passed), and its bytes."""
+        if task.status == PENDING:
+            self._unindex(task)
+        del self.tasks[(task.db, task.id)]
+        self.memory -= task.size
+        keyspace.memory_used -= task.size
+        task.size = 0
+
+    def _finished(self, task: TaskRecord, at_ms: int) -> None:
+        """Queue a task that just finished for the retention sweep."""
+        queue = self.finished if task.status in RETAINED else self.kept
+        queue.append((at_ms, task.db, task.id, task.version))
 
     def statistics(self) -> TaskStatistics:
         """Queue depth per type and status, the totals, the dispatch histogram (O(tasks))."""
@@ -244,10 +391,12 @@ class TaskView:
     # --- changing (only from the apply handlers in bolt.state._task_apply) -------
 
     def _index(self, task: TaskRecord) -> None:
-        bisect.insort(self.pending.setdefault((task.db, task.task_type), []), task.order())
+        key = (task.db, task.task_type, task.home)
+        bisect.insort(self.pending.setdefault(key, []), task.order())
 
     def _unindex(self, task: TaskRecord) -> None:
-        entries = self.pending.get((task.db, task.task_type))
+        key = (task.db, task.task_type, task.home)
+        entries = self.pending.get(key)
         if not entries:
             return
         order = task.order()
@@ -255,7 +404,7 @@ class TaskView:
         if position < len(entries) and entries[position] == order:
             del entries[position]
         if not entries:
-            del self.pending[(task.db, task.task_type)]
+            del self.pending[key]
 
     def _set_status(self, task: TaskRecord, status: str) -> None:
         if task.status == PENDING and status != PENDING:
@@ -272,11 +421,16 @@ class TaskView:
 
     def load_wire(self, rows: list[list[Any]]) -> None:
         """Add the tasks of :meth:`to_wire` rows (recovery from a snapshot)."""
+        finished: list[TaskRecord] = []
         for row in rows:
-            values = dict(zip(_WIRE_FIELDS, row, strict=True))
+            values = dict(zip(_WIRE_FIELDS, row, strict=False))  # older rows lack the last fields
             values["parents"] = tuple(values["parents"])
+            values["version"] = tuple(values.get("version", (0, 0, 0, "")))
+            values["holder_version"] = tuple(values.get("holder_version", (0, 0, 0, "")))
+            values["size"] = 0
             task = TaskRecord(**values)
             self.tasks[(task.db, task.id)] = task
+            self._account(task)
             self.parents.update((task.db, parent) for parent in task.parents)
             if task.status == PENDING:
                 self._index(task)
@@ -284,3 +438,7 @@ class TaskView:
                 heapq.heappush(
                     self.leases, (task.lease_expires_at_ms, task.db, task.id, task.attempt)
                 )
+            elif task.status in FINISHED:
+                finished.append(task)
+        for task in sorted(finished, key=lambda t: t.updated_at_ms):
+            self._finished(task, task.updated_at_ms)

@@ -25,7 +25,15 @@ kind      array                                               sent by
 19        ``[19, sync_id, number, entries, tasks]``            the dialing node
 20        ``[20, sync_id, chunks, entries_total]``            the dialing node
 21        ``[21, sync_id, number]``                           the answering node
+22        ``[22, request_id, command, args, db]``             a task link's dialer
+23        ``[23, request_id, ok, value]``                     a task link's answerer
 ========  ==================================================  =====================
+
+Kinds 22 and 23 travel only on a **task link** (a connection whose
+``PeerProof`` status says ``"purpose": "tasks"``): a node forwards a task
+command to the node that decides the task (``bolt.cluster._tasks``); the
+reply's ``value`` is the command's reply when ``ok``, else ``[code, name,
+message]`` of its error.
 
 Kinds 18-21 are a **full sync** (:mod:`bolt.cluster._fullsync_send`): the
 state of the sender as of ``covered_offset`` of its log (``dots`` is the
@@ -74,6 +82,8 @@ KIND_FULL_SYNC_BEGIN = 18
 KIND_FULL_SYNC_CHUNK = 19
 KIND_FULL_SYNC_END = 20
 KIND_FULL_SYNC_ACK = 21
+KIND_TASK_REQUEST = 22
+KIND_TASK_REPLY = 23
 
 
 class PeerHello(NamedTuple):
@@ -172,6 +182,23 @@ class FullSyncAck(NamedTuple):
     number: int
 
 
+class TaskRequest(NamedTuple):
+    """A task command forwarded to the node that decides the task."""
+
+    request_id: int
+    command: str
+    args: list[Any]
+    db: str
+
+
+class TaskReply(NamedTuple):
+    """The answer to a :class:`TaskRequest`: the reply, or ``[code, name, message]``."""
+
+    request_id: int
+    ok: bool
+    value: Any
+
+
 PeerMessage = (
     PeerHello
     | PeerChallenge
@@ -185,6 +212,8 @@ PeerMessage = (
     | FullSyncChunk
     | FullSyncEnd
     | FullSyncAck
+    | TaskRequest
+    | TaskReply
 )
 
 _KINDS: dict[type, int] = {
@@ -200,6 +229,8 @@ _KINDS: dict[type, int] = {
     FullSyncChunk: KIND_FULL_SYNC_CHUNK,
     FullSyncEnd: KIND_FULL_SYNC_END,
     FullSyncAck: KIND_FULL_SYNC_ACK,
+    TaskRequest: KIND_TASK_REQUEST,
+    TaskReply: KIND_TASK_REPLY,
 }
 
 _STATUS_INTS = ("hlc", "last_offset", "client_port")
@@ -267,7 +298,19 @@ def to_peer_message(obj: Any) -> PeerMessage:
     if type(obj) is not list or not obj or type(obj[0]) is not int:
         raise ProtocolError("a message must be a msgpack array starting with its kind")
     kind, fields = obj[0], obj[1:]
-    arity = {10: 4, 11: 4, 12: 2, 13: 1, 14: 3, 15: 3, 16: 1, 17: 3, **_FULL_SYNC_ARITY}.get(kind)
+    arity = {
+        10: 4,
+        11: 4,
+        12: 2,
+        13: 1,
+        14: 3,
+        15: 3,
+        16: 1,
+        17: 3,
+        **_FULL_SYNC_ARITY,
+        KIND_TASK_REQUEST: 4,
+        KIND_TASK_REPLY: 3,
+    }.get(kind)
     if arity is None:
         raise ProtocolError(f"unknown peer message kind {kind}")
     if kind == KIND_HEARTBEAT and len(fields) == 4:
@@ -311,6 +354,8 @@ def to_peer_message(obj: Any) -> PeerMessage:
         return Ack(fields[0])
     if kind in _FULL_SYNC_ARITY:
         return _full_sync_message(kind, fields)
+    if kind in (KIND_TASK_REQUEST, KIND_TASK_REPLY):
+        return _task_message(kind, fields)
     code, name, message = fields
     if type(code) is not int or type(name) is not str or type(message) is not str:
         _bad(kind, "code must be an integer, name and message strings")
@@ -360,6 +405,27 @@ def _full_sync_message(kind: int, fields: list[Any]) -> PeerMessage:
             _bad(kind, "entries_total must be a non-negative integer")
         return FullSyncEnd(*fields)
     return FullSyncAck(*fields)
+
+
+def _task_message(kind: int, fields: list[Any]) -> PeerMessage:
+    if not _is_int(fields[0]):
+        _bad(kind, "request_id must be a non-negative integer")
+    if kind == KIND_TASK_REQUEST:
+        request_id, command, args, db = fields
+        if type(command) is not str or type(args) is not list or type(db) is not str:
+            _bad(kind, "command and db must be strings, args a list")
+        return TaskRequest(request_id, command, args, db)
+    request_id, ok, value = fields
+    if type(ok) is not bool:
+        _bad(kind, "ok must be a boolean")
+    if not ok and not (
+        type(value) is list
+        and len(value) == 3
+        and type(value[0]) is int
+        and all(type(v) is str for v in value[1:])
+    ):
+        _bad(kind, "an error must be [code, name, message]")
+    return TaskReply(request_id, ok, value)
 
 
 class PeerCodec(Codec):

@@ -158,9 +158,9 @@ def view(keyspace: Keyspace, keys: Iterable[tuple[str, str]], now: int) -> dict[
 
 
 def memory_breakdown(keyspace: Keyspace) -> tuple[int, int, int]:
-    """``(memory_used, sum of shard memory, sum of every entry's estimate)``."""
+    """``(memory_used less the tasks', sum of shard memory, sum of every entry's estimate)``."""
     return (
-        keyspace.memory_used,
+        keyspace.memory_used - keyspace.tasks.memory,
         sum(shard.memory for shard in keyspace.shards),
         sum(
             entry.estimate_size(name)
@@ -178,6 +178,9 @@ def assert_memory_exact(keyspace: Keyspace) -> None:
         assert shard.memory == sum(e.size for e in shard.entries.values())
         for name, entry in shard.entries.items():
             assert entry.size == entry.estimate_size(name), name
+    tasks = keyspace.tasks
+    assert tasks.memory == sum(t.size for t in tasks.tasks.values())
+    assert all(t.size == t.measure() for t in tasks.tasks.values())
 
 
 HISTORY_KEYS = ("k1", "k2", "k3")

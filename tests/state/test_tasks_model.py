@@ -110,8 +110,8 @@ class TaskMachine(RuleBasedStateMachine):
             task = self.node.keyspace.tasks.get("", task_id)
             assert task is not None
             assert (task.status, task.attempt, task.attempt_limit) == (status, attempt, limit)
-        pending_index = self.node.keyspace.tasks.pending.get(("", "t"), [])
-        assert [entry[2] for entry in pending_index] == self._pending()
+        pending_index = self.node.keyspace.tasks.pending_of("", "t")
+        assert [task.id for task in pending_index] == self._pending()
 
 
 TestTaskMachine = TaskMachine.TestCase
