@@ -26,7 +26,7 @@ Conditions (``NX``, ``XX``, ``GT``...) are checked against this node's view:
 on one node they are exact; across nodes ``SET NX`` is a node-local lock
 (two nodes may both grant it during a partition; the later HLC wins).
 
-Lists, sets and CRDT counters carry no TTL in Bolt (DESIGN §4: TTL is stored
+Lists, sets, hashes and CRDT counters carry no TTL in Bolt (DESIGN §4: TTL is stored
 with string values), so ``PEXPIREAT`` on them is refused with a clear error.
 """
 
@@ -49,7 +49,7 @@ from bolt.state._commands import (
     put_events,
 )
 from bolt.state._commands_redis_keys import cmd_dbsize, cmd_rename, cmd_scan, rewrite
-from bolt.state._entry import COUNTER, CRDT_COUNTER, LIST, SET, STRING, TOMBSTONE, TYPE_NAMES
+from bolt.state._entry import COUNTER, LIST, SET, STRING, TOMBSTONE, TYPE_NAMES
 from bolt.state._handlers import expect as _expect
 from bolt.state._handlers import string_value as _string_value
 from bolt.state._handlers import visible as _visible
@@ -208,7 +208,7 @@ def cmd_incrbyfloat(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: i
 
 def _expiring(ks: Keyspace, db: str, key: str, now: int) -> tuple[Any, int]:
     entry, kind = _visible(ks, db, key, now)
-    if kind in (LIST, SET, CRDT_COUNTER):
+    if kind not in (STRING, COUNTER, TOMBSTONE):
         raise WrongTypeError(
             f"Bolt keeps a TTL on strings and counters only, not on a {TYPE_NAMES[kind]}"
         )
