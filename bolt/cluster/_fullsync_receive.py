@@ -16,7 +16,10 @@ At the end the staged state is **merged** into the live views
 (:mod:`bolt.state._merge`: a CRDT join per type, so this node's own writes
 that the sender lacks are kept, and flow back to it by normal shipping),
 ``full_sync_merge_entries_per_yield`` keys at a time with a yield to trio in
-between, so clients keep being served. Only when every key is in are the
+between, so clients keep being served. What the sender's (older) state
+holds at or below the highest stable HLC at which this node collected a
+tombstone, and this node lacks, was removed here and is not brought back
+(``Keyspace.collected_hlc``, :func:`bolt.state.forget_seen`). Only when every key is in are the
 sender's users, tasks and dots joined (the dots last: until then, a crash
 or a cut leaves this node asking for another full sync, and a join twice
 changes nothing). Then a snapshot round writes every shard (the merged

@@ -240,6 +240,27 @@ class ORMap:
         """An independent copy."""
         return ORMap.from_wire(self.to_wire())
 
+    def forget_seen(self, seen_hlc: int, held: ORMap | None) -> None:
+        """Drop the field writes tagged at or below ``seen_hlc`` that ``held`` lacks.
+
+        ``held`` is the map of a node that has applied every event at or
+        below ``seen_hlc``: such a write missing there was removed or
+        overwritten there (its tombstone may since have been collected), so
+        joining this state into it must not bring it back. In place.
+        """
+        for field in list(self.fields):
+            tags = _as_dict(self.fields[field])
+            theirs = held.fields.get(field) if held is not None else None
+            kept = _as_dict(theirs) if theirs is not None else {}
+            live = {t: v for t, v in tags.items() if t[0] > seen_hlc or t in kept}
+            if len(live) == len(tags):
+                continue
+            compact = _compact(live)
+            if compact is None:
+                del self.fields[field]
+            else:
+                self.fields[field] = compact
+
     def merge(self, other: ORMap) -> ORMap:
         """The join of this state and ``other`` (a new map; see :func:`merge`)."""
         return merge(self, other)

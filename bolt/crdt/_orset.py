@@ -123,6 +123,25 @@ class ORSet:
     def __iter__(self) -> Iterator[MemberValue]:
         return iter(self.members)
 
+    def forget_seen(self, seen_hlc: int, held: ORSet | None) -> None:
+        """Drop the add tags at or below ``seen_hlc`` that ``held`` does not hold.
+
+        ``held`` is the set of a node that has applied every event at or
+        below ``seen_hlc``: such a tag missing there was removed there (its
+        tombstone may since have been collected), so joining this state into
+        it must not bring the member back. Tombstones are kept. In place.
+        """
+        for member in list(self.members):
+            tags = self.tags(member)
+            kept = held.tags(member) if held is not None else []
+            live = [t for t in tags if t[0] > seen_hlc or t in kept]
+            if len(live) == len(tags):
+                continue
+            if not live:
+                del self.members[member]
+            else:
+                self.members[member] = live[0] if len(live) == 1 else set(live)
+
     def merge(self, other: ORSet) -> None:
         """Join ``other``'s whole state into this set, in place (a full sync).
 

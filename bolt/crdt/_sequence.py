@@ -132,6 +132,23 @@ class Sequence:
         values = self.values
         return ((p, values[p]) for p in self.order)
 
+    def forget_seen(self, seen_hlc: int, held: Sequence | None) -> None:
+        """Drop the elements pushed at or below ``seen_hlc`` that ``held`` lacks.
+
+        ``held`` is the list of a node that has applied every event at or
+        below ``seen_hlc``: an element that old which it does not hold was
+        removed there, and the tombstone that said so may since have been
+        collected (causal stability), so joining this state into it must not
+        bring the element back. Tombstones are kept (a pop may be newer than
+        ``seen_hlc`` though its element is older). In place.
+        """
+        kept = held.values if held is not None else {}
+        gone = [p for p in self.order if position_hlc(p) <= seen_hlc and p not in kept]
+        if gone:
+            for position in gone:
+                del self.values[position]
+            self.order = deque(p for p in self.order if p in self.values)
+
     def merge(self, other: Sequence) -> None:
         """Join ``other``'s whole state into this list, in place (a full sync).
 

@@ -145,6 +145,9 @@ def load_snapshot(keyspace: Keyspace, snapshot: LoadedSnapshot) -> tuple[dict[in
     shards = snapshot.shards
     covered = {i: shards[i].covered if i in shards else -1 for i in range(count)}
     max_hlc = max((s.hlc for s in shards.values()), default=0)
+    # Every event at or below a collection's stable HLC was held when any
+    # shard was written: the highest holds for the whole keyspace.
+    keyspace.collected_hlc = max((s.collected_hlc for s in shards.values()), default=0)
     lowest = min(range(count), key=covered.__getitem__)
     keyspace.dots = DotSet.from_wire(shards[lowest].dots) if lowest in shards else DotSet()
     first = shards.get(0)

@@ -213,6 +213,7 @@ class SnapshotWriter:
             engine.keyspace.dots.to_wire(),
             engine.clock.last,
             _users(engine) if shard.index == 0 else [],
+            collected_hlc=engine.keyspace.collected_hlc,
         )
         if changed:
             snap.entries = [(n, encode_entry(e)) for n, e in shard.entries.items()]

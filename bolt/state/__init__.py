@@ -35,6 +35,7 @@ from bolt.state._keyspace import Keyspace, Shard, UserRecord, key_name, split_na
 from bolt.state._merge import (
     BODY_MERGES,
     copy_entry,
+    forget_seen,
     merge_dots,
     merge_entries,
     merge_entry,
@@ -95,6 +96,7 @@ __all__ = [
     "eviction_events",
     "fast_get",
     "fast_put_events",
+    "forget_seen",
     "glob_to_regex",
     "key_name",
     "merge_dots",

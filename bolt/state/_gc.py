@@ -185,6 +185,7 @@ def collect_names(keyspace: Keyspace, shard: Shard, names: list[str], stable_hlc
                 result.oldest_left = min(result.oldest_left, oldest_stamp(entry))
     if result.collected:
         shard.offset = max(shard.offset, keyspace.applying_offset)
+        keyspace.collected_hlc = max(keyspace.collected_hlc, stable_hlc)
     result.bytes_freed = before - keyspace.memory_used
     return result
 

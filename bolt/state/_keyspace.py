@@ -107,6 +107,11 @@ class Keyspace:
         self.expired_total = 0
         self.evicted_total = 0
         self.applying_offset = -1  # log offset of the record being applied
+        # The highest stable HLC at which a tombstone was collected here: this
+        # node holds every event at or below it (see bolt.state._gc), so a full
+        # sync's older state must not bring back what it lacks from then
+        # (bolt.state._merge.forget_seen). Kept in each shard's snapshot.
+        self.collected_hlc = 0
         self.database_keys: dict[str, int] = {}  # entries per non-default database
         self.tasks = TaskView()  # tasks are not keys: see bolt.state._tasks
         self.tombstoned: set[str] = set()  # names that may have got tombstones (bolt.state._gc)

@@ -22,6 +22,23 @@ the same state as applying both nodes' events would
   pending to claimed to finished;
 * the **dot set** is a union.
 
+A full sync ships a state noted some time before it is merged, while the
+receiver goes on applying events and collecting tombstones by causal
+stability (:mod:`bolt.state._gc`). A popped list element, a removed member
+or a deleted key whose tombstone is already gone would come back if the old
+state were joined as it is: the join relies on the tombstone to say "this
+was removed". So :func:`merge_entries` takes a ``seen_hlc`` at or below
+which the receiver holds every event -- at least the keyspace's
+``collected_hlc``, the highest stable HLC at which it collected a tombstone
+(kept in its snapshot, so a restart keeps it; a wiped node has 0) -- and
+first *forgets* what the incoming state holds at or below it that the
+receiver lacks (:func:`forget_seen`): the receiver already reflects every
+event that old, so anything it lacks was removed there. It is the state
+analog of ``Engine.ingest``'s dot check, which skips a replayed event. With
+``seen_hlc = 0`` (nothing ever collected) nothing is forgotten and the join
+is the plain one.
+CRDT counters need no filter: their observed-reset base is never collected.
+
 Nothing here reads a clock or does I/O. The keyspace's indexes (memory
 sizes, the expiry heap, LRU order, per-database counts) are kept up to date
 through the keyspace's own methods, exactly as ``apply`` keeps them.
@@ -34,7 +51,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from bolt.crdt import DotSet, ORMap, ORSet, PNCounter, Sequence, newer
-from bolt.state._entry import CRDT_COUNTER, HASH, LIST, SET, Entry
+from bolt.state._entry import CRDT_COUNTER, HASH, LIST, SET, TOMBSTONE, Entry
 from bolt.state._keyspace import Keyspace, UserRecord
 from bolt.state._tasks import (
     CANCELLED,
@@ -117,19 +134,59 @@ def copy_entry(entry: Entry) -> Entry:
     return copy
 
 
-def merge_entries(keyspace: Keyspace, items: Iterable[tuple[str, Entry]]) -> int:
+_FORGET_SEEN: dict[int, Callable[[Any, int, Any], None]] = {
+    LIST: Sequence.forget_seen,
+    SET: ORSet.forget_seen,
+    HASH: ORMap.forget_seen,
+}
+"""Entry kind → ``forget_seen(body, seen_hlc, held_body)`` (see the module)."""
+
+
+def forget_seen(incoming: Entry, held: Entry | None, seen_hlc: int) -> None:
+    """Drop from ``incoming`` what a holder of every event ≤ ``seen_hlc`` lacks.
+
+    ``held`` is the receiver's entry for the same key (``None`` if it has
+    none). A reset at or below ``seen_hlc`` loses its stamp (the receiver
+    has it or something newer); container elements that old which ``held``
+    does not hold are dropped (they were removed there). Tombstones are
+    kept. In place; a no-op when ``seen_hlc`` is 0.
+    """
+    if not seen_hlc:
+        return
+    if incoming.hlc and incoming.hlc <= seen_hlc:
+        incoming.hlc, incoming.origin = 0, ""
+        incoming.kind, incoming.value, incoming.expires_at = TOMBSTONE, None, 0
+    bodies = incoming.bodies
+    if bodies:
+        held_bodies = held.bodies if held is not None and held.bodies else {}
+        for kind, body in bodies.items():
+            forget = _FORGET_SEEN.get(kind)
+            if forget is not None:
+                forget(body, seen_hlc, held_bodies.get(kind))
+        incoming.drop_empty_bodies()
+
+
+def merge_entries(keyspace: Keyspace, items: Iterable[tuple[str, Entry]], seen_hlc: int = 0) -> int:
     """Join each ``(name, entry)`` into ``keyspace``; returns how many were merged.
 
     A name the keyspace lacks adopts the entry (it is not copied: pass
     entries nothing else holds, e.g. freshly decoded ones). Touched shards
     get ``offset = keyspace.applying_offset`` like an ``apply`` would.
+    ``seen_hlc``: the keyspace holds every event at or below it; what the
+    incoming entries hold that old and the keyspace lacks is not brought
+    back (:func:`forget_seen`). The keyspace's own ``collected_hlc`` is
+    always used when higher. Incoming entries are changed.
     """
     count = 0
+    seen_hlc = max(seen_hlc, keyspace.collected_hlc)
     for name, incoming in items:
         count += 1
         shard = keyspace.shard_of(name)
-        shard.offset = max(shard.offset, keyspace.applying_offset)
         entry = shard.entries.get(name)
+        forget_seen(incoming, entry, seen_hlc)
+        if entry is None and incoming.is_dead() and not incoming.hlc:
+            continue  # nothing left that the keyspace lacks
+        shard.offset = max(shard.offset, keyspace.applying_offset)
         if entry is None:
             if incoming.bodies:
                 for kind in PRUNED_BY_RESET & incoming.bodies.keys():

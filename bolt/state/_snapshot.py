@@ -111,6 +111,7 @@ class ShardSnapshot:
     users: list[Any]
     entries: list[tuple[str, bytes]] = field(default_factory=list)
     tasks: list[Any] = field(default_factory=list)  # kept with shard 0, as the users
+    collected_hlc: int = 0  # the keyspace's collected_hlc when written (0: absent)
 
 
 @dataclass
@@ -230,6 +231,7 @@ class SnapshotStore:
                     index, meta["covered"], meta["dots"], meta["hlc"], meta["users"]
                 )
                 shard.tasks = meta.get("tasks", [])
+                shard.collected_hlc = meta.get("gc", 0)
                 shard.entries = [
                     self._split_item(value, index)
                     for value in txn.cursor(db=data).iternext(keys=False, values=True)
@@ -387,6 +389,8 @@ class SnapshotStore:
                 }
                 if shard.tasks:
                     meta["tasks"] = shard.tasks
+                if shard.collected_hlc:
+                    meta["gc"] = shard.collected_hlc
                 packed = msgpack.packb(meta, use_bin_type=True)
                 txn.put(_U32.pack(shard.index), _U32.pack(crc32c(packed)) + packed, db=self._shards)
             for index in stale:

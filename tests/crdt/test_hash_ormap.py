@@ -201,3 +201,16 @@ def test_prune_and_wire_round_trip() -> None:
     assert again.state() == orm.state()
     assert again.get("new") == "3"
     assert orm.newest_live_hlc() == 6
+
+
+def test_forget_seen_drops_old_field_writes_the_holder_lacks() -> None:
+    incoming, held = ORMap(), ORMap()
+    incoming.put("old", "1", (1, "a"))
+    incoming.put("kept", "2", (2, "a"))
+    incoming.put("new", "3", (9, "b"))
+    held.put("kept", "2", (2, "a"))
+    incoming.forget_seen(5, held)
+    assert sorted(incoming.items()) == [("kept", "2"), ("new", "3")]
+    before = incoming.state()
+    incoming.forget_seen(0, None)
+    assert incoming.state() == before

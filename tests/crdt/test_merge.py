@@ -192,3 +192,42 @@ def test_later_is_an_lww_join(stamps: list[tuple[int, str]]) -> None:
     for stamp in reversed(stamps[:-1]):
         backward = later(stamp, backward)
     assert forward == backward == max(stamps)
+
+
+# --- forget_seen: what a node that has seen everything up to an HLC lacks ---------------------
+
+
+def _elements(kind: str, replica: Any) -> set[Any]:
+    """The live element ids with their HLCs: set tags, list positions."""
+    if kind == "orset":
+        return {(m, t) for m in replica.members for t in replica.tags(m)}
+    return set(replica.values)
+
+
+def _element_hlc(kind: str, element: Any) -> int:
+    return element[1][0] if kind == "orset" else abs(element[0])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(["orset", "sequence"]),
+    st.integers(0, 2**32),
+    st.integers(0, 40),
+    st.integers(0, 45),
+)
+def test_forget_seen_drops_exactly_the_old_elements_the_holder_lacks(
+    kind: str, seed: int, count: int, seen: int
+) -> None:
+    make_ops, build, state, _cls = KINDS[kind]
+    rnd = random.Random(seed)
+    ops = make_ops(rnd, count)
+    incoming, held = build(_subset(rnd, ops)), build(_subset(rnd, ops))
+    before, tombstones = _elements(kind, incoming), sorted(incoming.pending_removals)
+    incoming.forget_seen(seen, held)
+    kept = {e for e in before if _element_hlc(kind, e) > seen or e in _elements(kind, held)}
+    assert _elements(kind, incoming) == kept
+    assert sorted(incoming.pending_removals) == tombstones  # removals are never forgotten
+    unchanged = build(ops)
+    snapshot = state(unchanged)
+    unchanged.forget_seen(0, None)  # seen_hlc 0: nothing is known to be seen
+    assert state(unchanged) == snapshot

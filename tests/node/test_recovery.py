@@ -246,3 +246,24 @@ async def test_expired_keys_are_gone_after_a_restart(tmp_path: Path) -> None:
         assert engine.submit("KEYS", [])[0] == ["p"]
         assert engine.keyspace.get("e") is None  # reclaimed at open
         assert_memory_exact(engine.keyspace)
+
+
+@pytest.mark.trio
+async def test_the_collection_horizon_survives_a_restart(tmp_path: Path) -> None:
+    """``Keyspace.collected_hlc`` is what stops a full sync's older state from
+    bringing back what was collected here; a restart must not lose it (a
+    wiped data directory has none)."""
+    clock = ManualClock(START)
+    data = tmp_path / "d"
+    async with open_engine(config(data, clock, fsync="always")) as engine:
+        await _write_every_type(engine)
+        assert engine.keyspace.collected_hlc == 0
+        engine.keyspace.collected_hlc = horizon = engine.clock.last
+        await engine.snapshot_now()
+        image = crash_image(data, tmp_path / "image")
+    async with open_engine(config(image, clock)) as recovered:
+        assert recovered.keyspace.collected_hlc == horizon
+    async with open_engine(config(data, clock, shard_count=8)) as resharded:
+        assert resharded.keyspace.collected_hlc == horizon
+    async with open_engine(config(tmp_path / "wiped", clock)) as fresh:
+        assert fresh.keyspace.collected_hlc == 0

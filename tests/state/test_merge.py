@@ -22,6 +22,7 @@ from bolt.state import (
     Keyspace,
     TaskRecord,
     apply,
+    collect_tombstones,
     copy_entry,
     merge_dots,
     merge_entries,
@@ -167,6 +168,67 @@ def test_a_delete_in_the_snapshot_prunes_older_elements_and_spares_newer() -> No
     left.run("RPUSH", "q", "new")  # after the delete: survives it
     _merge(left.keyspace, right.keyspace)
     assert view(left.keyspace, [("", "q")], clock())[("", "q")][3] == ["new"]
+
+
+def _collected_replica(events: list[Event], stable: int) -> Keyspace:
+    keyspace = _replica(events)
+    collect_tombstones(keyspace, stable)
+    return keyspace
+
+
+@settings(max_examples=80, deadline=None, phases=NO_SHRINK)
+@given(st.integers(0, 2**32), st.integers(2, 3), st.integers(5, 60))
+def test_an_old_state_merged_after_collection_brings_nothing_back(
+    seed: int, node_count: int, steps: int
+) -> None:
+    """The receiver holds every event at or below ``stable`` (and some later
+    ones) and has collected its tombstones; the sender's state is any subset
+    of the history. Merging with ``seen_hlc=stable`` reads as applying both."""
+    _nodes, events, clock = random_history(seed, node_count, steps)
+    rnd = random.Random(seed ^ 0x5EE)
+    hlcs = sorted({e.hlc for e in events})
+    stable = rnd.choice([0, *hlcs]) if hlcs else 0
+    held = [e for e in events if e.hlc <= stable or rnd.random() < 0.5]
+    sent = [e for e in events if rnd.random() < 0.6]
+    receiver = _collected_replica(held, stable)
+    sender = _replica(sent)
+    items = [(n, copy_entry(e)) for s in sender.shards for n, e in s.entries.items()]
+    merge_entries(receiver, items)  # the receiver's collected_hlc is the filter
+    merge_dots(receiver, sender.dots)
+    union = _replica([e for e in events if e in held or e in sent])
+    for now in (clock(), clock() + 120_000):
+        assert view(receiver, ALL_KEYS, now) == view(union, ALL_KEYS, now), (
+            f"seed={seed} stable={stable}"
+        )
+    assert_memory_exact(receiver)
+
+
+def test_a_popped_element_stays_popped_when_its_tombstone_is_gone() -> None:
+    clock = ManualClock(1_700_000_000_000)
+    left = SimNode("left", clock)
+    made: list[Event] = []
+    for write in (("RPUSH", "q", "a", "b"), ("SADD", "s", "x", "y"), ("PUT", "gone", "v")):
+        made += left.run(*write)[1]
+    made += left.run("HSET", "h", "f", "1", "g", "2")[1]
+    old = _replica(made)  # the sender's state, noted now
+    clock.advance(10)
+    for write in (("LPOP", "q"), ("SREM", "s", "x"), ("HDEL", "h", "f"), ("DEL", "gone")):
+        made += left.run(*write)[1]
+    stable = max(e.hlc for e in made)  # every node has every event
+    keys = [("", k) for k in ("q", "s", "h", "gone")]
+    expected = view(_replica(made), keys, clock())
+
+    def merged(collected_hlc: int) -> dict[Any, Any]:
+        receiver = _collected_replica(made, stable)
+        assert receiver.collected_hlc == stable
+        receiver.collected_hlc = collected_hlc
+        items = [(n, copy_entry(e)) for s in old.shards for n, e in s.entries.items()]
+        merge_entries(receiver, items)
+        assert_memory_exact(receiver)
+        return view(receiver, keys, clock())
+
+    assert merged(collected_hlc=stable) == expected
+    assert merged(collected_hlc=0) != expected  # the plain join resurrects: the filter matters
 
 
 # --- tasks --------------------------------------------------------------------------------
