@@ -386,10 +386,16 @@ class CommandsMixin(Generic[R]):
         ``pending_replication`` (``{"mode": "standalone", ...}`` on a single node)."""
         return self._command("CLUSTER", [], None)
 
-    def digest(self, *, database: str | None = None) -> R:
+    def digest(self, *, database: str | None = None, at_ms: int | None = None) -> R:
         """Reply: the node's state digest ``{"digest", "keys", "databases", "shards",
-        "users"}``; equal on nodes that hold the same state (convergence check)."""
-        return self._command("DIGEST", [] if database is None else [database], None)
+        "users"}``; equal on nodes that hold the same state (convergence check).
+
+        ``at_ms`` (Unix milliseconds) judges expiry at that instant rather than
+        the node's now: pass one value to every node to compare one moment.
+        """
+        if at_ms is None:
+            return self._command("DIGEST", [] if database is None else [database], None)
+        return self._command("DIGEST", [database, check_int(at_ms, "at_ms")], None)
 
     # --- users -------------------------------------------------------------------
 

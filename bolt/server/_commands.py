@@ -169,11 +169,23 @@ def cmd_cluster(server: Server, session: Session, args: list[Any]) -> Result:
 
 
 def cmd_digest(server: Server, session: Session, args: list[Any]) -> Result:
-    """``DIGEST [db]`` → the state digest: total, per database, per shard."""
-    if len(args) > 1 or (args and args[0] is not None and type(args[0]) is not str):
-        raise BadRequestError("'DIGEST' takes an optional database name")
+    """``DIGEST [db [at_ms]]`` → the state digest: total, per database, per shard.
+
+    ``at_ms`` (Unix ms) judges expiry at that instant instead of this node's
+    now, so digests read from several nodes one after another (or on nodes
+    whose clocks differ) compare the same moment while keys with a TTL expire.
+    """
+    if (
+        len(args) > 2
+        or (args and args[0] is not None and type(args[0]) is not str)
+        or (len(args) == 2 and (type(args[1]) is not int or args[1] < 0))
+    ):
+        raise BadRequestError(
+            "'DIGEST' takes an optional database name (or nil) and an optional"
+            " time in Unix milliseconds (an integer >= 0)"
+        )
     database = args[0] if args else None
-    now_ms = (server.engine.config.now_ms or wall_clock_ms)()
+    now_ms = args[1] if len(args) == 2 else (server.engine.config.now_ms or wall_clock_ms)()
     return state_digest(server.engine.keyspace, now_ms, database), -1
 
 

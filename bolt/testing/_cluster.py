@@ -204,7 +204,8 @@ class LocalCluster:
         clients = self.clients()
         try:
             while True:
-                digests = {client.digest()["digest"] for client in clients}
+                at_ms = int(time.time() * 1000)  # one instant for all: TTLs expire meanwhile
+                digests = {client.digest(at_ms=at_ms)["digest"] for client in clients}
                 if len(digests) == 1:
                     return time.monotonic() - started
                 if time.monotonic() - started > timeout:

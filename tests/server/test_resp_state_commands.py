@@ -103,7 +103,9 @@ def test_expiry_on_existing_keys(node: SimNode) -> None:
 
 @pytest.mark.parametrize("write", [("SADD", "m"), ("RPUSH", "x"), ("HSET", "f", "v"), ("CINCR",)])
 @pytest.mark.parametrize("at", [NOW + 1000, NOW - 1])
-def test_expiry_on_a_container_is_refused_and_keeps_it(node: SimNode, write: tuple, at: int) -> None:
+def test_expiry_on_a_container_is_refused_and_keeps_it(
+    node: SimNode, write: tuple, at: int
+) -> None:
     node.call(write[0], "c", *write[1:])
     before = view(node.keyspace, [("", "c")], NOW)
     with pytest.raises(WrongTypeError, match="strings and counters only"):

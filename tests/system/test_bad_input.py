@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import socket
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,10 @@ REQUEST_ERRORS = [
     ("USERADD", ["bob", "pw", "superuser"], None, "BAD_REQUEST"),
     ("USERADD", ["", "pw", "readonly"], None, "BAD_REQUEST"),
     ("PASSWD", ["nobody", "pw"], None, "NOT_FOUND"),
+    ("DIGEST", [None, -1], None, "BAD_REQUEST"),
+    ("DIGEST", [None, "1700000000000"], None, "BAD_REQUEST"),
+    ("DIGEST", [None, True], None, "BAD_REQUEST"),
+    ("DIGEST", [None, 1, 2], None, "BAD_REQUEST"),
 ]
 
 
@@ -175,6 +180,17 @@ def test_type_errors_leave_the_value_unchanged(witness: BoltClient) -> None:
     assert witness.get("t:big") == str(MAX_INT64)
     assert witness.lrange("t:list") == ["x"]
     assert_witness_intact(witness)
+
+
+def test_a_digest_judges_expiry_at_the_instant_asked(witness: BoltClient) -> None:
+    witness.setex("d:ttl", "v", 30)
+    now = int(time.time() * 1000)
+    assert witness.digest(at_ms=now) == witness.digest(at_ms=now + 5_000)
+    later = witness.digest(at_ms=now + 31_000)  # the key has expired by then
+    assert later["keys"] == witness.digest(at_ms=now)["keys"] - 1
+    assert later["digest"] != witness.digest()["digest"]
+    with pytest.raises(TypeError):
+        witness.digest(at_ms="soon")  # type: ignore[arg-type]
 
 
 def test_unknown_command_through_the_sdk_is_answered(witness: BoltClient) -> None:
