@@ -291,3 +291,5 @@ blocking_service_check_ms = 100
 # --- RESP transactions (MULTI/EXEC) ------------------------------------------
 resp_multi_commands_max = 10_000
 """Most commands one RESP ``MULTI`` may queue; one more fails the transaction."""
+resp_watch_keys_max = 10_000
+"""Most keys one RESP session may ``WATCH`` at once; more are refused."""

@@ -101,6 +101,7 @@ class RespSession(Session):
         "protocol",
         "pubsub_outbox",
         "stream",
+        "watched",
     )
 
     def __init__(self, session_id: int, address: str, level: int = LEVEL_NONE) -> None:
@@ -116,3 +117,5 @@ class RespSession(Session):
         self.lib_version = ""
         self.multi: list[tuple[Any, list[bytes]]] | None = None  # queued after MULTI
         self.multi_failed = False  # a command was refused while queueing: EXECABORT
+        # WATCH: (db, key) -> its fingerprint when watched (bolt.server._resp_multi)
+        self.watched: dict[tuple[str, bytes], int] | None = None

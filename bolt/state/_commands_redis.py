@@ -48,7 +48,13 @@ from bolt.state._commands import (
     delete_event,
     put_events,
 )
-from bolt.state._commands_redis_keys import cmd_dbsize, cmd_rename, cmd_scan, rewrite
+from bolt.state._commands_redis_keys import (
+    cmd_dbsize,
+    cmd_keystate,
+    cmd_rename,
+    cmd_scan,
+    rewrite,
+)
 from bolt.state._entry import COUNTER, LIST, SET, STRING, TOMBSTONE, TYPE_NAMES
 from bolt.state._handlers import expect as _expect
 from bolt.state._handlers import string_value as _string_value
@@ -347,6 +353,7 @@ _REDIS_COMMANDS: list[tuple[str, Handler, str, bool, str]] = [
     ("SMISMEMBER", cmd_smismember, "read", False, "set"),
     ("SCAN", cmd_scan, "read", False, "get"),
     ("DBSIZE", cmd_dbsize, "read", False, "get"),
+    ("KEYSTATE", cmd_keystate, "read", False, "get"),
     ("RENAME", cmd_rename, "write", True, "put"),
 ]
 

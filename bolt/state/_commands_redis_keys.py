@@ -13,6 +13,8 @@ from typing import Any
 from bolt.errors import BadRequestError, KeyNotFoundError, WrongTypeError
 from bolt.events import CounterSet, Event, HashFieldsSet, ListPushed, SetAdded
 from bolt.state import _validate as check
+from bolt.state._digest import key_hash as digest_key_hash
+from bolt.state._digest import visible_value
 from bolt.state._entry import (
     COUNTER,
     CRDT_COUNTER,
@@ -82,6 +84,27 @@ def cmd_scan(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> 
     if wanted is not None:
         keys = [k for k in keys if TYPE_NAMES.get(_visible(ks, db, k, now)[1]) in wanted]
     return [next_cursor, keys], None
+
+
+def cmd_keystate(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:
+    """``KEYSTATE [key...]`` → one fingerprint per key of what a reader sees now
+    (type, value, expiry and the winning write's stamp; 0: absent).
+
+    ``WATCH`` notes them and ``EXEC`` compares: a key written in between
+    (by anyone, also by replication) has another fingerprint.
+    """
+    check.arity("KEYSTATE", args, 1, -1)
+    check.batch("KEYSTATE", args)
+    prints = []
+    for raw in args:
+        key = check.key(raw)
+        entry, kind = _visible(ks, db, key, now)
+        if kind == TOMBSTONE or entry is None:
+            prints.append(0)
+        else:
+            value = visible_value(entry, kind)
+            prints.append(digest_key_hash(db, key, kind, value, entry.expires_at) or 1)
+    return prints, None
 
 
 def cmd_dbsize(ks: Keyspace, ctx: Stamper, db: str, args: list[Any], now: int) -> Reply:

@@ -469,3 +469,28 @@ def test_engine_submit_reads_and_writes() -> None:
     with pytest.raises(NotIntegerError):
         refused()
     assert engine.statistics().seq == 1
+
+
+def test_keystate_fingerprints_change_with_every_write_a_reader_could_see() -> None:
+    clock = ManualClock(1_700_000_000_000)
+    node, peer = SimNode("n1", clock), SimNode("n2", clock)
+    keys = ["s", "l", "h", "absent"]
+    node.call("PUT", "s", "v")
+    node.call("RPUSH", "l", "a")
+    node.call("HSET", "h", "f", "1")
+    first = node.call("KEYSTATE", *keys)
+    assert first[3] == 0 and all(first[:3])
+    assert node.call("KEYSTATE", *keys) == first  # reading changes nothing
+    assert node.call("KEYSTATE", "s", db="db1") == [0]  # per database
+    clock.advance(1)
+    node.call("PUT", "s", "v")  # the same value, a newer write: another fingerprint
+    node.call("RPUSH", "l", "b")
+    peer.deliver(node.run("HSET", "h", "f", "2")[1])
+    second = node.call("KEYSTATE", *keys)
+    assert [a != b for a, b in zip(first, second, strict=True)] == [True, True, True, False]
+    node.call("SETEX", "s", "v", 5)
+    before = node.call("KEYSTATE", "s")
+    clock.advance(5_000)  # expired: absent
+    assert before != [0] and node.call("KEYSTATE", "s") == [0]
+    with pytest.raises(BadRequestError):
+        node.call("KEYSTATE")

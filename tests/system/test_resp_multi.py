@@ -25,6 +25,15 @@ SCRIPTS: list[list[list[Any]]] = [
     [["MULTI"], ["HSET", "h", "f", "1"], ["HINCRBY", "h", "f", 2], ["HGETALL", "h"], ["EXEC"]],
     [["MULTI"], ["EXEC"]],
     [["MULTI"], ["RPUSH", "l", "a"], ["BLPOP", "l", "0"], ["BRPOP", "l", "0"], ["EXEC"]],
+    # WATCH: a watched key written since (here by the same client) fails EXEC
+    [["WATCH", "w"], ["SET", "w", "1"], ["MULTI"], ["GET", "w"], ["EXEC"], ["GET", "w"]],
+    [["WATCH", "w", "v"], ["MULTI"], ["SET", "w", "2"], ["EXEC"], ["GET", "w"]],
+    [["SET", "w", "x"], ["WATCH", "w"], ["SET", "w", "x"], ["MULTI"], ["DEL", "w"], ["EXEC"]],
+    [["WATCH", "w"], ["DEL", "w"], ["MULTI"], ["SET", "w", "3"], ["EXEC"]],  # nothing to delete
+    [["WATCH", "w"], ["SET", "w", "1"], ["UNWATCH"], ["MULTI"], ["INCR", "w"], ["EXEC"]],
+    [["MULTI"], ["WATCH", "w"], ["SET", "w", "4"], ["EXEC"], ["GET", "w"]],
+    [["WATCH"], ["WATCH", "w"], ["RPUSH", "w", "a"], ["DISCARD"], ["MULTI"], ["EXEC"]],
+    [["WATCH", "w"], ["MULTI"], ["UNWATCH"], ["SET", "w", "5"], ["EXEC"], ["GET", "w"]],
 ]
 
 
@@ -60,6 +69,31 @@ def test_transactions_answer_like_redis(pair: Any, script: int) -> None:
     for step, command in enumerate(SCRIPTS[script]):
         expected, got = _run(redis_client, command), _run(bolt_client, command)
         assert got == expected, f"step {step}: {command}: redis {expected!r}, bolt {got!r}"
+
+
+def test_a_watched_key_written_by_another_client_fails_the_exec(pair: Any) -> None:
+    bolt_client, _, port = pair
+    other = redis.Redis(port=port, socket_timeout=10)
+    try:
+        bolt_client.set("balance", 10)
+        with bolt_client.pipeline() as pipe:
+            pipe.watch("balance")
+            current = int(pipe.get("balance"))
+            other.incrby("balance", 5)  # lands between the read and the EXEC
+            pipe.multi()
+            pipe.set("balance", current - 3)
+            with pytest.raises(redis.WatchError):
+                pipe.execute()
+        assert bolt_client.get("balance") == b"15"  # the other write stands
+        with bolt_client.pipeline() as pipe:  # the usual retry: nothing in between
+            pipe.watch("balance")
+            current = int(pipe.get("balance"))
+            pipe.multi()
+            pipe.set("balance", current - 3)
+            assert pipe.execute() == [True]
+        assert bolt_client.get("balance") == b"12"
+    finally:
+        other.close()
 
 
 def test_no_other_command_runs_inside_an_exec(pair: Any) -> None:
