@@ -215,6 +215,9 @@ batch_chunk_keys = 1_000
 """A longer MSET/MDEL/MGET is run in chunks of this many keys, other clients between them."""
 
 # --- cluster (peer links) --------------------------------------------------
+peer_publish_queue_max = 10_000
+"""Pub/sub messages waiting for one peer link; past it they are dropped and
+counted (pub/sub is at most once, and a publisher never waits)."""
 peer_frame_bytes_max = record_bytes_max + MIB
 """Largest frame accepted on the cluster port (one batch may carry a record as
 large as ``record_bytes_max``), checked from the length prefix."""

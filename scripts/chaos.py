@@ -307,16 +307,15 @@ class Row:
     detail: str
 
 
-def observe(client: Any, ledger: Ledger, at_ms: int) -> NodeView:
-    """Read what ``ledger`` needs to be checked from one node; its digest as of
-    ``at_ms`` (the same instant for every node: keys with a TTL expire while
-    the nodes are read one after another)."""
+def observe(client: Any, ledger: Ledger, digest: str) -> NodeView:
+    """Read what ``ledger`` needs to be checked from one node (``digest``: its
+    digest, read with every other node's by :func:`digests_now`)."""
     status = client.cluster_status()
     set_keys = set(ledger.members) | set(ledger.maybe_members)
     counter_keys = set(ledger.increments) | set(ledger.maybe_increments)
     return NodeView(
         node_id=status["node_id"],
-        digest=client.digest(at_ms=at_ms)["digest"],
+        digest=digest,
         members={key: {str(m) for m in client.smembers(key)} for key in sorted(set_keys)},
         counters={key: int(client.cget(key)) for key in sorted(counter_keys)},
         present_deleted=[key for key in sorted(ledger.deleted) if client.exists(key)],
@@ -457,11 +456,11 @@ def soak(args: argparse.Namespace, base: Path) -> int:
         except TimeoutError:
             seconds, converged = args.converge_timeout, False
         _wait_tombstones_gone(cluster, timeout=30)
+        digests = cluster.digests()
         views = []
-        at_ms = int(time.time() * 1000)
         for i in range(args.nodes):
             with cluster.node(i).client() as client:
-                views.append(observe(client, ledger, at_ms))
+                views.append(observe(client, ledger, digests[i]))
     rows = evaluate(views, ledger, converged)
     faults_done = ", ".join(f"{k} {n}" for k, n in sorted(faults.log.items()))
     print(f"chaos: {args.nodes} nodes, {args.duration:.0f}s, seed {seed}")

@@ -59,6 +59,7 @@ from bolt.wire import (
     PeerProof,
     PeerReady,
     PeerRefusal,
+    Publish,
 )
 
 if TYPE_CHECKING:
@@ -189,6 +190,8 @@ async def _serve(service: ClusterService, stream: PeerStream, peer: PeerState) -
                     peer.clock_offset_ms = service.engine.clock.offset_ms(message.hlc)
                     peer.remote_last_offset = message.last_offset
                     service.heard_stability(peer, message.stability)
+                elif type(message) is Publish:
+                    service.published_by(peer, message)
                 elif type(message) is PeerRefusal:
                     raise BoltConnectionError(f"peer closed: {message.name}: {message.message}")
                 else:

@@ -59,6 +59,7 @@ from bolt.wire import (
     PeerProof,
     PeerReady,
     PeerRefusal,
+    Publish,
 )
 
 if TYPE_CHECKING:
@@ -179,10 +180,12 @@ async def ship(service: ClusterService, stream: PeerStream, peer: PeerState) -> 
     in_flight: list[int] = []
     syncs = FullSyncWindow()
     try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_read_acks, service, stream, peer, window, in_flight, syncs)
-            nursery.start_soon(_send_heartbeats, service, stream, peer)
-            await _ship_log(service, stream, peer, window, in_flight, syncs)
+        with service.publish_outbox(peer) as publishes:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_read_acks, service, stream, peer, window, in_flight, syncs)
+                nursery.start_soon(_send_heartbeats, service, stream, peer)
+                nursery.start_soon(_send_publishes, stream, peer, publishes)
+                await _ship_log(service, stream, peer, window, in_flight, syncs)
     except BaseExceptionGroup as group:
         raise sole_failure(group) from None
     finally:
@@ -228,6 +231,15 @@ async def _send_heartbeats(service: ClusterService, stream: PeerStream, peer: Pe
             )
         )
         await trio.sleep(limits.peer_heartbeat_interval_ms / 1000)
+
+
+async def _send_publishes(
+    stream: PeerStream, peer: PeerState, publishes: trio.MemoryReceiveChannel[Publish]
+) -> None:
+    """Send this node's ``PUBLISH`` messages to the peer, in the order made."""
+    async for message in publishes:
+        await stream.send(message)
+        peer.publishes_sent += 1
 
 
 async def _ship_log(

@@ -53,6 +53,9 @@ class PeerStatistics:
     full_syncs_received: int = 0
     needs_full_sync: bool = False
     full_sync: str | None = None  # what a full sync with the peer is doing now
+    publishes_sent: int = 0
+    publishes_received: int = 0
+    publishes_dropped: int = 0
 
 
 class PeerState:
@@ -84,6 +87,9 @@ class PeerState:
         self.full_syncs_sent = 0
         self.full_syncs_received = 0
         self.needs_full_sync = False  # gone past the log retention bound
+        self.publishes_sent = 0  # pub/sub messages (bolt.cluster._service.publish)
+        self.publishes_received = 0
+        self.publishes_dropped = 0
         self.full_sync: str | None = None
         self.sync_hold: int | None = None  # log kept after this offset for a full sync
 
@@ -154,4 +160,7 @@ class PeerState:
             full_syncs_received=self.full_syncs_received,
             needs_full_sync=self.needs_full_sync,
             full_sync=self.full_sync,
+            publishes_sent=self.publishes_sent,
+            publishes_received=self.publishes_received,
+            publishes_dropped=self.publishes_dropped,
         )

@@ -21,7 +21,7 @@ import contextlib
 import functools
 import logging
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ from bolt.cluster._tasks import TaskLinks
 from bolt.cluster._tombstones import TombstoneCollector
 from bolt.crdt import hlc_from_ms, hlc_ms
 from bolt.node import Engine, wall_clock_ms
-from bolt.wire import format_address
+from bolt.wire import Publish, format_address
 
 logger = logging.getLogger("bolt.cluster")
 
@@ -93,6 +93,9 @@ class ClusterService:
         self._scope: trio.CancelScope | None = None
         self.task_links = TaskLinks(self)  # task commands forwarded to their deciding node
         self._started_at = 0.0
+        # Pub/sub: each shipping link's outbox, and where a peer's messages go.
+        self._publish_outboxes: dict[str, trio.MemorySendChannel[Publish]] = {}
+        self.deliver_publish: Callable[[bytes, bytes], int] | None = None
         self.stability = Stability(self.node_id, self.peers)
         self.tombstones = TombstoneCollector(engine, self.stable_hlc)
 
@@ -244,6 +247,40 @@ class ClusterService:
         peer.clock_offset_ms = self.engine.clock.offset_ms(status["hlc"]) if status["hlc"] else 0
         self.heard_stability(peer, status.get("stability"))
 
+    # --- pub/sub across the cluster ------------------------------------------------
+
+    def publish(self, channel: bytes, message: bytes) -> None:
+        """Hand a ``PUBLISH`` made here to every peer with a live link (never waits).
+
+        At most once, like Redis: a peer without a link now misses it, and a
+        link whose outbox is full (``limits.peer_publish_queue_max``) drops it
+        (counted in ``publishes_dropped``).
+        """
+        for node_id, outbox in self._publish_outboxes.items():
+            peer = self.peers[node_id]
+            try:
+                outbox.send_nowait(Publish(channel, message))
+            except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+                peer.publishes_dropped += 1
+
+    @contextlib.contextmanager
+    def publish_outbox(self, peer: PeerState) -> Iterator[trio.MemoryReceiveChannel[Publish]]:
+        """The outbox of ``peer``'s shipping link, for as long as the link runs."""
+        send, receive = trio.open_memory_channel[Publish](limits.peer_publish_queue_max)
+        self._publish_outboxes[peer.node_id] = send
+        try:
+            with send, receive:
+                yield receive
+        finally:
+            if self._publish_outboxes.get(peer.node_id) is send:
+                del self._publish_outboxes[peer.node_id]
+
+    def published_by(self, peer: PeerState, message: Publish) -> None:
+        """A peer's ``PUBLISH``: to this node's subscribers (none without RESP)."""
+        peer.publishes_received += 1
+        if self.deliver_publish is not None:
+            self.deliver_publish(message.channel, message.message)
+
     # --- causal stability (bolt.cluster._stability) ------------------------------------
 
     def stability_report(self) -> dict[str, Any]:
@@ -344,6 +381,9 @@ class ClusterService:
                     "full_syncs_received": stats.full_syncs_received,
                     "needs_full_sync": stats.needs_full_sync,
                     "full_sync": stats.full_sync,
+                    "publishes_sent": stats.publishes_sent,
+                    "publishes_received": stats.publishes_received,
+                    "publishes_dropped": stats.publishes_dropped,
                 }
             )
         return {

@@ -371,6 +371,8 @@ class Daemon:
             serving.start_soon(run_blocking_service, server)  # BLPOP/BRPOP wake-ups; the same
             if config.resp_port is not None:
                 self.resp = RespListener(server)
+                if self.cluster is not None:  # peers' PUBLISH reach this node's subscribers
+                    self.cluster.deliver_publish = self.resp.pubsub.publish
                 resp_port = await serving.start(self.resp.serve, host, config.resp_port)
                 logger.info("bolt resp ready: host=%s resp_port=%d", host, resp_port)
             info = ReadyInfo(host, port, metrics_port, engine.origin, mode, ssl_context is not None)

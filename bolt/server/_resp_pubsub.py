@@ -2,10 +2,15 @@
 
 Theory of operation
 -------------------
-Messages are **node-local and not persisted**: ``PUBLISH`` hands a message to
-the subscribers connected to this node right now and returns how many got
-it, as a single Redis does; nothing is logged, nothing replicates (once
-replication exists this is where it would fan out to peers).
+Messages are **not persisted**: ``PUBLISH`` hands a message to the
+subscribers connected to this node right now and returns how many got it,
+as a single Redis does; nothing is logged. In a cluster it is also handed,
+without waiting, to every peer with a live link
+(:meth:`bolt.cluster.ClusterService.publish`, peer message kind 24), which
+gives it to its own subscribers: delivery is cluster-wide and at most once
+(a peer cut off at that moment misses it; a full link outbox drops it,
+counted), in publish order per publishing node, and the count returned is
+this node's subscribers only, as in Redis Cluster.
 
 A session that subscribes gets an **outbox** (a bounded trio channel of
 ``limits.client_push_queue_max`` chunks) and one sender task that writes the
@@ -176,7 +181,11 @@ def _unsubscribe(pattern: bool) -> Any:
 
 
 def r_publish(listener: RespListener, session: RespSession, args: list[bytes]) -> Result:
-    """``PUBLISH channel message`` → how many subscribers of this node got it."""
+    """``PUBLISH channel message`` → how many subscribers of this node got it; in a
+    cluster the message also goes to every peer with a live link, for theirs."""
+    cluster = listener.server.cluster
+    if cluster is not None:
+        cluster.publish(args[1], args[2])
     return b":%d\r\n" % listener.pubsub.publish(args[1], args[2]), -1
 
 

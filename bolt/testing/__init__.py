@@ -11,7 +11,7 @@ loopback, optionally with a proxy on every link (:mod:`bolt.testing._cluster`).
 """
 
 from bolt.testing._clock import ManualClock
-from bolt.testing._cluster import LocalCluster, free_port
+from bolt.testing._cluster import LocalCluster, digest_instant, free_port
 from bolt.testing._daemon import READY_LINE, BoltDaemon, DaemonStartError, clean_environment
 from bolt.testing._proxy import FaultProxy
 
@@ -23,5 +23,6 @@ __all__ = [
     "LocalCluster",
     "ManualClock",
     "clean_environment",
+    "digest_instant",
     "free_port",
 ]

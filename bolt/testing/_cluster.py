@@ -39,6 +39,22 @@ def free_port() -> int:
         return port
 
 
+DIGEST_AHEAD_MS = 2_000
+"""How far ahead of now :func:`digest_instant` judges expiry."""
+
+
+def digest_instant() -> int:
+    """The ``at_ms`` at which to compare several nodes' digests: a little ahead.
+
+    A node removes a key whose TTL has passed by its own clock, and the
+    removal is an event that reaches the others a moment later. Judged at an
+    instant no node has reached yet while they are read (``DIGEST_AHEAD_MS``
+    ahead), a key with an expiry at or before it is absent on every node,
+    removed or not, and one after it is removed on none.
+    """
+    return int(time.time() * 1000) + DIGEST_AHEAD_MS
+
+
 class LocalCluster:
     """N real nodes on loopback (see the module docstring).
 
@@ -187,11 +203,12 @@ class LocalCluster:
         return [self.node(i).client(**kwargs) for i in self.live()]
 
     def digests(self) -> list[str]:
-        """Each live node's total digest."""
+        """Each live node's total digest, all judged at one instant (:func:`digest_instant`)."""
+        at_ms = digest_instant()
         result = []
         for i in self.live():
             with self.node(i).client() as client:
-                result.append(client.digest()["digest"])
+                result.append(client.digest(at_ms=at_ms)["digest"])
         return result
 
     def wait_converged(self, timeout: float = 30.0, interval: float = 0.05) -> float:
@@ -204,7 +221,7 @@ class LocalCluster:
         clients = self.clients()
         try:
             while True:
-                at_ms = int(time.time() * 1000)  # one instant for all: TTLs expire meanwhile
+                at_ms = digest_instant()
                 digests = {client.digest(at_ms=at_ms)["digest"] for client in clients}
                 if len(digests) == 1:
                     return time.monotonic() - started

@@ -50,6 +50,7 @@ from bolt.wire._peer import PeerMessage as PeerMessage
 from bolt.wire._peer import PeerProof as PeerProof
 from bolt.wire._peer import PeerReady as PeerReady
 from bolt.wire._peer import PeerRefusal as PeerRefusal
+from bolt.wire._peer import Publish as Publish
 from bolt.wire._peer import TaskReply as TaskReply
 from bolt.wire._peer import TaskRequest as TaskRequest
 from bolt.wire._peer import encode_peer as encode_peer

@@ -27,7 +27,12 @@ kind      array                                               sent by
 21        ``[21, sync_id, number]``                           the answering node
 22        ``[22, request_id, command, args, db]``             a task link's dialer
 23        ``[23, request_id, ok, value]``                     a task link's answerer
+24        ``[24, channel, message]``                          the dialing node
 ========  ==================================================  =====================
+
+Kind 24 is a Redis ``PUBLISH`` made on the sender, for the receiver's own
+subscribers (:mod:`bolt.server._resp_pubsub`): both fields are bytes, and
+nothing of it is logged, acknowledged or relayed further.
 
 Kinds 22 and 23 travel only on a **task link** (a connection whose
 ``PeerProof`` status says ``"purpose": "tasks"``): a node forwards a task
@@ -65,7 +70,7 @@ from bolt import limits
 from bolt.errors import ProtocolError
 from bolt.wire._codec import _ZERO_COPY_BYTES, Codec, _encode_payload, _unpack
 
-PEER_PROTOCOL_VERSION = 2
+PEER_PROTOCOL_VERSION = 3
 """Version of the peer protocol; peers with another version are refused.
 
 2: the full sync messages (kinds 18-21)."""
@@ -84,6 +89,7 @@ KIND_FULL_SYNC_END = 20
 KIND_FULL_SYNC_ACK = 21
 KIND_TASK_REQUEST = 22
 KIND_TASK_REPLY = 23
+KIND_PUBLISH = 24
 
 
 class PeerHello(NamedTuple):
@@ -199,6 +205,13 @@ class TaskReply(NamedTuple):
     value: Any
 
 
+class Publish(NamedTuple):
+    """A pub/sub message published on the sender, for the receiver's subscribers."""
+
+    channel: bytes
+    message: bytes
+
+
 PeerMessage = (
     PeerHello
     | PeerChallenge
@@ -214,6 +227,7 @@ PeerMessage = (
     | FullSyncAck
     | TaskRequest
     | TaskReply
+    | Publish
 )
 
 _KINDS: dict[type, int] = {
@@ -231,6 +245,7 @@ _KINDS: dict[type, int] = {
     FullSyncAck: KIND_FULL_SYNC_ACK,
     TaskRequest: KIND_TASK_REQUEST,
     TaskReply: KIND_TASK_REPLY,
+    Publish: KIND_PUBLISH,
 }
 
 _STATUS_INTS = ("hlc", "last_offset", "client_port")
@@ -310,6 +325,7 @@ def to_peer_message(obj: Any) -> PeerMessage:
         **_FULL_SYNC_ARITY,
         KIND_TASK_REQUEST: 4,
         KIND_TASK_REPLY: 3,
+        KIND_PUBLISH: 2,
     }.get(kind)
     if arity is None:
         raise ProtocolError(f"unknown peer message kind {kind}")
@@ -356,6 +372,10 @@ def to_peer_message(obj: Any) -> PeerMessage:
         return _full_sync_message(kind, fields)
     if kind in (KIND_TASK_REQUEST, KIND_TASK_REPLY):
         return _task_message(kind, fields)
+    if kind == KIND_PUBLISH:
+        if type(fields[0]) is not bytes or type(fields[1]) is not bytes:
+            _bad(kind, "channel and message must be bytes")
+        return Publish(fields[0], fields[1])
     code, name, message = fields
     if type(code) is not int or type(name) is not str or type(message) is not str:
         _bad(kind, "code must be an integer, name and message strings")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from bolt import limits
 from bolt.cluster import ClusterService, ClusterSettings, PeerAddress
 from bolt.node import Engine, open_engine
 from tests.node._support import config
@@ -88,3 +89,30 @@ async def test_relays_third_nodes_events_once(tmp_path: Path) -> None:
         assert b.version_vector() == {"a": 1, "c": 1}
         reply, _ = b.submit("SMEMBERS", ["s"])
         assert sorted(reply) == ["from-a", "from-c"]
+
+
+@pytest.mark.trio
+async def test_publishes_go_to_linked_peers_and_overflow_is_dropped(tmp_path: Path) -> None:
+    async with (
+        open_engine(config(tmp_path / "a", node_id="a")) as a,
+        open_engine(config(tmp_path / "b", node_id="b")) as b,
+    ):
+        async with trio.open_nursery() as nursery:
+            sender, receiver = await _pair(nursery, a, b, tmp_path / "a")
+            got: list[tuple[bytes, bytes]] = []
+            receiver.deliver_publish = lambda channel, message: got.append((channel, message)) or 1
+            peer = sender.peers["b"]
+            await _wait(lambda: "b" in sender._publish_outboxes)
+            for n in range(5):
+                sender.publish(b"ch", b"m%d" % n)
+            await _wait(lambda: len(got) == 5)
+            assert got == [(b"ch", b"m%d" % n) for n in range(5)]
+            assert peer.publishes_sent == 5 and receiver.peers["a"].publishes_received == 5
+            # Publishing never waits: past the outbox bound a message is dropped, counted.
+            flood = limits.peer_publish_queue_max + 50
+            for _ in range(flood):
+                sender.publish(b"ch", b"x")
+            assert 49 <= peer.publishes_dropped <= 50  # one may go straight to the waiting sender
+            sender.stop()
+            receiver.stop()
+        sender.publish(b"ch", b"after")  # no link: nobody to hand it to, nothing raised
