@@ -434,7 +434,7 @@ def soak(args: argparse.Namespace, base: Path) -> int:
     rng = random.Random(seed)
     env = {"BOLT_WAL_FSYNC": "always"}
     started = time.monotonic()
-    with LocalCluster(base, args.nodes, env=env) as cluster:
+    with LocalCluster(base, args.nodes, env=env, keep_logs=args.data_dir is not None) as cluster:
         stop = threading.Event()
         writers = [Writer(cluster, i, seed * 31 + i, stop) for i in range(args.nodes)]
         faults = Faults(cluster, rng, args.wipe, writers)

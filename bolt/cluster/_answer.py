@@ -178,13 +178,24 @@ async def _serve(service: ClusterService, stream: PeerStream, peer: PeerState) -
         nursery.start_soon(_apply_batches, service, stream, peer, receive_batches)
         nursery.start_soon(_send_heartbeats, service, stream)
         async with send_batches:
+            last_end: int | None = None  # the last offset of the previous batch here
             while True:
                 message = await stream.receive_live()
                 peer.heard(trio.current_time())
                 if type(message) is Batch:
+                    if last_end is not None and message.first_offset > last_end + 1:
+                        # An acknowledgement covers every offset up to it: a
+                        # hole would be acknowledged unseen. Drop the link; the
+                        # sender resumes from what was acknowledged.
+                        raise PeerProtocolError(
+                            f"batch {message.first_offset}..{message.last_offset} from"
+                            f" {peer.node_id} leaves a hole after {last_end}"
+                        )
+                    last_end = max(last_end or -1, message.last_offset)
                     peer.batches_received += 1
                     await send_batches.send(message)
                 elif type(message) in FULL_SYNC_MESSAGES:
+                    last_end = None  # the log resumes after the offset the sync covers
                     await send_batches.send(message)
                 elif type(message) is Heartbeat:
                     peer.clock_offset_ms = service.engine.clock.offset_ms(message.hlc)

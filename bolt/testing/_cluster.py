@@ -66,6 +66,8 @@ class LocalCluster:
         env: extra ``BOLT_*`` variables for every node.
         node_env: extra variables per node index.
         name: node ids are ``name1``, ``name2``, ...
+        keep_logs: append each node's stderr to ``base_dir/<id>.stderr`` when it
+            stops or is replaced (for a post-mortem; off by default).
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class LocalCluster:
         env: dict[str, str] | None = None,
         node_env: dict[int, dict[str, str]] | None = None,
         name: str = "n",
+        keep_logs: bool = False,
     ) -> None:
         if size < 1:
             raise ValueError("a cluster needs at least one node")
@@ -88,6 +91,7 @@ class LocalCluster:
         self.env = dict(env or {})
         self.node_env = {i: dict(v) for i, v in (node_env or {}).items()}
         self.ids = [f"{name}{i + 1}" for i in range(size)]
+        self.keep_logs = keep_logs
         self.nodes: list[BoltDaemon | None] = [None] * size
         self.proxies: dict[tuple[int, int], FaultProxy] = {}
         self.cluster_ports = [0] * size if proxies else [free_port() for _ in range(size)]
@@ -130,6 +134,7 @@ class LocalCluster:
     def start_node(self, i: int, env: dict[str, str] | None = None) -> BoltDaemon:
         """Start (or restart, on the same data directory) node ``i``."""
         variables = {**self.node_environment(i), **(env or {})}
+        self._keep_log(i)
         daemon = BoltDaemon.start(self.data_dir(i), env=variables)
         self.nodes[i] = daemon
         line = daemon.wait_for_stderr(CLUSTER_PORT_LINE, timeout=10)
@@ -148,11 +153,18 @@ class LocalCluster:
         if node is not None:
             node.kill()
 
+    def _keep_log(self, i: int) -> None:
+        node = self.nodes[i]
+        if self.keep_logs and node is not None:
+            with (self.base_dir / f"{self.ids[i]}.stderr").open("a") as out:
+                out.write("\n".join(node.stderr_lines()) + "\n")
+
     def stop(self) -> None:
         """Kill every node and close every proxy."""
-        for node in self.nodes:
+        for i, node in enumerate(self.nodes):
             if node is not None:
                 node.kill()
+                self._keep_log(i)
         for proxy in self.proxies.values():
             proxy.close()
 
