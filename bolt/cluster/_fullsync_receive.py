@@ -16,7 +16,14 @@ At the end the staged state is **merged** into the live views
 (:mod:`bolt.state._merge`: a CRDT join per type, so this node's own writes
 that the sender lacks are kept, and flow back to it by normal shipping),
 ``full_sync_merge_entries_per_yield`` keys at a time with a yield to trio in
-between, so clients keep being served. What the sender's (older) state
+between, so clients keep being served. The other way round too: the
+sender collects a removed element's tombstone once the element's *push* is
+stable, so its state may lack both the element and the tombstone while this
+node still holds the element (it has not applied the removal yet). The end
+message says at or below which HLC the sender held every event; this node's
+elements that old which the sender's entry lacks, or whose key it did not
+send at all, were removed there and are dropped (``forget_bodies``,
+``forget_unsent``). What the sender's (older) state
 holds at or below the highest stable HLC at which this node collected a
 tombstone, and this node lacks, was removed here and is not brought back
 (``Keyspace.collected_hlc``, :func:`bolt.state.forget_seen`). Only when every key is in are the
@@ -49,6 +56,7 @@ from bolt.errors import (
     PeerProtocolError,
 )
 from bolt.state import (
+    forget_unsent,
     merge_dots,
     merge_entries,
     merge_tasks,
@@ -77,6 +85,7 @@ class Staging:
     tasks: list[list[Any]] = field(default_factory=list)
     chunks: int = 0
     bytes: int = 0
+    their_seen_hlc: int = 0  # from the end: the sender held every event at or below it
 
 
 def stage(staging: Staging | None, message: Any) -> Staging:
@@ -113,6 +122,7 @@ def check_end(staging: Staging | None, end: FullSyncEnd) -> Staging:
             f"full sync {end.sync_id} ended with {staging.chunks} chunks and "
             f"{len(staging.entries)} keys, the sender says {end.chunks} and {end.entries_total}"
         )
+    staging.their_seen_hlc = end.seen_hlc
     return staging
 
 
@@ -183,8 +193,16 @@ async def merge_staged(service: ClusterService, peer: PeerState, staging: Stagin
             raise FullSyncError(f"the full sync from {peer.node_id}: {exc}") from exc
         newest = max(newest, *(entry.hlc for _, entry in items), 0)
         keyspace.applying_offset = engine.last_offset
-        merge_entries(keyspace, items)
+        merge_entries(keyspace, items, their_seen_hlc=staging.their_seen_hlc)
         await trio.lowlevel.checkpoint()  # let clients in between
+    if staging.their_seen_hlc:
+        # Keys the sender has no entry for at all: their old elements were removed there.
+        sent = {item[0] for item in entries}
+        names = [name for shard in keyspace.shards for name in shard.entries]
+        for start in range(0, len(names), step):
+            keyspace.applying_offset = engine.last_offset
+            forget_unsent(keyspace, names[start : start + step], sent, staging.their_seen_hlc)
+            await trio.lowlevel.checkpoint()
     merge_users(keyspace, users)
     merge_tasks(keyspace.tasks, tasks, keyspace)  # tasks count in memory_used
     merge_dots(keyspace, dots)

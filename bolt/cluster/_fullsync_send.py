@@ -215,7 +215,9 @@ async def send_full_sync(
             number += 1
             total += len(entries)
             peer.full_sync = f"sending: {total} keys in {number} chunks"
-        await stream.send(FullSyncEnd(sync_id, number, total))
+        # Read after the last chunk: every element the chunks lack that is at
+        # or below it was removed here (even if its tombstone is collected).
+        await stream.send(FullSyncEnd(sync_id, number, total, service.local_stable_hlc()))
     finally:
         peer.full_sync = None
     peer.full_syncs_sent += 1

@@ -295,6 +295,11 @@ class ClusterService:
         if report is not None:
             self.stability.learn(peer.node_id, StabilityReport.from_wire(report))
 
+    def local_stable_hlc(self) -> int:
+        """This node holds every event (of every origin) at or below this HLC."""
+        self.stability.advance(self.engine.version_vector())
+        return self.stability.local_stable_hlc()
+
     def stable_hlc(self) -> int:
         """Every configured node holds every event at or below this HLC."""
         self.stability.advance(self.engine.version_vector())

@@ -31,6 +31,13 @@ reader sees is unchanged (the property tests check it), and collecting,
 then applying any event later than ``S``, ends in the same state as
 applying, then collecting.
 
+A removed element's tombstone is dropped once its *push* (tag or position)
+is stable, although the removal may not be: no late event can need it, but
+a state of this node then lacks both the element and its tombstone while a
+node that has not applied the removal still holds the element. A full sync
+carries the sender's local stable HLC for that (``forget_bodies`` and
+``forget_unsent`` in :mod:`bolt.state._merge`).
+
 CRDT counters' observed-reset bases are not tombstones: later totals are
 absolute, so a base is needed for as long as the counter exists.
 """

@@ -47,7 +47,7 @@ through the keyspace's own methods, exactly as ``apply`` keeps them.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from typing import Any
 
 from bolt.crdt import DotSet, ORMap, ORSet, PNCounter, Sequence, newer
@@ -166,7 +166,58 @@ def forget_seen(incoming: Entry, held: Entry | None, seen_hlc: int) -> None:
         incoming.drop_empty_bodies()
 
 
-def merge_entries(keyspace: Keyspace, items: Iterable[tuple[str, Entry]], seen_hlc: int = 0) -> int:
+def forget_bodies(entry: Entry, held: Entry | None, seen_hlc: int) -> bool:
+    """Drop from ``entry``'s containers the elements at or below ``seen_hlc``
+    that ``held`` (the other side's entry; None: it has none) lacks.
+
+    Only the containers: unlike :func:`forget_seen` the reset stamp is left
+    alone (the join of the stamps needs no help). True if anything was dropped.
+    """
+    bodies = entry.bodies
+    if not seen_hlc or not bodies:
+        return False
+    held_bodies = held.bodies if held is not None and held.bodies else {}
+    changed = False
+    for kind, body in bodies.items():
+        forget = _FORGET_SEEN.get(kind)
+        if forget is not None:
+            before = len(body)
+            forget(body, seen_hlc, held_bodies.get(kind))
+            changed = changed or len(body) != before
+    if changed:
+        entry.drop_empty_bodies()
+    return changed
+
+
+def forget_unsent(
+    keyspace: Keyspace, names: Iterable[str], sent: Container[str], their_seen_hlc: int
+) -> int:
+    """:func:`forget_bodies` for the keys of ``names`` that a full sync did not send.
+
+    The sender held every event at or below ``their_seen_hlc`` and has no
+    entry for these keys at all: their elements that old were removed there.
+    Returns how many keys changed (those left holding nothing are removed).
+    """
+    changed = 0
+    for name in names:
+        if name in sent:
+            continue
+        shard = keyspace.shard_of(name)
+        entry = shard.entries.get(name)
+        if entry is None or not forget_bodies(entry, None, their_seen_hlc):
+            continue
+        changed += 1
+        shard.offset = max(shard.offset, keyspace.applying_offset)
+        keyspace.settle(shard, name, entry)
+    return changed
+
+
+def merge_entries(
+    keyspace: Keyspace,
+    items: Iterable[tuple[str, Entry]],
+    seen_hlc: int = 0,
+    their_seen_hlc: int = 0,
+) -> int:
     """Join each ``(name, entry)`` into ``keyspace``; returns how many were merged.
 
     A name the keyspace lacks adopts the entry (it is not copied: pass
@@ -175,7 +226,10 @@ def merge_entries(keyspace: Keyspace, items: Iterable[tuple[str, Entry]], seen_h
     ``seen_hlc``: the keyspace holds every event at or below it; what the
     incoming entries hold that old and the keyspace lacks is not brought
     back (:func:`forget_seen`). The keyspace's own ``collected_hlc`` is
-    always used when higher. Incoming entries are changed.
+    always used when higher. ``their_seen_hlc``: the same for the side the
+    entries come from; the keyspace's container elements that old which an
+    incoming entry lacks are dropped (:func:`forget_bodies`; for keys not
+    sent at all, see :func:`forget_unsent`). Incoming entries are changed.
     """
     count = 0
     seen_hlc = max(seen_hlc, keyspace.collected_hlc)
@@ -196,6 +250,7 @@ def merge_entries(keyspace: Keyspace, items: Iterable[tuple[str, Entry]], seen_h
             keyspace.settle(shard, name, entry)
             continue
         expires_at = entry.expires_at
+        forget_bodies(entry, incoming, their_seen_hlc)
         merge_entry(entry, incoming)
         if entry.expires_at != expires_at:
             keyspace.set_expiry(shard, name, entry, entry.expires_at)

@@ -23,7 +23,7 @@ kind      array                                               sent by
 17        ``[17, code, name, message]``                       either, then closes
 18        ``[18, sync_id, covered_offset, dots, users]``      the dialing node
 19        ``[19, sync_id, number, entries, tasks]``            the dialing node
-20        ``[20, sync_id, chunks, entries_total]``            the dialing node
+20        ``[20, sync_id, chunks, entries_total, seen_hlc]``  the dialing node
 21        ``[21, sync_id, number]``                           the answering node
 22        ``[22, request_id, command, args, db]``             a task link's dialer
 23        ``[23, request_id, ok, value]``                     a task link's answerer
@@ -45,7 +45,8 @@ state of the sender as of ``covered_offset`` of its log (``dots`` is the
 dot set it covers, ``[vector, exceptions]``; ``users`` the user rows), in
 chunks of ``[name, encoded entry]`` pairs and task rows, each acknowledged
 by a kind 21 (flow control), closed by a kind 20 that says how many chunks
-and entries were sent. Its Ack (kind 16) for ``covered_offset`` comes once
+and entries were sent, and the HLC at or below which the sender held every
+event by then. Its Ack (kind 16) for ``covered_offset`` comes once
 the receiver has merged and persisted it.
 
 ``status`` is a map ``{"version_vector": {origin: seq}, "hlc": int,
@@ -174,11 +175,17 @@ class FullSyncChunk(NamedTuple):
 
 
 class FullSyncEnd(NamedTuple):
-    """The last chunk was ``chunks - 1``; ``entries_total`` entries were sent."""
+    """The last chunk was ``chunks - 1``; ``entries_total`` entries were sent.
+
+    ``seen_hlc``: the sender held every event at or below it when the last
+    chunk was encoded (its local stable HLC), so a container element that old
+    which the sent state lacks was removed there (``bolt.state._merge``).
+    """
 
     sync_id: int
     chunks: int
     entries_total: int
+    seen_hlc: int
 
 
 class FullSyncAck(NamedTuple):
@@ -382,7 +389,7 @@ def to_peer_message(obj: Any) -> PeerMessage:
     return PeerRefusal(code, name, message)
 
 
-_FULL_SYNC_ARITY = {18: 4, 19: 4, 20: 3, 21: 2}
+_FULL_SYNC_ARITY = {18: 4, 19: 4, 20: 4, 21: 2}
 
 
 def _check_dots(kind: int, dots: Any) -> list[Any]:
@@ -421,8 +428,8 @@ def _full_sync_message(kind: int, fields: list[Any]) -> PeerMessage:
             _bad(kind, "tasks must be a list of rows")
         return FullSyncChunk(fields[0], fields[1], entries, tasks)
     if kind == KIND_FULL_SYNC_END:
-        if not _is_int(fields[2]):
-            _bad(kind, "entries_total must be a non-negative integer")
+        if not (_is_int(fields[2]) and _is_int(fields[3])):
+            _bad(kind, "entries_total and seen_hlc must be non-negative integers")
         return FullSyncEnd(*fields)
     return FullSyncAck(*fields)
 

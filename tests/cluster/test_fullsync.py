@@ -57,7 +57,13 @@ messages = st.one_of(
         st.lists(st.tuples(names, st.binary(max_size=20)).map(list), max_size=4),
         st.lists(st.lists(st.integers(-(2**40), 2**40), max_size=3), max_size=3),
     ),
-    st.builds(FullSyncEnd, st.integers(0, 2**62), st.integers(0, 999), st.integers(0, 10**9)),
+    st.builds(
+        FullSyncEnd,
+        st.integers(0, 2**62),
+        st.integers(0, 999),
+        st.integers(0, 10**9),
+        st.integers(0, 2**63),
+    ),
     st.builds(FullSyncAck, st.integers(0, 2**62), st.integers(0, 999)),
 )
 
@@ -88,7 +94,9 @@ def test_full_sync_messages_round_trip(sent: list[Any]) -> None:
         [19, 1, 0, [["name"]], []],  # an entry without its bytes
         [19, 1, 0, [[1, b"x"]], []],  # a name that is not a string
         [19, 1, 0, [], "tasks"],
-        [20, 1, 2, -5],
+        [20, 1, 2, -5, 0],
+        [20, 1, 2, 5, -1],  # a negative seen_hlc
+        [20, 1, 2, 5],  # without seen_hlc
         [21, 1],  # wrong arity
     ],
 )
@@ -172,12 +180,12 @@ def test_staging_takes_chunks_in_order_and_checks_the_end() -> None:
         stage(staging, FullSyncChunk(8, 1, [], []))  # another sync's chunk
     stage(staging, FullSyncChunk(7, 1, [["b", b"y"]], [[1]]))
     with pytest.raises(FullSyncError):
-        check_end(staging, FullSyncEnd(7, 3, 2))  # the sender sent more
+        check_end(staging, FullSyncEnd(7, 3, 2, 0))  # the sender sent more
     with pytest.raises(FullSyncError):
-        check_end(staging, FullSyncEnd(7, 2, 5))
+        check_end(staging, FullSyncEnd(7, 2, 5, 0))
     with pytest.raises(FullSyncError):
-        check_end(None, FullSyncEnd(7, 2, 2))
-    assert check_end(staging, FullSyncEnd(7, 2, 2)).entries == [["a", b"x"], ["b", b"y"]]
+        check_end(None, FullSyncEnd(7, 2, 2, 0))
+    assert check_end(staging, FullSyncEnd(7, 2, 2, 0)).entries == [["a", b"x"], ["b", b"y"]]
 
 
 def test_the_chunks_of_a_state_rebuild_it() -> None:

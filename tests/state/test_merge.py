@@ -24,6 +24,7 @@ from bolt.state import (
     apply,
     collect_tombstones,
     copy_entry,
+    forget_unsent,
     merge_dots,
     merge_entries,
     merge_tasks,
@@ -200,6 +201,76 @@ def test_an_old_state_merged_after_collection_brings_nothing_back(
         assert view(receiver, ALL_KEYS, now) == view(union, ALL_KEYS, now), (
             f"seed={seed} stable={stable}"
         )
+    assert_memory_exact(receiver)
+
+
+@settings(max_examples=300, deadline=None, phases=NO_SHRINK)
+@given(st.integers(0, 2**32), st.integers(2, 3), st.integers(5, 60))
+def test_a_sender_that_collected_its_tombstones_still_removes_elements(
+    seed: int, node_count: int, steps: int
+) -> None:
+    """Both sides hold every event at or below ``stable`` and have collected
+    there: a removed element's tombstone goes once its *push* is stable, so
+    the sender may lack both an element and its tombstone while the receiver
+    still holds the element (it has not seen the removal). With the sender's
+    ``their_seen_hlc`` the merge reads as applying both sides' events."""
+    _nodes, events, clock = random_history(seed, node_count, steps)
+    rnd = random.Random(seed ^ 0x7E11)
+    hlcs = sorted({e.hlc for e in events})
+    stable = rnd.choice([0, *hlcs]) if hlcs else 0
+    held = [e for e in events if e.hlc <= stable or rnd.random() < 0.5]
+    sent = [e for e in events if e.hlc <= stable or rnd.random() < 0.5]
+    receiver = _collected_replica(held, stable)
+    sender = _collected_replica(sent, stable)
+    items = [(n, copy_entry(e)) for s in sender.shards for n, e in s.entries.items()]
+    names = [n for s in receiver.shards for n in s.entries]
+    merge_entries(receiver, items, their_seen_hlc=stable)
+    forget_unsent(receiver, names, {n for n, _ in items}, stable)
+    merge_dots(receiver, sender.dots)
+    union = _replica([e for e in events if e in held or e in sent])
+    for now in (clock(), clock() + 120_000):
+        assert view(receiver, ALL_KEYS, now) == view(union, ALL_KEYS, now), (
+            f"seed={seed} stable={stable}"
+        )
+    assert_memory_exact(receiver)
+
+
+def test_an_element_removed_on_the_sender_after_its_push_was_stable_stays_removed() -> None:
+    clock = ManualClock(1_700_000_000_000)
+    a, b = SimNode("a", clock), SimNode("b", clock)
+    pushed = a.run("RPUSH", "q", "x", "y")[1] + a.run("SADD", "s", "m", "n")[1]
+    pushed += a.run("HSET", "h", "f", "1", "g", "2")[1]
+    b.deliver(pushed)
+    stable = max(e.hlc for e in pushed)  # both hold every event up to here
+    clock.advance(10)
+    for write in (("LPOP", "q"), ("SREM", "s", "m"), ("HDEL", "h", "f")):
+        b.run(*write)  # not delivered to a: not stable
+    collect_tombstones(b.keyspace, stable)  # the removals' tombstones go: their pushes are stable
+    keys = [("", k) for k in ("q", "s", "h")]
+    expected = view(b.keyspace, keys, clock())
+
+    def merged(their_seen_hlc: int) -> dict[Any, Any]:
+        receiver = _replica(pushed)
+        items = [(n, copy_entry(e)) for s in b.keyspace.shards for n, e in s.entries.items()]
+        merge_entries(receiver, items, their_seen_hlc=their_seen_hlc)
+        assert_memory_exact(receiver)
+        return view(receiver, keys, clock())
+
+    assert merged(their_seen_hlc=stable) == expected
+    assert merged(their_seen_hlc=0) != expected  # the plain join keeps them
+
+
+def test_forget_unsent_drops_old_elements_of_keys_the_sender_no_longer_has() -> None:
+    clock = ManualClock(1_700_000_000_000)
+    node = SimNode("a", clock)
+    old = node.run("RPUSH", "gone", "x")[1]
+    clock.advance(10)
+    new = node.run("RPUSH", "kept", "y")[1] + node.run("RPUSH", "gone", "late")[1]
+    receiver = _replica(old + new)
+    names = [n for s in receiver.shards for n in s.entries]
+    assert forget_unsent(receiver, names, {"kept"}, old[0].hlc) == 1
+    got = view(receiver, [("", "gone"), ("", "kept")], clock())
+    assert got[("", "gone")][3] == ["late"] and got[("", "kept")][3] == ["y"]
     assert_memory_exact(receiver)
 
 
