@@ -273,6 +273,8 @@ def _rebuild_once(
     )
     if use is not None:
         last = max(last, use.covered_max)
+        if progress is not None and at is None:
+            progress(data_dir.log_bytes())  # the part the snapshot covered is done too
     if at is not None and at.offset is not None and last < at.offset:
         if stream.damage is not None:
             raise BadRequestError(
@@ -325,8 +327,13 @@ def check_log_joins(covered_min: int, first: int) -> None:
 def _choose_snapshot(
     data_dir: DataDir, at: Point | None, first: int, prefer_snapshot: bool
 ) -> LoadedSnapshot | None:
-    """The snapshot to start from, or None to replay the log from offset 0."""
-    if first == 0 and not prefer_snapshot:
+    """The snapshot to start from, or None to replay the log from offset 0.
+
+    The end of the log (``at`` None) always starts from the snapshot when
+    there is one, as recovery does: a full sync's merged state is in the
+    snapshot and in no log, so replaying from offset 0 would miss it.
+    """
+    if first == 0 and not prefer_snapshot and at is not None:
         return None
     snapshot = data_dir.load_snapshot()
     if snapshot is None:
