@@ -177,6 +177,16 @@ def _collected_replica(events: list[Event], stable: int) -> Keyspace:
     return keyspace
 
 
+def _assert_reads_as_union(
+    merged: Keyspace, events: list[Event], held: list, sent: list, clock: Any, why: str
+) -> None:
+    """``merged`` reads, now and later, as applying every event of both sides."""
+    union = _replica([e for e in events if e in held or e in sent])
+    for now in (clock(), clock() + 120_000):
+        assert view(merged, ALL_KEYS, now) == view(union, ALL_KEYS, now), why
+    assert_memory_exact(merged)
+
+
 @settings(max_examples=80, deadline=None, phases=NO_SHRINK)
 @given(st.integers(0, 2**32), st.integers(2, 3), st.integers(5, 60))
 def test_an_old_state_merged_after_collection_brings_nothing_back(
@@ -196,12 +206,7 @@ def test_an_old_state_merged_after_collection_brings_nothing_back(
     items = [(n, copy_entry(e)) for s in sender.shards for n, e in s.entries.items()]
     merge_entries(receiver, items)  # the receiver's collected_hlc is the filter
     merge_dots(receiver, sender.dots)
-    union = _replica([e for e in events if e in held or e in sent])
-    for now in (clock(), clock() + 120_000):
-        assert view(receiver, ALL_KEYS, now) == view(union, ALL_KEYS, now), (
-            f"seed={seed} stable={stable}"
-        )
-    assert_memory_exact(receiver)
+    _assert_reads_as_union(receiver, events, held, sent, clock, f"seed={seed} stable={stable}")
 
 
 @settings(max_examples=300, deadline=None, phases=NO_SHRINK)
@@ -227,12 +232,7 @@ def test_a_sender_that_collected_its_tombstones_still_removes_elements(
     merge_entries(receiver, items, their_seen_hlc=stable)
     forget_unsent(receiver, names, {n for n, _ in items}, stable)
     merge_dots(receiver, sender.dots)
-    union = _replica([e for e in events if e in held or e in sent])
-    for now in (clock(), clock() + 120_000):
-        assert view(receiver, ALL_KEYS, now) == view(union, ALL_KEYS, now), (
-            f"seed={seed} stable={stable}"
-        )
-    assert_memory_exact(receiver)
+    _assert_reads_as_union(receiver, events, held, sent, clock, f"seed={seed} stable={stable}")
 
 
 def test_an_element_removed_on_the_sender_after_its_push_was_stable_stays_removed() -> None:
