@@ -191,6 +191,15 @@ class ClusterError(ServerError):
     name = "CLUSTER_ERROR"
 
 
+class NodeJoiningError(ClusterError):
+    """A node whose data directory is new is learning its own past writes from
+    its peers (a wiped node reusing an old seq would have its writes skipped
+    as duplicates); retry in a moment."""
+
+    code = 307
+    name = "NODE_JOINING"
+
+
 class OutputLimitError(ServerError):
     """A connection left its replies or pushes unread past the server's hard limit."""
 

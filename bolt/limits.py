@@ -215,6 +215,10 @@ batch_chunk_keys = 1_000
 """A longer MSET/MDEL/MGET is run in chunks of this many keys, other clients between them."""
 
 # --- cluster (peer links) --------------------------------------------------
+fresh_join_wait_ms = 3_000
+"""A node starting with an empty data directory holds local writes
+(``NODE_JOINING``) until a peer's handshake says which of its own seqs the
+cluster holds, or this long."""
 peer_publish_queue_max = 10_000
 """Pub/sub messages waiting for one peer link; past it they are dropped and
 counted (pub/sub is at most once, and a publisher never waits)."""

@@ -33,6 +33,7 @@ EXPECTED: dict[str, tuple[int, str, tuple[type, ...]]] = {
     "DiskError": (303, "DISK_ERROR", (builtins.OSError,)),
     "ShuttingDownError": (304, "SHUTTING_DOWN", ()),
     "ClockSkewError": (305, "CLOCK_SKEW", ()),
+    "NodeJoiningError": (307, "NODE_JOINING", ()),
     "ClusterError": (306, "CLUSTER_ERROR", ()),
     "FeedDroppedError": (350, "FEED_DROPPED", ()),
     "BoltConnectionError": (400, "CONNECTION_ERROR", (builtins.ConnectionError,)),

@@ -95,6 +95,13 @@ class ClusterService:
         self._started_at = 0.0
         # Pub/sub: each shipping link's outbox, and where a peer's messages go.
         self._publish_outboxes: dict[str, trio.MemorySendChannel[Publish]] = {}
+        self._contact = trio.Event()  # set at the first handshake with any peer
+        if engine.last_offset < 0 and not engine.keyspace.dots.highest(self.node_id):
+            # Held from before the first await: see _join.
+            engine.hold_writes(
+                "this node has no data yet and is asking its peers which of its own"
+                " writes they hold; retry in a moment"
+            )
         self.deliver_publish: Callable[[bytes, bytes], int] | None = None
         self.stability = Stability(self.node_id, self.peers)
         self.tombstones = TombstoneCollector(engine, self.stable_hlc)
@@ -129,6 +136,7 @@ class ClusterService:
                 for peer in self.peers.values():
                     nursery.start_soon(run_link, self, peer)
                 nursery.start_soon(self._persist_acks)
+                nursery.start_soon(self._join)
                 nursery.start_soon(self.task_links.run)
                 nursery.start_soon(self.tombstones.run)
                 logger.info(
@@ -143,6 +151,29 @@ class ClusterService:
                 )
                 task_status.started(self.port)
         self._save_now()
+
+    async def _join(self) -> None:
+        """A node that starts with no events of its own holds local writes until
+        it has heard from a peer (or ``limits.fresh_join_wait_ms`` passed).
+
+        If its data directory was wiped, peers hold its old events, and a new
+        write stamped with one of their seqs would be skipped everywhere as a
+        duplicate; the handshake tells it how far its own seqs went.
+        """
+        engine = self.engine
+        if engine.writes_held is None:
+            return
+        try:
+            with trio.move_on_after(limits.fresh_join_wait_ms / 1000) as waited:
+                await self._contact.wait()
+            if waited.cancelled_caught:
+                logger.warning(
+                    "no peer answered within %d ms: taking writes (if this node's data"
+                    " directory was wiped, its peers may skip some of them)",
+                    limits.fresh_join_wait_ms,
+                )
+        finally:
+            engine.hold_writes(None)
 
     def stop(self) -> None:
         """Stop the listener and every link (the daemon calls this at shutdown)."""
@@ -246,6 +277,10 @@ class ClusterService:
             peer.acked_offset = -1
         peer.clock_offset_ms = self.engine.clock.offset_ms(status["hlc"]) if status["hlc"] else 0
         self.heard_stability(peer, status.get("stability"))
+        # A peer may hold this node's own events that this node no longer has
+        # (its data directory was wiped): never stamp those seqs again.
+        self.engine.skip_seqs_through(peer.remote_vector.get(self.node_id, 0))
+        self._contact.set()
 
     # --- pub/sub across the cluster ------------------------------------------------
 

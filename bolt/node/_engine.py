@@ -52,6 +52,7 @@ from bolt.errors import (
     DiskError,
     FeedDroppedError,
     LogTrimmedError,
+    NodeJoiningError,
     OutOfMemoryError,
     StorageError,
     UnknownCommandError,
@@ -120,6 +121,10 @@ class Engine:
         )
         self.origin = config.node_id or ""
         self._seq = 0
+        # Why local writes are refused for now (None: they are not): see hold_writes.
+        self.writes_held: str | None = None
+        self._writes_open = trio.Event()
+        self._writes_open.set()
         self.clock = HybridClock(self._now_ms, config.max_clock_offset_ms)
         self._log: Log | None = None
         self._store: SnapshotStore | None = None
@@ -292,13 +297,40 @@ class Engine:
 
     # --- the hot path -----------------------------------------------------------------
 
+    def hold_writes(self, reason: str | None) -> None:
+        """Refuse local writes with :class:`NodeJoiningError` (``reason``), or
+        take them again (None). Replicated events are applied meanwhile; the
+        servers wait (:meth:`writes_open`) rather than answer the error."""
+        self.writes_held = reason
+        if reason is None:
+            self._writes_open.set()
+        elif self._writes_open.is_set():
+            self._writes_open = trio.Event()
+
+    async def writes_open(self) -> None:
+        """Return once local writes are taken (at once when they are)."""
+        await self._writes_open.wait()
+
+    def skip_seqs_through(self, seq: int) -> None:
+        """Never stamp a seq at or below ``seq`` (peers know this node's events
+        up to it: a wiped node must not reuse them)."""
+        self._seq = max(self._seq, seq)
+
     def stamp(self) -> tuple[int, int]:
-        """A fresh ``(seq, hlc)`` for one local event."""
+        """A fresh ``(seq, hlc)`` for one local event.
+
+        Raises:
+            NodeJoiningError: :meth:`hold_writes` is in force (nothing is written).
+        """
+        if self.writes_held is not None:
+            raise NodeJoiningError(self.writes_held)
         self._seq += 1
         return self._seq, self.clock.tick()
 
     def stamps(self, count: int) -> tuple[int, int]:
         """The first of ``count`` consecutive ``(seq, hlc)`` stamps, reserved at once."""
+        if self.writes_held is not None:
+            raise NodeJoiningError(self.writes_held)
         seq = self._seq + 1
         self._seq += count
         return seq, self.clock.tick_many(count)

@@ -277,6 +277,8 @@ class RespListener:
         """Run, make durable and answer one receive's commands; False: close now."""
         server = self.server
         table = self.table
+        if server.engine.writes_held is not None:
+            await server.engine.writes_open()  # a fresh node joining: at most a moment
         out: list[bytes] = []
         batch: list[CommandCounters] = []
         writes: list[tuple[int, CommandCounters]] = []

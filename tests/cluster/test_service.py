@@ -15,6 +15,8 @@ import trio
 
 from bolt import limits
 from bolt.cluster import ClusterService, ClusterSettings, PeerAddress
+from bolt.errors import NodeJoiningError
+from bolt.events import KeyPut
 from bolt.node import Engine, open_engine
 from tests.node._support import config
 
@@ -116,3 +118,32 @@ async def test_publishes_go_to_linked_peers_and_overflow_is_dropped(tmp_path: Pa
             sender.stop()
             receiver.stop()
         sender.publish(b"ch", b"after")  # no link: nobody to hand it to, nothing raised
+
+
+@pytest.mark.trio
+async def test_a_fresh_node_holds_writes_until_a_peer_says_which_of_its_seqs_exist(
+    tmp_path: Path,
+) -> None:
+    """b's data directory was wiped; a still holds b's old events 1..5. b's
+    next write must not reuse seq 1 (a would skip it as a duplicate)."""
+    async with (
+        open_engine(config(tmp_path / "a", node_id="a")) as a,
+        open_engine(config(tmp_path / "b", node_id="b")) as b,
+    ):
+        old = [KeyPut("b", seq, a.clock.tick(), "", f"old{seq}", "v", 0) for seq in range(1, 6)]
+        a.ingest(old)
+        async with trio.open_nursery() as nursery:
+            receiver = ClusterService(b, _settings("a", 1))  # a is not up yet
+            await nursery.start(receiver.run, "127.0.0.1")
+            with pytest.raises(NodeJoiningError):
+                b.submit("PUT", ["new", "v"])
+            assert b.keyspace.get("new") is None  # refused, nothing written
+            sender = ClusterService(a, _settings("b", receiver.port), data_dir=tmp_path / "a")
+            await nursery.start(sender.run, "127.0.0.1")
+            with trio.fail_after(10):
+                await b.writes_open()
+            await b.execute("PUT", ["new", "v"])
+            assert b.keyspace.dots.highest("b") == 6  # after the seqs a holds
+            assert ("b", 6) not in a.keyspace.dots  # so a will apply it, not skip it
+            sender.stop()
+            receiver.stop()
