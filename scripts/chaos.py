@@ -13,9 +13,9 @@ before the answer). Meanwhile the main thread injects a random fault every
 ``--fault-interval`` seconds: a cut link or an isolated node (healed a few
 seconds later), a delayed or duplicating link, ``kill -9`` and a restart,
 a clean restart, a restart with a clock offset (the test-only
-``BOLT_TESTING_CLOCK_OFFSET_MS``), and with ``--wipe`` (off by default;
-CI's short run has it) a node whose data directory is deleted after it has
-shipped its log: it rejoins by full sync.
+``BOLT_TESTING_CLOCK_OFFSET_MS``), and with ``--wipe`` (off by default)
+a node whose data directory is deleted after it has shipped its log: it
+rejoins by full sync.
 
 After ``--duration`` seconds the load stops and everything is healed (links,
 stopped nodes, clock offsets), then the checks run and a table is printed:

@@ -25,7 +25,6 @@ def _load_chaos() -> Any:
 
 def test_a_short_soak_passes_every_check(tmp_path: Path) -> None:
     command = [sys.executable, str(SCRIPT), "--duration", "45", "--nodes", "3", "--seed", "7"]
-    command += ["--wipe"]  # a node's data directory deleted: it rejoins by full sync
     command += ["--data-dir", str(tmp_path / "chaos")]
     # Its own process group: if it overruns, it and every daemon it started go together.
     with subprocess.Popen(
