@@ -42,6 +42,7 @@ class NoWorkEngine:
     """Stands in for :class:`bolt.node.Engine` where the server's loop calls it."""
 
     origin = "loop-server"
+    writes_held = None  # never joining a cluster
 
     def __init__(self, value_size: int) -> None:
         self.value = make_value(value_size)

@@ -159,6 +159,8 @@ class ConnectionLoop:
                     return
                 if not messages:
                     continue
+                if self.engine.writes_held is not None:
+                    await self.engine.writes_open()  # a fresh node joining: at most a moment
                 if scope.cancel_called:
                     # The shutdown came after these bytes arrived: answer them anyway.
                     with trio.CancelScope(shield=True) as shielded:
@@ -207,8 +209,6 @@ class ConnectionLoop:
         self, stream: trio.abc.Stream, session: Session, messages: list[Any], started: float
     ) -> bool:
         """Run, make durable and answer one receive's requests; False: close now."""
-        if self.engine.writes_held is not None:
-            await self.engine.writes_open()  # a fresh node joining: at most a moment
         submit, level = self.engine.submit, session.level
         routes, unknown = self.routes, self.unknown_route
         out: list[bytes] = []
