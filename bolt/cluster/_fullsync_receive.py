@@ -19,8 +19,9 @@ that the sender lacks are kept, and flow back to it by normal shipping),
 between, so clients keep being served. The other way round too: the
 sender collects a removed element's tombstone once the element's *push* is
 stable, so its state may lack both the element and the tombstone while this
-node still holds the element (it has not applied the removal yet). The end
-message says at or below which HLC the sender held every event; this node's
+node still holds the element (it has not applied the removal yet). The
+messages say at or below which HLC the sender held every event (the begin,
+for its key list; each chunk, as it was encoded); this node's
 elements that old which the sender's entry lacks, or whose key it did not
 send at all, were removed there and are dropped (``forget_bodies``,
 ``forget_unsent``). What the sender's (older) state
@@ -85,7 +86,6 @@ class Staging:
     tasks: list[list[Any]] = field(default_factory=list)
     chunks: int = 0
     bytes: int = 0
-    their_seen_hlc: int = 0  # from the end: the sender held every event at or below it
 
 
 def stage(staging: Staging | None, message: Any) -> Staging:
@@ -102,7 +102,7 @@ def stage(staging: Staging | None, message: Any) -> Staging:
             f"full-sync chunk {message.number} of sync {message.sync_id} arrived, "
             f"expected chunk {staging.chunks} of sync {staging.begin.sync_id}"
         )
-    staging.entries.extend(message.entries)
+    staging.entries.extend([*item, message.seen_hlc] for item in message.entries)
     staging.tasks.extend(message.tasks)
     staging.chunks += 1
     staging.bytes += sum(len(item[0]) + len(item[1]) for item in message.entries)
@@ -122,7 +122,6 @@ def check_end(staging: Staging | None, end: FullSyncEnd) -> Staging:
             f"full sync {end.sync_id} ended with {staging.chunks} chunks and "
             f"{len(staging.entries)} keys, the sender says {end.chunks} and {end.entries_total}"
         )
-    staging.their_seen_hlc = end.seen_hlc
     return staging
 
 
@@ -162,7 +161,7 @@ async def receive_full_sync(
 
 def _decoded(items: list[list[Any]]) -> list[tuple[str, Any]]:
     try:
-        return [(name, decode_entry(data)) for name, data in items]
+        return [(item[0], decode_entry(item[1])) for item in items]
     except (ValueError, TypeError, KeyError, msgpack.UnpackException) as exc:
         raise CorruptionError(f"a full-sync entry does not decode: {exc}") from exc
 
@@ -193,15 +192,21 @@ async def merge_staged(service: ClusterService, peer: PeerState, staging: Stagin
             raise FullSyncError(f"the full sync from {peer.node_id}: {exc}") from exc
         newest = max(newest, *(entry.hlc for _, entry in items), 0)
         keyspace.applying_offset = engine.last_offset
-        merge_entries(keyspace, items, their_seen_hlc=staging.their_seen_hlc)
+        seens = [item[2] for item in entries[start : start + step]]
+        for seen in sorted(set(seens)):  # each chunk's entries with that chunk's horizon
+            merge_entries(
+                keyspace,
+                [pair for pair, its in zip(items, seens, strict=True) if its == seen],
+                their_seen_hlc=seen,
+            )
         await trio.lowlevel.checkpoint()  # let clients in between
-    if staging.their_seen_hlc:
+    if staging.begin.seen_hlc:
         # Keys the sender has no entry for at all: their old elements were removed there.
         sent = {item[0] for item in entries}
         names = [name for shard in keyspace.shards for name in shard.entries]
         for start in range(0, len(names), step):
             keyspace.applying_offset = engine.last_offset
-            forget_unsent(keyspace, names[start : start + step], sent, staging.their_seen_hlc)
+            forget_unsent(keyspace, names[start : start + step], sent, staging.begin.seen_hlc)
             await trio.lowlevel.checkpoint()
     merge_users(keyspace, users)
     merge_tasks(keyspace.tasks, tasks, keyspace)  # tasks count in memory_used

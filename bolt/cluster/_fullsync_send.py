@@ -184,11 +184,15 @@ async def send_full_sync(
     keyspace = engine.keyspace
     sync_id = window.start()
     covered = engine.last_offset
+    # This node holds every event at or below ``seen`` (and only more later): an
+    # element that old which a chunk encoded from now on lacks was removed here.
+    seen = service.local_stable_hlc()
     begin = FullSyncBegin(
         sync_id,
         covered,
         keyspace.dots.to_wire(),
         [user_to_wire(user) for user in keyspace.users.values()],
+        seen,
     )
     task_rows = keyspace.tasks.to_wire()
     logger.info(
@@ -211,13 +215,14 @@ async def send_full_sync(
             through = engine.last_offset  # the chunk holds nothing newer than this
             await window.sent(number)
             await engine.wait_durable(through)
-            await stream.send(FullSyncChunk(sync_id, number, entries, tasks))
+            await stream.send(FullSyncChunk(sync_id, number, entries, tasks, seen))
             number += 1
             total += len(entries)
             peer.full_sync = f"sending: {total} keys in {number} chunks"
-        # Read after the last chunk: every element the chunks lack that is at
-        # or below it was removed here (even if its tombstone is collected).
-        await stream.send(FullSyncEnd(sync_id, number, total, service.local_stable_hlc()))
+            # Read just before the next chunk is encoded (the generator runs
+            # with no await): a tombstone collected since is covered too.
+            seen = service.local_stable_hlc()
+        await stream.send(FullSyncEnd(sync_id, number, total))
     finally:
         peer.full_sync = None
     peer.full_syncs_sent += 1

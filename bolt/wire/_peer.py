@@ -21,9 +21,9 @@ kind      array                                               sent by
 15        ``[15, first_offset, last_offset, records]``        the dialing node
 16        ``[16, offset]``                                    the answering node
 17        ``[17, code, name, message]``                       either, then closes
-18        ``[18, sync_id, covered_offset, dots, users]``      the dialing node
-19        ``[19, sync_id, number, entries, tasks]``            the dialing node
-20        ``[20, sync_id, chunks, entries_total, seen_hlc]``  the dialing node
+18        ``[18, sync_id, covered_offset, dots, users, seen]`` the dialing node
+19        ``[19, sync_id, number, entries, tasks, seen]``      the dialing node
+20        ``[20, sync_id, chunks, entries_total]``            the dialing node
 21        ``[21, sync_id, number]``                           the answering node
 22        ``[22, request_id, command, args, db]``             a task link's dialer
 23        ``[23, request_id, ok, value]``                     a task link's answerer
@@ -45,9 +45,11 @@ state of the sender as of ``covered_offset`` of its log (``dots`` is the
 dot set it covers, ``[vector, exceptions]``; ``users`` the user rows), in
 chunks of ``[name, encoded entry]`` pairs and task rows, each acknowledged
 by a kind 21 (flow control), closed by a kind 20 that says how many chunks
-and entries were sent, and the HLC at or below which the sender held every
-event by then. Its Ack (kind 16) for ``covered_offset`` comes once
-the receiver has merged and persisted it.
+and entries were sent. ``seen`` is the HLC at or below which the sender held
+every event when it noted its keys (kind 18) or encoded that chunk (kind 19):
+an element that old which the sent state lacks was removed there. Its Ack
+(kind 16) for ``covered_offset`` comes once the receiver has merged and
+persisted it.
 
 ``status`` is a map ``{"version_vector": {origin: seq}, "hlc": int,
 "last_offset": int, "client_port": int}``, optionally with ``"stability"``.
@@ -163,6 +165,7 @@ class FullSyncBegin(NamedTuple):
     covered_offset: int
     dots: list[Any]
     users: list[list[Any]]
+    seen_hlc: int  # the sender held every event at or below it (for keys it does not send)
 
 
 class FullSyncChunk(NamedTuple):
@@ -172,20 +175,15 @@ class FullSyncChunk(NamedTuple):
     number: int
     entries: list[list[Any]]
     tasks: list[list[Any]]
+    seen_hlc: int  # the sender held every event at or below it when it encoded these
 
 
 class FullSyncEnd(NamedTuple):
-    """The last chunk was ``chunks - 1``; ``entries_total`` entries were sent.
-
-    ``seen_hlc``: the sender held every event at or below it when the last
-    chunk was encoded (its local stable HLC), so a container element that old
-    which the sent state lacks was removed there (``bolt.state._merge``).
-    """
+    """The last chunk was ``chunks - 1``; ``entries_total`` entries were sent."""
 
     sync_id: int
     chunks: int
     entries_total: int
-    seen_hlc: int
 
 
 class FullSyncAck(NamedTuple):
@@ -389,7 +387,7 @@ def to_peer_message(obj: Any) -> PeerMessage:
     return PeerRefusal(code, name, message)
 
 
-_FULL_SYNC_ARITY = {18: 4, 19: 4, 20: 4, 21: 2}
+_FULL_SYNC_ARITY = {18: 5, 19: 5, 20: 3, 21: 2}
 
 
 def _check_dots(kind: int, dots: Any) -> list[Any]:
@@ -413,10 +411,14 @@ def _full_sync_message(kind: int, fields: list[Any]) -> PeerMessage:
     the entries and rows inside are checked when they are decoded."""
     if not (_is_int(fields[0]) and _is_int(fields[1], -1)):
         _bad(kind, "the sync id and the offset, index or count must be integers")
+    if kind in (KIND_FULL_SYNC_BEGIN, KIND_FULL_SYNC_CHUNK) and not _is_int(fields[4]):
+        _bad(kind, "seen_hlc must be a non-negative integer")
     if kind == KIND_FULL_SYNC_BEGIN:
         if type(fields[3]) is not list or not all(type(u) is list for u in fields[3]):
             _bad(kind, "users must be a list of rows")
-        return FullSyncBegin(fields[0], fields[1], _check_dots(kind, fields[2]), fields[3])
+        return FullSyncBegin(
+            fields[0], fields[1], _check_dots(kind, fields[2]), fields[3], fields[4]
+        )
     if kind == KIND_FULL_SYNC_CHUNK:
         entries, tasks = fields[2], fields[3]
         if type(entries) is not list or not all(
@@ -426,10 +428,10 @@ def _full_sync_message(kind: int, fields: list[Any]) -> PeerMessage:
             _bad(kind, "entries must be [name, bytes] pairs")
         if type(tasks) is not list or not all(type(t) is list for t in tasks):
             _bad(kind, "tasks must be a list of rows")
-        return FullSyncChunk(fields[0], fields[1], entries, tasks)
+        return FullSyncChunk(fields[0], fields[1], entries, tasks, fields[4])
     if kind == KIND_FULL_SYNC_END:
-        if not (_is_int(fields[2]) and _is_int(fields[3])):
-            _bad(kind, "entries_total and seen_hlc must be non-negative integers")
+        if not _is_int(fields[2]):
+            _bad(kind, "entries_total must be a non-negative integer")
         return FullSyncEnd(*fields)
     return FullSyncAck(*fields)
 

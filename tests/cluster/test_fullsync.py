@@ -49,6 +49,7 @@ messages = st.one_of(
             st.lists(st.tuples(names, st.integers(1, 99)).map(list), max_size=3),
         ).map(list),
         st.lists(st.lists(st.integers(-(2**40), 2**40), max_size=3), max_size=3),
+        st.integers(0, 2**63),
     ),
     st.builds(
         FullSyncChunk,
@@ -56,14 +57,9 @@ messages = st.one_of(
         st.integers(0, 999),
         st.lists(st.tuples(names, st.binary(max_size=20)).map(list), max_size=4),
         st.lists(st.lists(st.integers(-(2**40), 2**40), max_size=3), max_size=3),
-    ),
-    st.builds(
-        FullSyncEnd,
-        st.integers(0, 2**62),
-        st.integers(0, 999),
-        st.integers(0, 10**9),
         st.integers(0, 2**63),
     ),
+    st.builds(FullSyncEnd, st.integers(0, 2**62), st.integers(0, 999), st.integers(0, 10**9)),
     st.builds(FullSyncAck, st.integers(0, 2**62), st.integers(0, 999)),
 )
 
@@ -87,16 +83,16 @@ def test_full_sync_messages_round_trip(sent: list[Any]) -> None:
 @pytest.mark.parametrize(
     "obj",
     [
-        [18, 1, 0, [{"a": 1}], []],  # dots not [vector, exceptions]
-        [18, 1, 0, [{"a": -1}, []], []],  # a negative seq
-        [18, -1, 0, [{}, []], []],  # a negative sync id
-        [18, 1, 0, [{}, []], "users"],
-        [19, 1, 0, [["name"]], []],  # an entry without its bytes
-        [19, 1, 0, [[1, b"x"]], []],  # a name that is not a string
-        [19, 1, 0, [], "tasks"],
-        [20, 1, 2, -5, 0],
-        [20, 1, 2, 5, -1],  # a negative seen_hlc
-        [20, 1, 2, 5],  # without seen_hlc
+        [18, 1, 0, [{"a": 1}], [], 0],  # dots not [vector, exceptions]
+        [18, 1, 0, [{"a": -1}, []], [], 0],  # a negative seq
+        [18, -1, 0, [{}, []], [], 0],  # a negative sync id
+        [18, 1, 0, [{}, []], "users", 0],
+        [19, 1, 0, [["name"]], [], 0],  # an entry without its bytes
+        [19, 1, 0, [[1, b"x"]], [], 0],  # a name that is not a string
+        [19, 1, 0, [], "tasks", 0],
+        [20, 1, 2, -5],
+        [18, 1, 0, [{}, []], [], -1],  # a negative seen_hlc
+        [19, 1, 0, [], []],  # without seen_hlc
         [21, 1],  # wrong arity
     ],
 )
@@ -169,23 +165,23 @@ async def test_the_window_holds_at_most_the_limit_in_flight() -> None:
 
 
 def test_staging_takes_chunks_in_order_and_checks_the_end() -> None:
-    begin = FullSyncBegin(7, 10, [{}, []], [])
+    begin = FullSyncBegin(7, 10, [{}, []], [], 0)
     staging = Staging(begin)
     with pytest.raises(PeerProtocolError):
-        stage(None, FullSyncChunk(7, 0, [], []))  # no sync begun
-    stage(staging, FullSyncChunk(7, 0, [["a", b"x"]], []))
+        stage(None, FullSyncChunk(7, 0, [], [], 0))  # no sync begun
+    stage(staging, FullSyncChunk(7, 0, [["a", b"x"]], [], 5))
     with pytest.raises(PeerProtocolError):
-        stage(staging, FullSyncChunk(7, 2, [], []))  # chunk 1 is missing
+        stage(staging, FullSyncChunk(7, 2, [], [], 0))  # chunk 1 is missing
     with pytest.raises(PeerProtocolError):
-        stage(staging, FullSyncChunk(8, 1, [], []))  # another sync's chunk
-    stage(staging, FullSyncChunk(7, 1, [["b", b"y"]], [[1]]))
+        stage(staging, FullSyncChunk(8, 1, [], [], 0))  # another sync's chunk
+    stage(staging, FullSyncChunk(7, 1, [["b", b"y"]], [[1]], 6))
     with pytest.raises(FullSyncError):
-        check_end(staging, FullSyncEnd(7, 3, 2, 0))  # the sender sent more
+        check_end(staging, FullSyncEnd(7, 3, 2))  # the sender sent more
     with pytest.raises(FullSyncError):
-        check_end(staging, FullSyncEnd(7, 2, 5, 0))
+        check_end(staging, FullSyncEnd(7, 2, 5))
     with pytest.raises(FullSyncError):
-        check_end(None, FullSyncEnd(7, 2, 2, 0))
-    assert check_end(staging, FullSyncEnd(7, 2, 2, 0)).entries == [["a", b"x"], ["b", b"y"]]
+        check_end(None, FullSyncEnd(7, 2, 2))
+    assert check_end(staging, FullSyncEnd(7, 2, 2)).entries == [["a", b"x", 5], ["b", b"y", 6]]
 
 
 def test_the_chunks_of_a_state_rebuild_it() -> None:
