@@ -156,14 +156,7 @@ def forget_seen(incoming: Entry, held: Entry | None, seen_hlc: int) -> None:
     if incoming.hlc and incoming.hlc <= seen_hlc:
         incoming.hlc, incoming.origin = 0, ""
         incoming.kind, incoming.value, incoming.expires_at = TOMBSTONE, None, 0
-    bodies = incoming.bodies
-    if bodies:
-        held_bodies = held.bodies if held is not None and held.bodies else {}
-        for kind, body in bodies.items():
-            forget = _FORGET_SEEN.get(kind)
-            if forget is not None:
-                forget(body, seen_hlc, held_bodies.get(kind))
-        incoming.drop_empty_bodies()
+    forget_bodies(incoming, held, seen_hlc)
 
 
 def forget_bodies(entry: Entry, held: Entry | None, seen_hlc: int) -> bool:
